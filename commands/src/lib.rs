@@ -1,1 +1,31 @@
-//! placeholder
+//! vtpm-commands: the TPM 2.0 engine.
+//!
+//! One pipeline ([`pipeline`]) does what every command shares — header, handle area,
+//! authorization area, the action, the response — and each command is one small
+//! action function in the module of its family, listed once in the sorted command
+//! table ([`table`]). The engine is pure: entropy, time and cancel come from the
+//! host through [`Platform`]; persistence is the caller's business, through
+//! [`Engine::save_state`] / [`Engine::load_state`].
+#![no_std]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+mod codec;
+pub mod consts;
+mod engine;
+mod families;
+mod pcr;
+mod pipeline;
+pub mod platform;
+pub mod rc;
+mod selftest;
+mod state;
+mod table;
+
+pub use engine::{Engine, FailureInfo, StateError};
+pub use pipeline::error_response;
+pub use table::command_name;
+pub use platform::Platform;
+pub use rc::Rc;
+pub use state::StateImage;

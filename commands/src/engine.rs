@@ -1,0 +1,278 @@
+//! The engine: its state, power-cycle events and failure mode.
+
+use alloc::vec::Vec;
+use vtpm_crypto::{CtrDrbg, Digest, HashAlg, Hasher};
+
+use crate::consts::PCR_COUNT;
+use crate::pcr::{self, Bank};
+use crate::platform::Platform;
+use crate::rc::Rc;
+use crate::selftest::SelfTests;
+use crate::state::{DecodeError, Orderly, Permanent, Saved, StateImage};
+
+/// Why stored engine state was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StateError {
+    Permanent(DecodeError),
+    Saved(DecodeError),
+    Volatile(DecodeError),
+}
+
+/// What GetTestResult reports after the TPM entered failure mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FailureInfo {
+    /// A vtpm-specific failure code (the TPM_RC of the fault that caused it).
+    pub code: u32,
+}
+
+/// Where a DRTM / H-CRTM sequence (_TPM_Hash_Start..End) stands.
+pub(crate) struct HashSequence {
+    pub hashers: Vec<Hasher>,
+}
+
+/// The TPM 2.0 engine.
+pub struct Engine {
+    pub(crate) perm: Permanent,
+    /// Saved by Shutdown(STATE); consumed by the next Startup.
+    pub(crate) saved: Option<Saved>,
+    // --- volatile: rebuilt at _TPM_Init ---
+    pub(crate) started: bool,
+    /// TPMA_STARTUP_CLEAR.orderly: the last Startup followed an orderly Shutdown.
+    pub(crate) orderly_startup: bool,
+    pub(crate) banks: Vec<Bank>,
+    /// Allocation in force since the last TPM Reset (bank order as HashAlg::ALL).
+    pub(crate) active_allocation: [u32; 4],
+    pub(crate) pcr_update_counter: u32,
+    pub(crate) drbg: Option<CtrDrbg>,
+    /// Host time at _TPM_Init, for TPMS_TIME_INFO.time.
+    pub(crate) init_ms: u64,
+    /// Host time at which `perm.clock_ms` was taken.
+    pub(crate) clock_anchor_ms: u64,
+    pub(crate) hash_sequence: Option<HashSequence>,
+    /// Set by a DRTM sequence before Startup: PCR 0 then starts from the H-CRTM value.
+    pub(crate) hcrtm_digests: Option<Vec<Digest>>,
+    pub(crate) selftests: SelfTests,
+    pub(crate) failure: Option<FailureInfo>,
+    /// Permanent or saved state changed and must be committed before answering.
+    pub(crate) nv_dirty: bool,
+}
+
+impl Engine {
+    /// A freshly manufactured TPM (all banks allocated, counters zero).
+    pub fn manufacture() -> Engine {
+        Engine::with_state(Permanent::default(), None)
+    }
+
+    /// An engine from stored state; the TPM still needs [`Engine::init`].
+    pub fn from_state(state: &StateImage) -> Result<Engine, StateError> {
+        let perm = Permanent::decode(&state.permanent).map_err(StateError::Permanent)?;
+        let saved = match &state.saved {
+            Some(bytes) => Some(Saved::decode(bytes).map_err(StateError::Saved)?),
+            None => None,
+        };
+        Ok(Engine::with_state(perm, saved))
+    }
+
+    fn with_state(perm: Permanent, saved: Option<Saved>) -> Engine {
+        let active_allocation = perm.pcr_allocation;
+        Engine {
+            perm,
+            saved,
+            started: false,
+            orderly_startup: false,
+            banks: HashAlg::ALL.iter().map(|a| Bank::new(*a)).collect(),
+            active_allocation,
+            pcr_update_counter: 0,
+            drbg: None,
+            init_ms: 0,
+            clock_anchor_ms: 0,
+            hash_sequence: None,
+            hcrtm_digests: None,
+            selftests: SelfTests::new(),
+            failure: None,
+            nv_dirty: false,
+        }
+    }
+
+    /// _TPM_Init: the TPM is reset and waits for TPM2_Startup. The DRBG is
+    /// instantiated from fresh platform entropy; without entropy the TPM fails.
+    pub fn init(&mut self, platform: &mut dyn Platform) {
+        let now = platform.monotonic_ms();
+        if self.started && self.perm.orderly == Orderly::None {
+            // Power was lost (or _TPM_Init came) without an orderly shutdown: Clock
+            // may have lost time since it was last written.
+            self.perm.clock_safe = false;
+            self.nv_dirty = true;
+        }
+        self.started = false;
+        self.init_ms = now;
+        self.clock_anchor_ms = now;
+        self.hash_sequence = None;
+        self.hcrtm_digests = None;
+        self.failure = None;
+        self.selftests = SelfTests::new();
+        self.drbg = None;
+        let mut entropy = zeroize::Zeroizing::new([0u8; 48]);
+        if !platform.entropy(&mut entropy[..]) {
+            self.enter_failure_mode(Rc::FAILURE.0);
+            return;
+        }
+        let nonce = now.to_be_bytes();
+        match CtrDrbg::instantiate(&entropy[..32], &[&entropy[32..], &nonce[..]].concat(), b"vtpm DRBG") {
+            Ok(drbg) => self.drbg = Some(drbg),
+            Err(_) => self.enter_failure_mode(Rc::FAILURE.0),
+        }
+    }
+
+    /// Enters failure mode: from now until the next _TPM_Init only GetTestResult
+    /// and GetCapability are answered (Part 1, section 12.x "Failure mode").
+    pub fn enter_failure_mode(&mut self, code: u32) {
+        self.failure = Some(FailureInfo { code });
+    }
+
+    pub fn failure(&self) -> Option<FailureInfo> {
+        self.failure
+    }
+
+    /// True once TPM2_Startup succeeded in this power cycle.
+    pub fn is_started(&self) -> bool {
+        self.started
+    }
+
+    /// Reports (and clears) whether the permanent state changed since last asked.
+    pub fn take_nv_dirty(&mut self) -> bool {
+        core::mem::take(&mut self.nv_dirty)
+    }
+
+    /// The state to persist. Clock is brought up to date first.
+    pub fn save_state(&self, platform: &dyn Platform) -> StateImage {
+        let mut perm = self.perm.clone();
+        perm.clock_ms = self.clock_now(platform.monotonic_ms());
+        StateImage { permanent: perm.encode(), saved: self.saved.as_ref().map(Saved::encode) }
+    }
+
+    /// Clock (ms) now: the NV value plus the time elapsed since it was taken.
+    pub(crate) fn clock_now(&self, now_ms: u64) -> u64 {
+        self.perm.clock_ms.saturating_add(now_ms.saturating_sub(self.clock_anchor_ms))
+    }
+
+    /// Snapshot of the volatile state (all PCRs, started flag) for suspend.
+    pub fn save_volatile(&self) -> Vec<u8> {
+        let mut snap = self.snapshot_pcrs(|_| true);
+        // The started flag rides in the top bit of the counter field's companion.
+        snap.active_allocation = self.active_allocation;
+        let mut bytes = alloc::vec![u8::from(self.started)];
+        bytes.extend_from_slice(&snap.encode());
+        bytes
+    }
+
+    /// Restores a snapshot made by [`Engine::save_volatile`] right after _TPM_Init.
+    pub fn restore_volatile(&mut self, bytes: &[u8]) -> Result<(), StateError> {
+        let (flag, rest) = bytes.split_first().ok_or(StateError::Volatile(DecodeError::Truncated))?;
+        let snap = Saved::decode(rest).map_err(StateError::Volatile)?;
+        self.apply_snapshot(&snap);
+        self.started = *flag == 1;
+        Ok(())
+    }
+
+    /// The values of the PCRs selected by `which`, bank by bank.
+    pub(crate) fn snapshot_pcrs(&self, which: impl Fn(usize) -> bool) -> Saved {
+        let mut pcrs = Vec::new();
+        for bank in &self.banks {
+            for (n, v) in bank.values.iter().enumerate() {
+                if which(n) {
+                    pcrs.push((bank.alg, n as u8, *v));
+                }
+            }
+        }
+        Saved { pcr_update_counter: self.pcr_update_counter, active_allocation: self.active_allocation, pcrs }
+    }
+
+    pub(crate) fn apply_snapshot(&mut self, snap: &Saved) {
+        self.pcr_update_counter = snap.pcr_update_counter;
+        self.active_allocation = snap.active_allocation;
+        for (alg, n, v) in &snap.pcrs {
+            if let Some(bank) = self.banks.iter_mut().find(|b| b.alg == *alg) {
+                if let Some(slot) = bank.values.get_mut(usize::from(*n)) {
+                    *slot = *v;
+                }
+            }
+        }
+    }
+
+    /// Is PCR `n` of bank `alg` allocated now?
+    pub(crate) fn pcr_allocated(&self, alg: HashAlg, n: usize) -> bool {
+        n < PCR_COUNT && self.active_allocation[pcr::bank_index(alg)] & (1 << n) != 0
+    }
+
+    /// PC Client established flag.
+    pub fn tpm_established(&self) -> bool {
+        self.perm.tpm_established
+    }
+
+    pub fn reset_established(&mut self) {
+        if self.perm.tpm_established {
+            self.perm.tpm_established = false;
+            self.nv_dirty = true;
+        }
+    }
+
+    /// _TPM_Hash_Start: a DRTM (or, before Startup, H-CRTM) sequence begins.
+    pub fn hash_start(&mut self, _platform: &mut dyn Platform) {
+        self.hash_sequence = Some(HashSequence { hashers: HashAlg::ALL.iter().map(|a| Hasher::new(*a)).collect() });
+    }
+
+    /// _TPM_Hash_Data.
+    pub fn hash_data(&mut self, data: &[u8]) {
+        if let Some(seq) = &mut self.hash_sequence {
+            for h in &mut seq.hashers {
+                h.update(data);
+            }
+        }
+    }
+
+    /// _TPM_Hash_End: after Startup, PCR 17-22 are reset to zero and the measurement
+    /// is extended into PCR 17; before Startup (H-CRTM) it is extended into PCR 0
+    /// at Startup. Either way the established flag is set.
+    pub fn hash_end(&mut self) {
+        let Some(seq) = self.hash_sequence.take() else { return };
+        let digests: Vec<Digest> = seq.hashers.into_iter().map(Hasher::finalize).collect();
+        self.perm.tpm_established = true;
+        self.nv_dirty = true;
+        if !self.started {
+            self.hcrtm_digests = Some(digests);
+            return;
+        }
+        for bank in &mut self.banks {
+            for n in 17..=22 {
+                if let Some(v) = bank.values.get_mut(n) {
+                    *v = Digest::filled(bank.alg, 0);
+                }
+            }
+        }
+        for d in digests {
+            if self.pcr_allocated(d.alg(), 17) {
+                if let Some(bank) = self.banks.iter_mut().find(|b| b.alg == d.alg()) {
+                    bank.extend(17, d.as_bytes());
+                }
+            }
+        }
+    }
+
+    /// Bytes from the DRBG, reseeding from the platform when it asks for it.
+    pub(crate) fn random(&mut self, platform: &mut dyn Platform, out: &mut [u8]) -> Result<(), Rc> {
+        let Some(drbg) = self.drbg.as_mut() else { return Err(Rc::FAILURE) };
+        match drbg.generate(out, &[]) {
+            Ok(()) => Ok(()),
+            Err(vtpm_crypto::DrbgError::ReseedRequired) => {
+                let mut entropy = zeroize::Zeroizing::new([0u8; 32]);
+                if !platform.entropy(&mut entropy[..]) {
+                    return Err(Rc::FAILURE);
+                }
+                drbg.reseed(&entropy[..], &[]).map_err(|_| Rc::FAILURE)?;
+                drbg.generate(out, &[]).map_err(|_| Rc::FAILURE)
+            }
+            Err(_) => Err(Rc::FAILURE),
+        }
+    }
+}

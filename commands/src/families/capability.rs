@@ -1,0 +1,276 @@
+//! Capability commands (Part 3, section 30): GetCapability, TestParms.
+//!
+//! Every list is built from what the engine implements (the command table, the
+//! hash algorithms of the crypto crate, the PCR attributes), so the answers stay
+//! truthful as the engine grows.
+
+use alloc::vec::Vec;
+use tpm2_protocol::basic::TpmUint32;
+use tpm2_protocol::data::TpmAlgId;
+use vtpm_crypto::HashAlg;
+
+use crate::codec::Out;
+use crate::consts::*;
+use crate::pcr::{ALL_PCRS, NO_INCREMENT, PCR_ATTRIBUTES};
+use crate::pipeline::Ctx;
+use crate::rc::{Rc, ValueKind};
+use crate::table::COMMANDS;
+
+pub const CC_GET_CAPABILITY: u32 = 0x0000_017A;
+
+// TPM_CAP
+const CAP_ALGS: u32 = 0;
+const CAP_HANDLES: u32 = 1;
+const CAP_COMMANDS: u32 = 2;
+const CAP_PP_COMMANDS: u32 = 3;
+const CAP_AUDIT_COMMANDS: u32 = 4;
+const CAP_PCRS: u32 = 5;
+const CAP_TPM_PROPERTIES: u32 = 6;
+const CAP_PCR_PROPERTIES: u32 = 7;
+const CAP_ECC_CURVES: u32 = 8;
+const CAP_AUTH_POLICIES: u32 = 9;
+const CAP_ACT: u32 = 10;
+
+/// Room for list entries in one answer: MAX_CAP_BUFFER less the capability
+/// selector and the list count (Part 2, MAX_CAP_DATA).
+const MAX_CAP_DATA: usize = MAX_CAP_BUFFER - 4 - 4;
+
+// TPMA_ALGORITHM
+const ALG_HASH: u32 = 0x0004;
+const ALG_SIGNING: u32 = 0x0100;
+
+/// Implemented algorithms and their TPMA_ALGORITHM, sorted by TPM_ALG_ID.
+fn algorithms() -> Vec<(u16, u32)> {
+    let mut algs: Vec<(u16, u32)> = HashAlg::ALL.iter().map(|a| (a.alg_id(), ALG_HASH)).collect();
+    // HMAC as a hash-based signing scheme; the crypto crate implements it.
+    algs.push((0x0005, ALG_HASH | ALG_SIGNING));
+    algs.sort_unstable();
+    algs
+}
+
+/// The permanent handles (TPM_HT_PERMANENT) this TPM knows.
+const PERMANENT_HANDLES: [u32; 7] =
+    [RH_OWNER, RH_NULL, RS_PW, RH_LOCKOUT, RH_ENDORSEMENT, RH_PLATFORM, RH_PLATFORM_NV];
+
+/// A list answer: entries from the start property on, at most `count` and what
+/// fits in MAX_CAP_DATA; moreData says whether entries were left out.
+fn write_list<T: Copy>(out: &mut Out, cap: u32, items: &[T], count: u32, size: usize, put: impl Fn(&mut Out, T)) -> bool {
+    let fit = MAX_CAP_DATA / size.max(1);
+    let n = items.len().min(count as usize).min(fit);
+    let more = n < items.len();
+    out.u8(u8::from(more)).u32(cap).u32(n as u32);
+    for item in items.iter().take(n) {
+        put(out, *item);
+    }
+    more
+}
+
+/// TPM2_GetCapability (Part 3, 30.2).
+pub fn get_capability(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
+    let cap = ctx.params.read::<TpmUint32>()?.value();
+    let property = ctx.params.read::<TpmUint32>()?.value();
+    let count = ctx.params.read::<TpmUint32>()?.value();
+    ctx.params.finish()?;
+    if ctx.engine.failure().is_some() {
+        return failure_mode_capability(ctx, cap, property, count);
+    }
+    let out = &mut ctx.out;
+    match cap {
+        CAP_ALGS => {
+            let algs: Vec<(u16, u32)> = algorithms().into_iter().filter(|(id, _)| u32::from(*id) >= property).collect();
+            write_list(out, cap, &algs, count, 6, |o, (id, attrs)| {
+                o.u16(id).u32(attrs);
+            });
+        }
+        CAP_HANDLES => {
+            let handles = handles_from(ctx.engine, property).ok_or(Rc::VALUE.param(2))?;
+            write_list(out, cap, &handles, count, 4, |o, h| {
+                o.u32(h);
+            });
+        }
+        CAP_COMMANDS => {
+            let cmds: Vec<u32> = COMMANDS.iter().filter(|c| c.cc >= property).map(|c| c.attributes()).collect();
+            write_list(out, cap, &cmds, count, 4, |o, a| {
+                o.u32(a);
+            });
+        }
+        CAP_PP_COMMANDS | CAP_AUDIT_COMMANDS => {
+            // No command requires physical presence and none is audited.
+            write_list::<u32>(out, cap, &[], count, 4, |_, _| {});
+        }
+        CAP_PCRS => {
+            // The whole allocation, regardless of property and count.
+            out.u8(0).u32(cap).u32(HashAlg::ALL.len() as u32);
+            for (alg, bits) in HashAlg::ALL.iter().zip(ctx.engine.active_allocation) {
+                out.u16(alg.alg_id()).u8(PCR_SELECT_MIN as u8);
+                out.bytes(bits.to_le_bytes().get(..PCR_SELECT_MIN).unwrap_or_default());
+            }
+        }
+        CAP_TPM_PROPERTIES => {
+            let props: Vec<(u32, u32)> =
+                tpm_properties(ctx.engine).into_iter().filter(|(tag, _)| *tag >= property).collect();
+            write_list(out, cap, &props, count, 8, |o, (tag, value)| {
+                o.u32(tag).u32(value);
+            });
+        }
+        CAP_PCR_PROPERTIES => {
+            let props: Vec<(u32, u32)> = pcr_properties().into_iter().filter(|(tag, _)| *tag >= property).collect();
+            write_list(out, cap, &props, count, 4 + 1 + PCR_SELECT_MIN, |o, (tag, bits)| {
+                o.u32(tag).u8(PCR_SELECT_MIN as u8);
+                o.bytes(bits.to_le_bytes().get(..PCR_SELECT_MIN).unwrap_or_default());
+            });
+        }
+        CAP_ECC_CURVES => {
+            // No ECC curve is implemented yet.
+            write_list::<u16>(out, cap, &[], count, 2, |_, _| {});
+        }
+        CAP_AUTH_POLICIES => {
+            // No hierarchy has an authPolicy yet: each reports TPM_ALG_NULL.
+            let hierarchies: Vec<u32> = [RH_OWNER, RH_LOCKOUT, RH_ENDORSEMENT, RH_PLATFORM]
+                .into_iter()
+                .filter(|h| *h >= property)
+                .collect();
+            write_list(out, cap, &hierarchies, count, 4 + 2 + MAX_DIGEST_SIZE, |o, h| {
+                o.u32(h).u16(TpmAlgId::Null.value());
+            });
+        }
+        CAP_ACT => {
+            // No authenticated countdown timer is implemented.
+            write_list::<u32>(out, cap, &[], count, 16, |_, _| {});
+        }
+        _ => return Err(Rc::VALUE.param(1)),
+    }
+    Ok(())
+}
+
+/// Handles of the type named by the top octet of `property`, from `property` on.
+fn handles_from(engine: &crate::engine::Engine, property: u32) -> Option<Vec<u32>> {
+    let _ = engine;
+    let all: Vec<u32> = match (property >> 24) as u8 {
+        HT_PCR => (0..PCR_COUNT as u32).collect(),
+        HT_PERMANENT => PERMANENT_HANDLES.to_vec(),
+        // No NV index, session, transient or persistent object exists yet.
+        HT_NV_INDEX | HT_HMAC_SESSION | HT_POLICY_SESSION | HT_TRANSIENT | HT_PERSISTENT => Vec::new(),
+        _ => return None,
+    };
+    Some(all.into_iter().filter(|h| *h >= property).collect())
+}
+
+/// TPM_PT fixed (0x100) and variable (0x200) properties, sorted by tag.
+fn tpm_properties(engine: &crate::engine::Engine) -> Vec<(u32, u32)> {
+    let be = |b: &[u8]| -> u32 { b.try_into().map(u32::from_be_bytes).unwrap_or(0) };
+    let vendor = |i: usize| be(VENDOR_STRING.get(4 * i..4 * i + 4).unwrap_or_default());
+    let commands = COMMANDS.len() as u32;
+    let startup_clear = 0x0000_000F | (u32::from(engine.orderly_startup) << 31);
+    alloc::vec![
+        (0x100, be(b"2.0\0")),            // FAMILY_INDICATOR
+        (0x101, SPEC_LEVEL),
+        (0x102, SPEC_REVISION),
+        (0x103, SPEC_DAY_OF_YEAR),
+        (0x104, SPEC_YEAR),
+        (0x105, be(&MANUFACTURER)),
+        (0x106, vendor(0)),
+        (0x107, vendor(1)),
+        (0x108, vendor(2)),
+        (0x109, vendor(3)),
+        (0x10A, 0),                       // VENDOR_TPM_TYPE
+        (0x10B, FIRMWARE_VERSION_1),
+        (0x10C, FIRMWARE_VERSION_2),
+        (0x10D, MAX_DIGEST_BUFFER as u32), // INPUT_BUFFER
+        (0x10E, 3),                       // HR_TRANSIENT_MIN
+        (0x10F, 7),                       // HR_PERSISTENT_MIN
+        (0x110, 3),                       // HR_LOADED_MIN
+        (0x111, 64),                      // ACTIVE_SESSIONS_MAX
+        (0x112, PCR_COUNT as u32),
+        (0x113, PCR_SELECT_MIN as u32),
+        (0x114, 0xFFFF),                  // CONTEXT_GAP_MAX
+        (0x116, 0),                       // NV_COUNTERS_MAX: no separate limit
+        (0x117, 2048),                    // NV_INDEX_MAX
+        (0x118, 0x0000_0006),             // MEMORY: sharedNV | objectCopiedToRam
+        (0x119, 1 << 22),                 // CLOCK_UPDATE (ms)
+        (0x11A, u32::from(HashAlg::Sha256.alg_id())), // CONTEXT_HASH
+        (0x11B, 0x0006),                  // CONTEXT_SYM: AES
+        (0x11C, 256),                     // CONTEXT_SYM_SIZE
+        (0x11D, 0xFF),                    // ORDERLY_COUNT
+        (0x11E, MAX_COMMAND_SIZE as u32),
+        (0x11F, MAX_RESPONSE_SIZE as u32),
+        (0x120, MAX_DIGEST_SIZE as u32),
+        (0x121, 2560),                    // MAX_OBJECT_CONTEXT
+        (0x122, 512),                     // MAX_SESSION_CONTEXT
+        (0x123, 1),                       // PS_FAMILY_INDICATOR: PC Client
+        (0x124, 0),                       // PS_LEVEL
+        (0x125, 0x105),                   // PS_REVISION 1.05
+        (0x126, 0),
+        (0x127, 0),
+        (0x128, 0),                       // SPLIT_MAX: no split operations
+        (0x129, commands),                // TOTAL_COMMANDS
+        (0x12A, commands),                // LIBRARY_COMMANDS
+        (0x12B, 0),                       // VENDOR_COMMANDS
+        (0x12C, 1024),                    // NV_BUFFER_MAX
+        (0x12D, 0),                       // MODES
+        (0x12E, MAX_CAP_BUFFER as u32),
+        (0x200, 0),                       // PERMANENT: no auth set, clear enabled
+        (0x201, startup_clear),           // STARTUP_CLEAR: all hierarchies enabled
+        (0x202, 0),                       // HR_NV_INDEX
+        (0x203, 0),                       // HR_LOADED
+        (0x204, 3),                       // HR_LOADED_AVAIL
+        (0x205, 0),                       // HR_ACTIVE
+        (0x206, 64),                      // HR_ACTIVE_AVAIL
+        (0x207, 3),                       // HR_TRANSIENT_AVAIL
+        (0x208, 0),                       // HR_PERSISTENT
+        (0x209, 7),                       // HR_PERSISTENT_AVAIL
+        (0x20A, 0),                       // NV_COUNTERS
+        (0x20B, 2048),                    // NV_COUNTERS_AVAIL
+        (0x20C, 0),                       // ALGORITHM_SET
+        (0x20D, 0),                       // LOADED_CURVES
+        (0x20E, 0),                       // LOCKOUT_COUNTER
+        (0x20F, 3),                       // MAX_AUTH_FAIL
+        (0x210, 1000),                    // LOCKOUT_INTERVAL (s)
+        (0x211, 1000),                    // LOCKOUT_RECOVERY (s)
+        (0x212, 0),                       // NV_WRITE_RECOVERY
+        (0x213, 0),                       // AUDIT_COUNTER_0
+        (0x214, 0),                       // AUDIT_COUNTER_1
+    ]
+}
+
+/// TPM_PT_PCR properties (Part 2, TPM_PT_PCR) from the PCR attribute table.
+fn pcr_properties() -> Vec<(u32, u32)> {
+    let select = |f: &dyn Fn(usize) -> bool| -> u32 {
+        (0..PCR_COUNT).filter(|n| f(*n)).fold(0, |acc, n| acc | (1 << n))
+    };
+    let attr = |n: usize| PCR_ATTRIBUTES.get(n).copied();
+    let mut props = alloc::vec![(0x00, select(&|n| attr(n).is_some_and(|a| a.state_save)))];
+    for loc in 0..5u32 {
+        let extend = select(&|n| attr(n).is_some_and(|a| a.extend_localities & (1 << loc) != 0));
+        let reset = select(&|n| attr(n).is_some_and(|a| a.reset_localities & (1 << loc) != 0));
+        props.push((1 + 2 * loc, extend));
+        props.push((2 + 2 * loc, reset));
+    }
+    props.push((0x11, NO_INCREMENT & ALL_PCRS));
+    props.push((0x12, select(&|n| (17..=22).contains(&n)))); // DRTM_RESET
+    props
+}
+
+/// In failure mode only the identity properties are reported (Part 1, 12.x).
+fn failure_mode_capability(ctx: &mut Ctx<'_>, cap: u32, property: u32, count: u32) -> Result<(), Rc> {
+    if cap != CAP_TPM_PROPERTIES {
+        return Err(Rc::FAILURE);
+    }
+    let props: Vec<(u32, u32)> = tpm_properties(ctx.engine)
+        .into_iter()
+        .filter(|(tag, _)| (0x105..=0x10C).contains(tag) && *tag >= property)
+        .collect();
+    write_list(&mut ctx.out, cap, &props, count, 8, |o, (tag, value)| {
+        o.u32(tag).u32(value);
+    });
+    Ok(())
+}
+
+/// TPM2_TestParms (Part 3, 30.3): the parameters of an object type are
+/// supported only if the type is; no object type is implemented yet, so every
+/// TPMI_ALG_PUBLIC selector is refused with TPM_RC_TYPE.
+pub fn test_parms(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
+    let object_type = ctx.params.read_as::<tpm2_protocol::basic::TpmUint16>(ValueKind::Type)?.value();
+    let _ = object_type;
+    Err(Rc::TYPE.param(1))
+}

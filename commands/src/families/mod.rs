@@ -1,0 +1,9 @@
+//! One module per command family; each command is one action function,
+//! documented with its Part 3 section.
+
+pub mod capability;
+pub mod clock;
+pub mod pcr;
+pub mod random;
+pub mod selftest;
+pub mod startup;

@@ -1,0 +1,110 @@
+//! Startup and shutdown (Part 3, section 9).
+
+use crate::consts::{SU_CLEAR, SU_STATE};
+use crate::pcr::{Bank, PCR_ATTRIBUTES};
+use crate::pipeline::Ctx;
+use crate::rc::Rc;
+use crate::state::Orderly;
+use tpm2_protocol::basic::TpmUint16;
+
+pub const CC_STARTUP: u32 = 0x0000_0144;
+
+/// Reads a TPM_SU value (parameter 1 of Startup and Shutdown).
+fn read_su(ctx: &mut Ctx<'_>) -> Result<u16, Rc> {
+    let su = ctx.params.read::<TpmUint16>()?.value();
+    if su != SU_CLEAR && su != SU_STATE {
+        return Err(Rc::VALUE.param(1));
+    }
+    Ok(su)
+}
+
+/// TPM2_Startup (Part 3, 9.3): TPM Reset, TPM Restart or TPM Resume, decided by
+/// the startup type and the shutdown that preceded it.
+pub fn startup(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
+    let su = read_su(ctx)?;
+    ctx.params.finish()?;
+    if ctx.engine.started {
+        return Err(Rc::INITIALIZE);
+    }
+    // PC Client: Startup comes from locality 0, or 3 for a DRTM-style launch.
+    if ctx.locality != 0 && ctx.locality != 3 {
+        return Err(Rc::LOCALITY);
+    }
+    let engine = &mut *ctx.engine;
+    let prior = engine.perm.orderly;
+    let saved = engine.saved.take();
+    if su == SU_STATE {
+        // TPM Resume: only after Shutdown(STATE), and only if the PCR allocation
+        // did not change in between.
+        let Some(saved) = saved.filter(|s| prior == Orderly::State && s.active_allocation == engine.perm.pcr_allocation)
+        else {
+            engine.nv_dirty = true;
+            return Err(Rc::VALUE.param(1));
+        };
+        reset_pcrs(engine, ctx.locality);
+        engine.apply_snapshot(&saved);
+        engine.perm.restart_count = engine.perm.restart_count.wrapping_add(1);
+    } else {
+        engine.active_allocation = engine.perm.pcr_allocation;
+        reset_pcrs(engine, ctx.locality);
+        engine.pcr_update_counter = 0;
+        if prior == Orderly::State && saved.is_some() {
+            // TPM Restart.
+            engine.perm.restart_count = engine.perm.restart_count.wrapping_add(1);
+        } else {
+            // TPM Reset.
+            engine.perm.reset_count = engine.perm.reset_count.wrapping_add(1);
+            engine.perm.restart_count = 0;
+        }
+    }
+    engine.orderly_startup = prior != Orderly::None;
+    // From now on a power loss is not orderly.
+    engine.perm.orderly = Orderly::None;
+    engine.started = true;
+    engine.nv_dirty = true;
+    Ok(())
+}
+
+/// All PCRs to their reset values; PCR 0 carries the startup locality, or the
+/// H-CRTM measurement when one was made before Startup (PC Client profile).
+fn reset_pcrs(engine: &mut crate::engine::Engine, locality: u8) {
+    let hcrtm = engine.hcrtm_digests.take();
+    for bank in &mut engine.banks {
+        *bank = Bank::new(bank.alg);
+        let pcr0 = match &hcrtm {
+            Some(_) => 4,
+            None => locality,
+        };
+        if let Some(v) = bank.values.first_mut() {
+            let mut bytes = [0u8; crate::consts::MAX_DIGEST_SIZE];
+            let n = bank.alg.digest_size();
+            if let Some(last) = bytes.get_mut(n.saturating_sub(1)) {
+                *last = pcr0;
+            }
+            if let Some(d) = vtpm_crypto::Digest::from_bytes(bank.alg, bytes.get(..n).unwrap_or_default()) {
+                *v = d;
+            }
+        }
+        if let Some(d) = hcrtm.as_ref().and_then(|ds| ds.iter().find(|d| d.alg() == bank.alg)) {
+            bank.extend(0, d.as_bytes());
+        }
+    }
+}
+
+/// TPM2_Shutdown (Part 3, 9.4): records an orderly shutdown; with STATE, saves
+/// what TPM Resume and TPM Restart need (the state-saved PCRs and the counter).
+pub fn shutdown(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
+    let su = read_su(ctx)?;
+    ctx.params.finish()?;
+    let engine = &mut *ctx.engine;
+    if su == SU_STATE {
+        engine.saved = Some(engine.snapshot_pcrs(|n| PCR_ATTRIBUTES.get(n).is_some_and(|a| a.state_save)));
+        engine.perm.orderly = Orderly::State;
+    } else {
+        engine.saved = None;
+        engine.perm.orderly = Orderly::Clear;
+    }
+    engine.perm.clock_safe = true;
+    engine.nv_dirty = true;
+    Ok(())
+}

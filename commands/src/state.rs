@@ -1,0 +1,265 @@
+//! The engine's state, split as Part 1 splits it, and its serialized form.
+//!
+//! - [`Permanent`]: survives everything (written through the store after every change).
+//! - [`Saved`]: what Shutdown(STATE) preserves for TPM Resume / TPM Restart.
+//! - volatile state lives in [`crate::engine::Engine`] and is rebuilt at _TPM_Init.
+//!
+//! Each part is serialized as a list of tagged fields (u16 tag, u16 length, value)
+//! so that later versions add fields without breaking images written today; an
+//! unknown tag is skipped, a missing one takes its default.
+
+use alloc::vec::Vec;
+use vtpm_crypto::{Digest, HashAlg};
+
+use crate::consts::PCR_COUNT;
+use crate::pcr::ALL_PCRS;
+
+/// The shutdown that preceded the current power cycle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Orderly {
+    /// No orderly shutdown: the TPM lost power, or has been used since.
+    None,
+    Clear,
+    State,
+}
+
+/// Permanent state (Part 1 "persistent data").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Permanent {
+    /// Allocated PCRs per implemented bank, in [`HashAlg::ALL`] order (bit n = PCR n).
+    pub pcr_allocation: [u32; 4],
+    /// Number of TPM Resets since manufacture (TPMS_CLOCK_INFO.resetCount).
+    pub reset_count: u32,
+    /// Number of TPM Restarts/Resumes since the last TPM Reset.
+    pub restart_count: u32,
+    /// Clock, in ms, as last written to NV.
+    pub clock_ms: u64,
+    /// Whether Clock is known not to have gone backwards (TPMS_CLOCK_INFO.safe).
+    pub clock_safe: bool,
+    pub orderly: Orderly,
+    /// The TPM established flag of the PC Client interface (set by a DRTM sequence).
+    pub tpm_established: bool,
+}
+
+impl Default for Permanent {
+    fn default() -> Self {
+        Permanent {
+            pcr_allocation: [ALL_PCRS; 4],
+            reset_count: 0,
+            restart_count: 0,
+            clock_ms: 0,
+            clock_safe: true,
+            orderly: Orderly::None,
+            tpm_established: false,
+        }
+    }
+}
+
+/// State preserved by Shutdown(STATE).
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Saved {
+    pub pcr_update_counter: u32,
+    /// The allocation in force when the state was saved.
+    pub active_allocation: [u32; 4],
+    /// Values of the state-saved PCRs (0-15), bank by bank.
+    pub pcrs: Vec<(HashAlg, u8, Digest)>,
+}
+
+/// The engine's state as bytes, for the caller to store.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct StateImage {
+    pub permanent: Vec<u8>,
+    /// Present after Shutdown(STATE) until the next Startup consumes it.
+    pub saved: Option<Vec<u8>>,
+}
+
+// Field tags. Never reuse a tag for a different meaning.
+const P_PCR_ALLOCATION: u16 = 1;
+const P_RESET_COUNT: u16 = 2;
+const P_RESTART_COUNT: u16 = 3;
+const P_CLOCK: u16 = 4;
+const P_CLOCK_SAFE: u16 = 5;
+const P_ORDERLY: u16 = 6;
+const P_ESTABLISHED: u16 = 7;
+
+const S_UPDATE_COUNTER: u16 = 1;
+const S_ACTIVE_ALLOCATION: u16 = 2;
+const S_PCR: u16 = 3;
+
+/// Why a stored state part was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DecodeError {
+    Truncated,
+    BadField(u16),
+}
+
+struct FieldWriter(Vec<u8>);
+
+impl FieldWriter {
+    fn field(&mut self, tag: u16, value: &[u8]) {
+        let len = u16::try_from(value.len()).unwrap_or(u16::MAX);
+        self.0.extend_from_slice(&tag.to_be_bytes());
+        self.0.extend_from_slice(&len.to_be_bytes());
+        self.0.extend_from_slice(value.get(..usize::from(len)).unwrap_or(value));
+    }
+}
+
+/// Splits a serialized part into its (tag, value) fields.
+fn parse_fields(mut bytes: &[u8]) -> Result<Vec<(u16, &[u8])>, DecodeError> {
+    let mut out = Vec::new();
+    while !bytes.is_empty() {
+        let (head, rest) = bytes.split_at_checked(4).ok_or(DecodeError::Truncated)?;
+        let head: [u8; 4] = head.try_into().map_err(|_| DecodeError::Truncated)?;
+        let tag = u16::from_be_bytes([head[0], head[1]]);
+        let len = usize::from(u16::from_be_bytes([head[2], head[3]]));
+        let (value, rest) = rest.split_at_checked(len).ok_or(DecodeError::Truncated)?;
+        out.push((tag, value));
+        bytes = rest;
+    }
+    Ok(out)
+}
+
+fn u32_of(tag: u16, v: &[u8]) -> Result<u32, DecodeError> {
+    Ok(u32::from_be_bytes(v.try_into().map_err(|_| DecodeError::BadField(tag))?))
+}
+
+fn u64_of(tag: u16, v: &[u8]) -> Result<u64, DecodeError> {
+    Ok(u64::from_be_bytes(v.try_into().map_err(|_| DecodeError::BadField(tag))?))
+}
+
+fn bool_of(tag: u16, v: &[u8]) -> Result<bool, DecodeError> {
+    match v {
+        [0] => Ok(false),
+        [1] => Ok(true),
+        _ => Err(DecodeError::BadField(tag)),
+    }
+}
+
+fn allocation_bytes(a: &[u32; 4]) -> [u8; 16] {
+    let mut out = [0u8; 16];
+    for (chunk, v) in out.chunks_exact_mut(4).zip(a) {
+        chunk.copy_from_slice(&v.to_be_bytes());
+    }
+    out
+}
+
+fn allocation_of(tag: u16, v: &[u8]) -> Result<[u32; 4], DecodeError> {
+    if v.len() != 16 {
+        return Err(DecodeError::BadField(tag));
+    }
+    let mut out = [0u32; 4];
+    for (slot, chunk) in out.iter_mut().zip(v.chunks_exact(4)) {
+        *slot = u32_of(tag, chunk)? & ALL_PCRS;
+    }
+    Ok(out)
+}
+
+impl Permanent {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = FieldWriter(Vec::new());
+        w.field(P_PCR_ALLOCATION, &allocation_bytes(&self.pcr_allocation));
+        w.field(P_RESET_COUNT, &self.reset_count.to_be_bytes());
+        w.field(P_RESTART_COUNT, &self.restart_count.to_be_bytes());
+        w.field(P_CLOCK, &self.clock_ms.to_be_bytes());
+        w.field(P_CLOCK_SAFE, &[u8::from(self.clock_safe)]);
+        let orderly = match self.orderly {
+            Orderly::None => 0u8,
+            Orderly::Clear => 1,
+            Orderly::State => 2,
+        };
+        w.field(P_ORDERLY, &[orderly]);
+        w.field(P_ESTABLISHED, &[u8::from(self.tpm_established)]);
+        w.0
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let mut p = Permanent::default();
+        for (tag, v) in parse_fields(bytes)? {
+            match tag {
+                P_PCR_ALLOCATION => p.pcr_allocation = allocation_of(tag, v)?,
+                P_RESET_COUNT => p.reset_count = u32_of(tag, v)?,
+                P_RESTART_COUNT => p.restart_count = u32_of(tag, v)?,
+                P_CLOCK => p.clock_ms = u64_of(tag, v)?,
+                P_CLOCK_SAFE => p.clock_safe = bool_of(tag, v)?,
+                P_ORDERLY => {
+                    p.orderly = match v {
+                        [0] => Orderly::None,
+                        [1] => Orderly::Clear,
+                        [2] => Orderly::State,
+                        _ => return Err(DecodeError::BadField(tag)),
+                    }
+                }
+                P_ESTABLISHED => p.tpm_established = bool_of(tag, v)?,
+                _ => {} // a field from a later version: skipped
+            }
+        }
+        Ok(p)
+    }
+}
+
+impl Saved {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = FieldWriter(Vec::new());
+        w.field(S_UPDATE_COUNTER, &self.pcr_update_counter.to_be_bytes());
+        w.field(S_ACTIVE_ALLOCATION, &allocation_bytes(&self.active_allocation));
+        for (alg, pcr, digest) in &self.pcrs {
+            let mut v = Vec::with_capacity(3 + digest.len());
+            v.extend_from_slice(&alg.alg_id().to_be_bytes());
+            v.push(*pcr);
+            v.extend_from_slice(digest.as_bytes());
+            w.field(S_PCR, &v);
+        }
+        w.0
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let mut s = Saved::default();
+        for (tag, v) in parse_fields(bytes)? {
+            match tag {
+                S_UPDATE_COUNTER => s.pcr_update_counter = u32_of(tag, v)?,
+                S_ACTIVE_ALLOCATION => s.active_allocation = allocation_of(tag, v)?,
+                S_PCR => {
+                    let bad = DecodeError::BadField(tag);
+                    let (head, digest) = v.split_at_checked(3).ok_or(bad)?;
+                    let id = u16::from_be_bytes([*head.first().ok_or(bad)?, *head.get(1).ok_or(bad)?]);
+                    let pcr = *head.get(2).ok_or(bad)?;
+                    let alg = HashAlg::from_alg_id(id).ok_or(bad)?;
+                    let digest = Digest::from_bytes(alg, digest).ok_or(bad)?;
+                    if usize::from(pcr) >= PCR_COUNT {
+                        return Err(bad);
+                    }
+                    s.pcrs.push((alg, pcr, digest));
+                }
+                _ => {}
+            }
+        }
+        Ok(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permanent_round_trips_and_skips_unknown_fields() {
+        let p = Permanent { reset_count: 7, clock_ms: 123_456, orderly: Orderly::State, ..Default::default() };
+        let mut bytes = p.encode();
+        bytes.extend_from_slice(&[0x7F, 0xFF, 0x00, 0x02, 0xAA, 0xBB]);
+        assert_eq!(Permanent::decode(&bytes), Ok(p));
+    }
+
+    #[test]
+    fn truncated_or_bad_fields_are_refused() {
+        let bytes = Permanent::default().encode();
+        assert_eq!(Permanent::decode(&bytes[..bytes.len() - 1]), Err(DecodeError::Truncated));
+        assert_eq!(Permanent::decode(&[0, 2, 0, 1, 9]), Err(DecodeError::BadField(2)));
+    }
+
+    #[test]
+    fn saved_round_trips() {
+        let d = HashAlg::Sha256.digest(&[b"x"]);
+        let s = Saved { pcr_update_counter: 3, active_allocation: [1, 2, 3, 4], pcrs: alloc::vec![(HashAlg::Sha256, 5, d)] };
+        assert_eq!(Saved::decode(&s.encode()), Ok(s));
+    }
+}

@@ -1,0 +1,138 @@
+//! The command table: one row per implemented command, sorted by command code.
+//!
+//! A row holds what the pipeline needs to know before it calls the action: how
+//! many handles and which kinds, which handles need authorization and in what
+//! role, whether sessions may be present at all, and the TPMA_CC bits reported
+//! through GetCapability(TPM_CAP_COMMANDS).
+
+use crate::families::{capability, clock, pcr, random, selftest, startup};
+use crate::pipeline::Ctx;
+use crate::rc::Rc;
+
+/// An action: typed inputs come from `ctx`, outputs go to `ctx.out`.
+pub type Action = fn(&mut Ctx<'_>) -> Result<(), Rc>;
+
+/// Which values a handle in the handle area may take (the TPMI_ type of Part 2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HandleKind {
+    /// TPMI_DH_PCR; `null_ok` for TPMI_DH_PCR+.
+    Pcr { null_ok: bool },
+    /// TPMI_RH_PLATFORM.
+    Platform,
+}
+
+/// The authorization a handle needs (Part 3 "Auth Role").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthRole {
+    None,
+    User,
+    /// Object and NV administration (ADMIN role); used once objects exist.
+    #[allow(dead_code)]
+    Admin,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct HandleSpec {
+    pub kind: HandleKind,
+    pub auth: AuthRole,
+}
+
+pub struct CommandDef {
+    pub cc: u32,
+    pub name: &'static str,
+    pub handles: &'static [HandleSpec],
+    /// False for commands that take no sessions at all (tag must be TPM_ST_NO_SESSIONS).
+    pub sessions: bool,
+    /// TPMA_CC.nv: the command may write NV.
+    pub nv: bool,
+    /// TPMA_CC.extensive: the command may flush many objects.
+    pub extensive: bool,
+    /// TPMA_CC.flushed: the command flushes a context.
+    pub flushed: bool,
+    /// TPMA_CC.rHandle: the response has a handle.
+    pub response_handle: bool,
+    pub action: Action,
+}
+
+impl CommandDef {
+    /// TPMA_CC of this command (Part 2, section 8.9).
+    pub fn attributes(&self) -> u32 {
+        let c_handles = (self.handles.len() as u32) & 0x7;
+        (self.cc & 0xFFFF)
+            | (u32::from(self.nv) << 22)
+            | (u32::from(self.extensive) << 23)
+            | (u32::from(self.flushed) << 24)
+            | (c_handles << 25)
+            | (u32::from(self.response_handle) << 28)
+    }
+}
+
+const fn handle(kind: HandleKind, auth: AuthRole) -> HandleSpec {
+    HandleSpec { kind, auth }
+}
+
+const PCR_USER: &[HandleSpec] = &[handle(HandleKind::Pcr { null_ok: true }, AuthRole::User)];
+const PCR_USER_NO_NULL: &[HandleSpec] = &[handle(HandleKind::Pcr { null_ok: false }, AuthRole::User)];
+const PLATFORM_USER: &[HandleSpec] = &[handle(HandleKind::Platform, AuthRole::User)];
+
+macro_rules! cmd {
+    ($cc:expr, $name:literal, $handles:expr, sessions: $s:expr, nv: $nv:expr, $action:path) => {
+        CommandDef {
+            cc: $cc,
+            name: $name,
+            handles: $handles,
+            sessions: $s,
+            nv: $nv,
+            extensive: false,
+            flushed: false,
+            response_handle: false,
+            action: $action,
+        }
+    };
+}
+
+/// Every implemented command, sorted by command code (checked by a unit test).
+pub static COMMANDS: &[CommandDef] = &[
+    cmd!(0x0000_012B, "PCR_Allocate", PLATFORM_USER, sessions: true, nv: true, pcr::pcr_allocate),
+    cmd!(0x0000_013C, "PCR_Event", PCR_USER, sessions: true, nv: true, pcr::pcr_event),
+    cmd!(0x0000_013D, "PCR_Reset", PCR_USER_NO_NULL, sessions: true, nv: true, pcr::pcr_reset),
+    cmd!(0x0000_0142, "IncrementalSelfTest", &[], sessions: true, nv: false, selftest::incremental_self_test),
+    cmd!(0x0000_0143, "SelfTest", &[], sessions: true, nv: false, selftest::self_test),
+    cmd!(0x0000_0144, "Startup", &[], sessions: false, nv: true, startup::startup),
+    cmd!(0x0000_0145, "Shutdown", &[], sessions: true, nv: true, startup::shutdown),
+    cmd!(0x0000_0146, "StirRandom", &[], sessions: true, nv: true, random::stir_random),
+    cmd!(0x0000_017A, "GetCapability", &[], sessions: true, nv: false, capability::get_capability),
+    cmd!(0x0000_017B, "GetRandom", &[], sessions: true, nv: false, random::get_random),
+    cmd!(0x0000_017C, "GetTestResult", &[], sessions: true, nv: false, selftest::get_test_result),
+    cmd!(0x0000_017E, "PCR_Read", &[], sessions: true, nv: false, pcr::pcr_read),
+    cmd!(0x0000_0181, "ReadClock", &[], sessions: true, nv: false, clock::read_clock),
+    cmd!(0x0000_0182, "PCR_Extend", PCR_USER, sessions: true, nv: true, pcr::pcr_extend),
+    cmd!(0x0000_018A, "TestParms", &[], sessions: true, nv: false, capability::test_parms),
+];
+
+/// The row of a command code, if implemented.
+pub fn lookup(cc: u32) -> Option<&'static CommandDef> {
+    COMMANDS.binary_search_by_key(&cc, |c| c.cc).ok().and_then(|i| COMMANDS.get(i))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_is_sorted_and_unique() {
+        assert!(COMMANDS.windows(2).all(|w| w[0].cc < w[1].cc));
+    }
+
+    #[test]
+    fn attributes_follow_tpma_cc() {
+        let extend = lookup(0x182).unwrap();
+        assert_eq!(extend.attributes(), 0x0000_0182 | (1 << 22) | (1 << 25));
+        assert!(lookup(0x1FF).is_none());
+    }
+}
+
+/// The name of an implemented command (for logs), e.g. "PCR_Extend".
+pub fn command_name(cc: u32) -> Option<&'static str> {
+    lookup(cc).map(|c| c.name)
+}
