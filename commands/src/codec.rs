@@ -17,7 +17,10 @@ pub struct Params<'a> {
 
 impl<'a> Params<'a> {
     pub fn new(bytes: &'a [u8]) -> Self {
-        Params { rest: bytes, index: 0 }
+        Params {
+            rest: bytes,
+            index: 0,
+        }
     }
 
     /// The number of the parameter read last (1-based), for error positions.
@@ -50,14 +53,20 @@ impl<'a> Params<'a> {
         if size > max {
             return Err(Rc::SIZE.param(n));
         }
-        let (data, rest) = rest.split_at_checked(size).ok_or(Rc::INSUFFICIENT.param(n))?;
+        let (data, rest) = rest
+            .split_at_checked(size)
+            .ok_or(Rc::INSUFFICIENT.param(n))?;
         self.rest = rest;
         Ok(data)
     }
 
     /// Ends parsing: bytes left over are TPM_RC_SIZE (Part 3, section 5.2).
     pub fn finish(&self) -> Result<(), Rc> {
-        if self.rest.is_empty() { Ok(()) } else { Err(Rc::SIZE) }
+        if self.rest.is_empty() {
+            Ok(())
+        } else {
+            Err(Rc::SIZE)
+        }
     }
 }
 
@@ -95,7 +104,8 @@ impl Out {
     pub fn tpm2b(&mut self, v: &[u8]) -> &mut Self {
         let len = u16::try_from(v.len()).unwrap_or(u16::MAX);
         self.u16(len);
-        self.buf.extend_from_slice(v.get(..usize::from(len)).unwrap_or(v));
+        self.buf
+            .extend_from_slice(v.get(..usize::from(len)).unwrap_or(v));
         self
     }
     pub fn into_vec(self) -> Vec<u8> {

@@ -1,12 +1,9 @@
 //! Constants of Part 2 that the engine and its callers share.
 
 // TPM_ST
-pub const ST_RSP_COMMAND: u16 = 0x00C4;
 pub const ST_NULL: u16 = 0x8000;
 pub const ST_NO_SESSIONS: u16 = 0x8001;
 pub const ST_SESSIONS: u16 = 0x8002;
-/// TPM 1.2 request tags (TPM_TAG_RQU_COMMAND, _AUTH1, _AUTH2).
-pub const TPM12_TAGS: [u16; 3] = [0x00C1, 0x00C2, 0x00C3];
 
 // TPM_SU
 pub const SU_CLEAR: u16 = 0x0000;

@@ -118,7 +118,11 @@ impl Engine {
             return;
         }
         let nonce = now.to_be_bytes();
-        match CtrDrbg::instantiate(&entropy[..32], &[&entropy[32..], &nonce[..]].concat(), b"vtpm DRBG") {
+        match CtrDrbg::instantiate(
+            &entropy[..32],
+            &[&entropy[32..], &nonce[..]].concat(),
+            b"vtpm DRBG",
+        ) {
             Ok(drbg) => self.drbg = Some(drbg),
             Err(_) => self.enter_failure_mode(Rc::FAILURE.0),
         }
@@ -148,12 +152,17 @@ impl Engine {
     pub fn save_state(&self, platform: &dyn Platform) -> StateImage {
         let mut perm = self.perm.clone();
         perm.clock_ms = self.clock_now(platform.monotonic_ms());
-        StateImage { permanent: perm.encode(), saved: self.saved.as_ref().map(Saved::encode) }
+        StateImage {
+            permanent: perm.encode(),
+            saved: self.saved.as_ref().map(Saved::encode),
+        }
     }
 
     /// Clock (ms) now: the NV value plus the time elapsed since it was taken.
     pub(crate) fn clock_now(&self, now_ms: u64) -> u64 {
-        self.perm.clock_ms.saturating_add(now_ms.saturating_sub(self.clock_anchor_ms))
+        self.perm
+            .clock_ms
+            .saturating_add(now_ms.saturating_sub(self.clock_anchor_ms))
     }
 
     /// Snapshot of the volatile state (all PCRs, started flag) for suspend.
@@ -168,7 +177,9 @@ impl Engine {
 
     /// Restores a snapshot made by [`Engine::save_volatile`] right after _TPM_Init.
     pub fn restore_volatile(&mut self, bytes: &[u8]) -> Result<(), StateError> {
-        let (flag, rest) = bytes.split_first().ok_or(StateError::Volatile(DecodeError::Truncated))?;
+        let (flag, rest) = bytes
+            .split_first()
+            .ok_or(StateError::Volatile(DecodeError::Truncated))?;
         let snap = Saved::decode(rest).map_err(StateError::Volatile)?;
         self.apply_snapshot(&snap);
         self.started = *flag == 1;
@@ -185,7 +196,11 @@ impl Engine {
                 }
             }
         }
-        Saved { pcr_update_counter: self.pcr_update_counter, active_allocation: self.active_allocation, pcrs }
+        Saved {
+            pcr_update_counter: self.pcr_update_counter,
+            active_allocation: self.active_allocation,
+            pcrs,
+        }
     }
 
     pub(crate) fn apply_snapshot(&mut self, snap: &Saved) {
@@ -219,7 +234,9 @@ impl Engine {
 
     /// _TPM_Hash_Start: a DRTM (or, before Startup, H-CRTM) sequence begins.
     pub fn hash_start(&mut self, _platform: &mut dyn Platform) {
-        self.hash_sequence = Some(HashSequence { hashers: HashAlg::ALL.iter().map(|a| Hasher::new(*a)).collect() });
+        self.hash_sequence = Some(HashSequence {
+            hashers: HashAlg::ALL.iter().map(|a| Hasher::new(*a)).collect(),
+        });
     }
 
     /// _TPM_Hash_Data.
@@ -235,7 +252,9 @@ impl Engine {
     /// is extended into PCR 17; before Startup (H-CRTM) it is extended into PCR 0
     /// at Startup. Either way the established flag is set.
     pub fn hash_end(&mut self) {
-        let Some(seq) = self.hash_sequence.take() else { return };
+        let Some(seq) = self.hash_sequence.take() else {
+            return;
+        };
         let digests: Vec<Digest> = seq.hashers.into_iter().map(Hasher::finalize).collect();
         self.perm.tpm_established = true;
         self.nv_dirty = true;
@@ -261,7 +280,9 @@ impl Engine {
 
     /// Bytes from the DRBG, reseeding from the platform when it asks for it.
     pub(crate) fn random(&mut self, platform: &mut dyn Platform, out: &mut [u8]) -> Result<(), Rc> {
-        let Some(drbg) = self.drbg.as_mut() else { return Err(Rc::FAILURE) };
+        let Some(drbg) = self.drbg.as_mut() else {
+            return Err(Rc::FAILURE);
+        };
         match drbg.generate(out, &[]) {
             Ok(()) => Ok(()),
             Err(vtpm_crypto::DrbgError::ReseedRequired) => {

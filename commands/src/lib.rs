@@ -25,7 +25,7 @@ mod table;
 
 pub use engine::{Engine, FailureInfo, StateError};
 pub use pipeline::error_response;
-pub use table::command_name;
 pub use platform::Platform;
 pub use rc::Rc;
 pub use state::StateImage;
+pub use table::command_name;

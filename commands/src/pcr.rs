@@ -15,15 +15,31 @@ pub struct PcrAttributes {
 }
 
 const fn attrs(state_save: bool, reset: u8, extend: u8) -> PcrAttributes {
-    PcrAttributes { state_save, reset_localities: reset, extend_localities: extend }
+    PcrAttributes {
+        state_save,
+        reset_localities: reset,
+        extend_localities: extend,
+    }
 }
 
 /// PCR 0-15: static, saved; 16: debug; 17-22: dynamic (DRTM); 23: application.
 pub const PCR_ATTRIBUTES: [PcrAttributes; PCR_COUNT] = [
-    attrs(true, 0, 0x1F), attrs(true, 0, 0x1F), attrs(true, 0, 0x1F), attrs(true, 0, 0x1F),
-    attrs(true, 0, 0x1F), attrs(true, 0, 0x1F), attrs(true, 0, 0x1F), attrs(true, 0, 0x1F),
-    attrs(true, 0, 0x1F), attrs(true, 0, 0x1F), attrs(true, 0, 0x1F), attrs(true, 0, 0x1F),
-    attrs(true, 0, 0x1F), attrs(true, 0, 0x1F), attrs(true, 0, 0x1F), attrs(true, 0, 0x1F),
+    attrs(true, 0, 0x1F),
+    attrs(true, 0, 0x1F),
+    attrs(true, 0, 0x1F),
+    attrs(true, 0, 0x1F),
+    attrs(true, 0, 0x1F),
+    attrs(true, 0, 0x1F),
+    attrs(true, 0, 0x1F),
+    attrs(true, 0, 0x1F),
+    attrs(true, 0, 0x1F),
+    attrs(true, 0, 0x1F),
+    attrs(true, 0, 0x1F),
+    attrs(true, 0, 0x1F),
+    attrs(true, 0, 0x1F),
+    attrs(true, 0, 0x1F),
+    attrs(true, 0, 0x1F),
+    attrs(true, 0, 0x1F),
     attrs(false, 0x1F, 0x1F), // 16: debug, reset and extended from any locality
     attrs(false, 0x10, 0x1C), // 17: reset at locality 4 only
     attrs(false, 0x10, 0x1C),
@@ -56,7 +72,10 @@ pub struct Bank {
 
 impl Bank {
     pub fn new(alg: HashAlg) -> Self {
-        Bank { alg, values: core::array::from_fn(|pcr| reset_value(alg, pcr)) }
+        Bank {
+            alg,
+            values: core::array::from_fn(|pcr| reset_value(alg, pcr)),
+        }
     }
 
     /// PCR[n] := H(PCR[n] || digest).

@@ -7,7 +7,7 @@
 use alloc::vec::Vec;
 use vtpm_crypto::ct_eq;
 
-use crate::codec::{be_u16, be_u32, Out, Params};
+use crate::codec::{Out, Params, be_u16, be_u32};
 use crate::consts::{self, MAX_COMMAND_SIZE, MAX_SESSIONS, PCR_COUNT};
 use crate::engine::Engine;
 use crate::platform::Platform;
@@ -51,36 +51,40 @@ pub fn error_response(rc: Rc) -> Vec<u8> {
     out
 }
 
-/// The answer to a TPM 1.2 command: a 1.2-format TPM_BAD_TAG, as TPM 2.0 chips give.
-fn tpm12_response() -> Vec<u8> {
-    let mut out = Vec::with_capacity(HEADER_SIZE);
-    out.extend_from_slice(&consts::ST_RSP_COMMAND.to_be_bytes());
-    out.extend_from_slice(&(HEADER_SIZE as u32).to_be_bytes());
-    out.extend_from_slice(&Rc::BAD_TAG.0.to_be_bytes());
-    out
-}
-
 impl Engine {
     /// Executes one command received at `locality` and returns the response bytes.
     /// Every input, however malformed, gets a well-formed response.
-    pub fn execute(&mut self, platform: &mut dyn Platform, locality: u8, command: &[u8]) -> Vec<u8> {
-        if be_u16(command, 0).is_some_and(|t| consts::TPM12_TAGS.contains(&t)) {
-            return tpm12_response();
-        }
+    pub fn execute(
+        &mut self,
+        platform: &mut dyn Platform,
+        locality: u8,
+        command: &[u8],
+    ) -> Vec<u8> {
         match self.run(platform, locality, command) {
             Ok(response) => response,
             Err(rc) => error_response(rc),
         }
     }
 
-    fn run(&mut self, platform: &mut dyn Platform, locality: u8, command: &[u8]) -> Result<Vec<u8>, Rc> {
+    fn run(
+        &mut self,
+        platform: &mut dyn Platform,
+        locality: u8,
+        command: &[u8],
+    ) -> Result<Vec<u8>, Rc> {
         // Header.
         if command.len() < HEADER_SIZE {
-            return Err(if self.failure.is_some() { Rc::FAILURE } else { Rc::INSUFFICIENT });
+            return Err(if self.failure.is_some() {
+                Rc::FAILURE
+            } else {
+                Rc::INSUFFICIENT
+            });
         }
         let tag = be_u16(command, 0).ok_or(Rc::INSUFFICIENT)?;
         let size = be_u32(command, 2).ok_or(Rc::INSUFFICIENT)?;
         let cc = be_u32(command, 6).ok_or(Rc::INSUFFICIENT)?;
+        // Part 3, 5.2: a tag other than TPM_ST_SESSIONS / TPM_ST_NO_SESSIONS is
+        // TPM_RC_BAD_TAG (libtpms answers TPM_RC_VALUE here).
         if tag != consts::ST_NO_SESSIONS && tag != consts::ST_SESSIONS {
             return Err(Rc::BAD_TAG);
         }
@@ -110,7 +114,10 @@ impl Engine {
         command: &[u8],
     ) -> Result<Vec<u8>, Rc> {
         let def = table::lookup(cc).ok_or(Rc::FAILURE)?;
-        let allowed = [crate::families::selftest::CC_GET_TEST_RESULT, crate::families::capability::CC_GET_CAPABILITY];
+        let allowed = [
+            crate::families::selftest::CC_GET_TEST_RESULT,
+            crate::families::capability::CC_GET_CAPABILITY,
+        ];
         if !allowed.contains(&def.cc) {
             return Err(Rc::FAILURE);
         }
@@ -131,7 +138,9 @@ impl Engine {
         // Handle area.
         let mut handles = [0u32; 3];
         let handle_bytes = def.handles.len() * 4;
-        let (handle_area, rest) = body.split_at_checked(handle_bytes).ok_or(Rc::INSUFFICIENT)?;
+        let (handle_area, rest) = body
+            .split_at_checked(handle_bytes)
+            .ok_or(Rc::INSUFFICIENT)?;
         for (i, spec) in def.handles.iter().enumerate() {
             let h = be_u32(handle_area, i * 4).ok_or(Rc::INSUFFICIENT)?;
             check_handle(spec.kind, h).map_err(|rc| rc.handle(i + 1))?;
@@ -149,13 +158,30 @@ impl Engine {
         } else {
             (Vec::new(), rest)
         };
-        let auth_count = def.handles.iter().filter(|h| h.auth != AuthRole::None).count();
+        let auth_count = def
+            .handles
+            .iter()
+            .filter(|h| h.auth != AuthRole::None)
+            .count();
         if sessions.len() < auth_count {
             return Err(Rc::AUTH_MISSING);
         }
         for (i, session) in sessions.iter().enumerate() {
-            let entity = def.handles.iter().zip(handles).filter(|(s, _)| s.auth != AuthRole::None).nth(i);
-            self.authorize(session, entity.map(|(_, h)| h)).map_err(|rc| rc.session(i + 1))?;
+            if matches!(
+                (session.handle >> 24) as u8,
+                consts::HT_HMAC_SESSION | consts::HT_POLICY_SESSION
+            ) {
+                // No session is loaded under this handle (a warning, numbered from 0).
+                return Err(Rc(Rc::REFERENCE_S0.0 + i as u32));
+            }
+            let entity = def
+                .handles
+                .iter()
+                .zip(handles)
+                .filter(|(s, _)| s.auth != AuthRole::None)
+                .nth(i);
+            self.authorize(session, entity.map(|(_, h)| h))
+                .map_err(|rc| rc.session(i + 1))?;
         }
 
         // Action.
@@ -183,7 +209,10 @@ impl Engine {
         }
         match session.handle {
             consts::RS_PW => {
-                let Some(entity) = entity else { return Err(Rc::AUTH_CONTEXT) };
+                // A password session must sit in a position that authorizes a handle.
+                let Some(entity) = entity else {
+                    return Err(Rc::HANDLE);
+                };
                 if !session.nonce.is_empty() {
                     return Err(Rc::NONCE);
                 }
@@ -192,15 +221,16 @@ impl Engine {
                 }
                 let auth = self.entity_auth(entity)?;
                 // Trailing zeros are not significant in an authValue (Part 1, 19.6.4).
-                if ct_eq(trim_trailing_zeros(session.hmac), trim_trailing_zeros(&auth)) {
+                if ct_eq(
+                    trim_trailing_zeros(session.hmac),
+                    trim_trailing_zeros(&auth),
+                ) {
                     Ok(())
                 } else {
-                    Err(Rc::AUTH_FAIL)
+                    // PCRs and the platform hierarchy are not protected by the
+                    // dictionary-attack logic: TPM_RC_BAD_AUTH, not TPM_RC_AUTH_FAIL.
+                    Err(Rc::BAD_AUTH)
                 }
-            }
-            h if matches!((h >> 24) as u8, consts::HT_HMAC_SESSION | consts::HT_POLICY_SESSION) => {
-                // No session is loaded under this handle.
-                Err(Rc::VALUE)
             }
             _ => Err(Rc::HANDLE),
         }
@@ -225,7 +255,9 @@ fn trim_trailing_zeros(v: &[u8]) -> &[u8] {
 /// Checks a handle's value against its TPMI_ type.
 fn check_handle(kind: HandleKind, h: u32) -> Result<(), Rc> {
     let ok = match kind {
-        HandleKind::Pcr { null_ok } => (h as usize) < PCR_COUNT || (null_ok && h == consts::RH_NULL),
+        HandleKind::Pcr { null_ok } => {
+            (h as usize) < PCR_COUNT || (null_ok && h == consts::RH_NULL)
+        }
         HandleKind::Platform => h == consts::RH_PLATFORM,
     };
     if ok { Ok(()) } else { Err(Rc::VALUE) }
@@ -236,9 +268,12 @@ fn check_handle(kind: HandleKind, h: u32) -> Result<(), Rc> {
 fn parse_auth_area(rest: &[u8]) -> Result<(Vec<AuthSession<'_>>, &[u8]), Rc> {
     let auth_size = be_u32(rest, 0).ok_or(Rc::AUTHSIZE)? as usize;
     let area = rest.get(4..).unwrap_or_default();
-    // The smallest session is 9 bytes: handle, two empty TPM2Bs, attributes.
-    if auth_size < 9 || auth_size > area.len() {
+    if auth_size > area.len() {
         return Err(Rc::AUTHSIZE);
+    }
+    // The smallest session is 9 bytes: handle, two empty TPM2Bs, attributes.
+    if auth_size < 9 {
+        return Err(Rc::SIZE);
     }
     let (mut auth, params) = area.split_at(auth_size);
     let mut sessions = Vec::new();
@@ -254,7 +289,12 @@ fn parse_auth_area(rest: &[u8]) -> Result<(Vec<AuthSession<'_>>, &[u8]), Rc> {
         if nonce.len() > consts::MAX_DIGEST_SIZE || hmac.len() > consts::MAX_DIGEST_SIZE {
             return Err(Rc::SIZE.session(n));
         }
-        sessions.push(AuthSession { handle, nonce, attributes, hmac });
+        sessions.push(AuthSession {
+            handle,
+            nonce,
+            attributes,
+            hmac,
+        });
         auth = tail;
     }
     Ok((sessions, params))

@@ -3,7 +3,7 @@
 //! is tested on request (SelfTest, IncrementalSelfTest); a failed test puts the
 //! TPM in failure mode.
 
-use vtpm_crypto::{hmac, CtrDrbg, HashAlg};
+use vtpm_crypto::{CtrDrbg, HashAlg, hmac};
 
 /// Algorithms that have a self-test, with their TPM_ALG_ID.
 pub const TESTABLE: [(u16, Kat); 6] = [
@@ -45,13 +45,18 @@ impl SelfTests {
 
     /// Algorithm ids still untested.
     pub fn untested(&self) -> impl Iterator<Item = u16> + '_ {
-        TESTABLE.iter().enumerate().filter(|(i, (id, _))| *id != DRBG_ID && self.passed & (1 << i) == 0)
+        TESTABLE
+            .iter()
+            .enumerate()
+            .filter(|(i, (id, _))| *id != DRBG_ID && self.passed & (1 << i) == 0)
             .map(|(_, (id, _))| *id)
     }
 
     /// Runs the test of one algorithm (again, if `force`). `false` = it failed.
     pub fn test(&mut self, alg_id: u16, force: bool) -> bool {
-        let Some(i) = TESTABLE.iter().position(|(id, _)| *id == alg_id) else { return true };
+        let Some(i) = TESTABLE.iter().position(|(id, _)| *id == alg_id) else {
+            return true;
+        };
         if !force && self.passed & (1 << i) != 0 {
             return true;
         }
@@ -86,16 +91,23 @@ fn hash_kat(alg: HashAlg) -> bool {
 
 /// RFC 4231 test case 2 (key "Jefe"), HMAC-SHA-256.
 fn hmac_kat() -> bool {
-    let mac = hmac(HashAlg::Sha256, b"Jefe", &[b"what do ya want ", b"for nothing?"]);
+    let mac = hmac(
+        HashAlg::Sha256,
+        b"Jefe",
+        &[b"what do ya want ", b"for nothing?"],
+    );
     mac.as_bytes().get(..8) == Some(&[0x5b, 0xdc, 0xc1, 0x46, 0xbf, 0x60, 0x75, 0x4e][..])
 }
 
 /// NIST CAVP CTR_DRBG AES-256 use-df, COUNT 0 (no reseed, no additional input).
 fn drbg_kat() -> bool {
-    const ENTROPY: [u8; 32] = hex32("36401940fa8b1fba91a1661f211d78a0b9389a74e5bccfece8d766af1a6d3b14");
+    const ENTROPY: [u8; 32] =
+        hex32("36401940fa8b1fba91a1661f211d78a0b9389a74e5bccfece8d766af1a6d3b14");
     const NONCE: [u8; 16] = hex16("496f25b0f1301b4f501be30380a137eb");
     const EXPECTED: [u8; 16] = hex16("5862eb38bd558dd978a696e6df164782");
-    let Ok(mut drbg) = CtrDrbg::instantiate(&ENTROPY, &NONCE, &[]) else { return false };
+    let Ok(mut drbg) = CtrDrbg::instantiate(&ENTROPY, &NONCE, &[]) else {
+        return false;
+    };
     let mut out = [0u8; 64];
     if drbg.generate(&mut out, &[]).is_err() || drbg.generate(&mut out, &[]).is_err() {
         return false;

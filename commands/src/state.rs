@@ -100,7 +100,8 @@ impl FieldWriter {
         let len = u16::try_from(value.len()).unwrap_or(u16::MAX);
         self.0.extend_from_slice(&tag.to_be_bytes());
         self.0.extend_from_slice(&len.to_be_bytes());
-        self.0.extend_from_slice(value.get(..usize::from(len)).unwrap_or(value));
+        self.0
+            .extend_from_slice(value.get(..usize::from(len)).unwrap_or(value));
     }
 }
 
@@ -120,11 +121,15 @@ fn parse_fields(mut bytes: &[u8]) -> Result<Vec<(u16, &[u8])>, DecodeError> {
 }
 
 fn u32_of(tag: u16, v: &[u8]) -> Result<u32, DecodeError> {
-    Ok(u32::from_be_bytes(v.try_into().map_err(|_| DecodeError::BadField(tag))?))
+    Ok(u32::from_be_bytes(
+        v.try_into().map_err(|_| DecodeError::BadField(tag))?,
+    ))
 }
 
 fn u64_of(tag: u16, v: &[u8]) -> Result<u64, DecodeError> {
-    Ok(u64::from_be_bytes(v.try_into().map_err(|_| DecodeError::BadField(tag))?))
+    Ok(u64::from_be_bytes(
+        v.try_into().map_err(|_| DecodeError::BadField(tag))?,
+    ))
 }
 
 fn bool_of(tag: u16, v: &[u8]) -> Result<bool, DecodeError> {
@@ -201,7 +206,10 @@ impl Saved {
     pub fn encode(&self) -> Vec<u8> {
         let mut w = FieldWriter(Vec::new());
         w.field(S_UPDATE_COUNTER, &self.pcr_update_counter.to_be_bytes());
-        w.field(S_ACTIVE_ALLOCATION, &allocation_bytes(&self.active_allocation));
+        w.field(
+            S_ACTIVE_ALLOCATION,
+            &allocation_bytes(&self.active_allocation),
+        );
         for (alg, pcr, digest) in &self.pcrs {
             let mut v = Vec::with_capacity(3 + digest.len());
             v.extend_from_slice(&alg.alg_id().to_be_bytes());
@@ -221,7 +229,8 @@ impl Saved {
                 S_PCR => {
                     let bad = DecodeError::BadField(tag);
                     let (head, digest) = v.split_at_checked(3).ok_or(bad)?;
-                    let id = u16::from_be_bytes([*head.first().ok_or(bad)?, *head.get(1).ok_or(bad)?]);
+                    let id =
+                        u16::from_be_bytes([*head.first().ok_or(bad)?, *head.get(1).ok_or(bad)?]);
                     let pcr = *head.get(2).ok_or(bad)?;
                     let alg = HashAlg::from_alg_id(id).ok_or(bad)?;
                     let digest = Digest::from_bytes(alg, digest).ok_or(bad)?;
@@ -243,7 +252,12 @@ mod tests {
 
     #[test]
     fn permanent_round_trips_and_skips_unknown_fields() {
-        let p = Permanent { reset_count: 7, clock_ms: 123_456, orderly: Orderly::State, ..Default::default() };
+        let p = Permanent {
+            reset_count: 7,
+            clock_ms: 123_456,
+            orderly: Orderly::State,
+            ..Default::default()
+        };
         let mut bytes = p.encode();
         bytes.extend_from_slice(&[0x7F, 0xFF, 0x00, 0x02, 0xAA, 0xBB]);
         assert_eq!(Permanent::decode(&bytes), Ok(p));
@@ -252,14 +266,24 @@ mod tests {
     #[test]
     fn truncated_or_bad_fields_are_refused() {
         let bytes = Permanent::default().encode();
-        assert_eq!(Permanent::decode(&bytes[..bytes.len() - 1]), Err(DecodeError::Truncated));
-        assert_eq!(Permanent::decode(&[0, 2, 0, 1, 9]), Err(DecodeError::BadField(2)));
+        assert_eq!(
+            Permanent::decode(&bytes[..bytes.len() - 1]),
+            Err(DecodeError::Truncated)
+        );
+        assert_eq!(
+            Permanent::decode(&[0, 2, 0, 1, 9]),
+            Err(DecodeError::BadField(2))
+        );
     }
 
     #[test]
     fn saved_round_trips() {
         let d = HashAlg::Sha256.digest(&[b"x"]);
-        let s = Saved { pcr_update_counter: 3, active_allocation: [1, 2, 3, 4], pcrs: alloc::vec![(HashAlg::Sha256, 5, d)] };
+        let s = Saved {
+            pcr_update_counter: 3,
+            active_allocation: [1, 2, 3, 4],
+            pcrs: alloc::vec![(HashAlg::Sha256, 5, d)],
+        };
         assert_eq!(Saved::decode(&s.encode()), Ok(s));
     }
 }

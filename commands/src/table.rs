@@ -72,7 +72,8 @@ const fn handle(kind: HandleKind, auth: AuthRole) -> HandleSpec {
 }
 
 const PCR_USER: &[HandleSpec] = &[handle(HandleKind::Pcr { null_ok: true }, AuthRole::User)];
-const PCR_USER_NO_NULL: &[HandleSpec] = &[handle(HandleKind::Pcr { null_ok: false }, AuthRole::User)];
+const PCR_USER_NO_NULL: &[HandleSpec] =
+    &[handle(HandleKind::Pcr { null_ok: false }, AuthRole::User)];
 const PLATFORM_USER: &[HandleSpec] = &[handle(HandleKind::Platform, AuthRole::User)];
 
 macro_rules! cmd {
@@ -112,7 +113,10 @@ pub static COMMANDS: &[CommandDef] = &[
 
 /// The row of a command code, if implemented.
 pub fn lookup(cc: u32) -> Option<&'static CommandDef> {
-    COMMANDS.binary_search_by_key(&cc, |c| c.cc).ok().and_then(|i| COMMANDS.get(i))
+    COMMANDS
+        .binary_search_by_key(&cc, |c| c.cc)
+        .ok()
+        .and_then(|i| COMMANDS.get(i))
 }
 
 #[cfg(test)]

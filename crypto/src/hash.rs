@@ -104,7 +104,10 @@ impl Digest {
 
     /// A digest-sized value with every byte set to `fill` (PCR reset values).
     pub fn filled(alg: HashAlg, fill: u8) -> Digest {
-        let mut d = Digest { bytes: [0; MAX_DIGEST_SIZE], alg };
+        let mut d = Digest {
+            bytes: [0; MAX_DIGEST_SIZE],
+            alg,
+        };
         for b in d.bytes.iter_mut().take(alg.digest_size()) {
             *b = fill;
         }

@@ -19,7 +19,9 @@ impl DirStore {
     /// Opens (creating if needed) a state directory.
     pub fn open(dir: &Path) -> io::Result<DirStore> {
         fs::create_dir_all(dir)?;
-        Ok(DirStore { dir: dir.to_path_buf() })
+        Ok(DirStore {
+            dir: dir.to_path_buf(),
+        })
     }
 
     pub fn path(&self) -> PathBuf {
@@ -39,7 +41,11 @@ impl DirStore {
     pub fn commit(&self, image: &[u8]) -> io::Result<()> {
         let tmp = self.dir.join(format!("{IMAGE_FILE}.tmp"));
         {
-            let mut f = OpenOptions::new().write(true).create(true).truncate(true).open(&tmp)?;
+            let mut f = OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(&tmp)?;
             f.write_all(image)?;
             f.sync_all()?;
         }

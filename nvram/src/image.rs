@@ -52,7 +52,9 @@ impl core::fmt::Display for ImageError {
                 f,
                 "state image format version {v} is newer than this vtpm supports ({FORMAT_VERSION})"
             ),
-            ImageError::Corrupt => f.write_str("state image integrity check failed (corrupt or tampered)"),
+            ImageError::Corrupt => {
+                f.write_str("state image integrity check failed (corrupt or tampered)")
+            }
             ImageError::Malformed => f.write_str("state image section table is malformed"),
         }
     }
@@ -67,12 +69,18 @@ pub struct Image {
 
 impl Image {
     pub fn new() -> Self {
-        Image { feature_level: FEATURE_LEVEL, sections: Vec::new() }
+        Image {
+            feature_level: FEATURE_LEVEL,
+            sections: Vec::new(),
+        }
     }
 
     /// The first section with this id.
     pub fn section(&self, id: u16) -> Option<&[u8]> {
-        self.sections.iter().find(|(s, _)| *s == id).map(|(_, b)| b.as_slice())
+        self.sections
+            .iter()
+            .find(|(s, _)| *s == id)
+            .map(|(_, b)| b.as_slice())
     }
 
     /// Replaces (or adds) a section.
@@ -110,7 +118,10 @@ impl Image {
         if bytes.get(..8) != Some(&MAGIC[..]) {
             return Err(ImageError::BadMagic);
         }
-        let body_len = bytes.len().checked_sub(DIGEST_LEN).ok_or(ImageError::Malformed)?;
+        let body_len = bytes
+            .len()
+            .checked_sub(DIGEST_LEN)
+            .ok_or(ImageError::Malformed)?;
         if body_len < HEADER_LEN {
             return Err(ImageError::Malformed);
         }
@@ -138,7 +149,10 @@ impl Image {
         if !rest.is_empty() {
             return Err(ImageError::Malformed);
         }
-        Ok(Image { feature_level, sections })
+        Ok(Image {
+            feature_level,
+            sections,
+        })
     }
 }
 
@@ -188,7 +202,13 @@ mod tests {
         }
         let mut newer = bytes.clone();
         newer[9] = 2;
-        assert_eq!(Image::decode(&newer), Err(ImageError::UnsupportedVersion(2)));
-        assert_eq!(Image::decode(b"something else entirely, long enough...."), Err(ImageError::BadMagic));
+        assert_eq!(
+            Image::decode(&newer),
+            Err(ImageError::UnsupportedVersion(2))
+        );
+        assert_eq!(
+            Image::decode(b"something else entirely, long enough...."),
+            Err(ImageError::BadMagic)
+        );
     }
 }

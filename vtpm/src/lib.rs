@@ -14,7 +14,7 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use vtpm_commands::{Engine, Rc, StateImage};
-use vtpm_nvram::image::{section, Image, ImageError};
+use vtpm_nvram::image::{Image, ImageError, section};
 
 pub use vtpm_commands::Platform as EnginePlatform;
 
@@ -75,7 +75,10 @@ impl<P: Platform> Device<P> {
             Some(bytes) => {
                 let image = Image::decode(&bytes).map_err(DeviceError::Image)?;
                 let state = StateImage {
-                    permanent: image.section(section::PERMANENT).unwrap_or_default().to_vec(),
+                    permanent: image
+                        .section(section::PERMANENT)
+                        .unwrap_or_default()
+                        .to_vec(),
                     saved: image.section(section::SAVED).map(<[u8]>::to_vec),
                 };
                 let engine = Engine::from_state(&state).map_err(DeviceError::State)?;
@@ -83,7 +86,12 @@ impl<P: Platform> Device<P> {
             }
             None => (Engine::manufacture(), None),
         };
-        let mut device = Device { engine, platform, powered: false, volatile };
+        let mut device = Device {
+            engine,
+            platform,
+            powered: false,
+            volatile,
+        };
         device.commit()?;
         Ok(device)
     }
@@ -111,7 +119,9 @@ impl<P: Platform> Device<P> {
         let volatile = self.volatile.take();
         self.engine.init(&mut self.platform);
         if let (Some(v), false) = (volatile, delete_volatile) {
-            self.engine.restore_volatile(&v).map_err(DeviceError::State)?;
+            self.engine
+                .restore_volatile(&v)
+                .map_err(DeviceError::State)?;
         }
         self.powered = true;
         self.commit()
@@ -204,6 +214,8 @@ impl<P: Platform> Device<P> {
     /// Writes the state image through the platform.
     pub fn commit(&mut self) -> Result<(), DeviceError> {
         let bytes = self.state_image();
-        self.platform.commit_state(&bytes).map_err(DeviceError::Platform)
+        self.platform
+            .commit_state(&bytes)
+            .map_err(DeviceError::Platform)
     }
 }

@@ -41,7 +41,10 @@ const ALG_SIGNING: u32 = 0x0100;
 
 /// Implemented algorithms and their TPMA_ALGORITHM, sorted by TPM_ALG_ID.
 fn algorithms() -> Vec<(u16, u32)> {
-    let mut algs: Vec<(u16, u32)> = HashAlg::ALL.iter().map(|a| (a.alg_id(), ALG_HASH)).collect();
+    let mut algs: Vec<(u16, u32)> = HashAlg::ALL
+        .iter()
+        .map(|a| (a.alg_id(), ALG_HASH))
+        .collect();
     // HMAC as a hash-based signing scheme; the crypto crate implements it.
     algs.push((0x0005, ALG_HASH | ALG_SIGNING));
     algs.sort_unstable();
@@ -49,12 +52,26 @@ fn algorithms() -> Vec<(u16, u32)> {
 }
 
 /// The permanent handles (TPM_HT_PERMANENT) this TPM knows.
-const PERMANENT_HANDLES: [u32; 7] =
-    [RH_OWNER, RH_NULL, RS_PW, RH_LOCKOUT, RH_ENDORSEMENT, RH_PLATFORM, RH_PLATFORM_NV];
+const PERMANENT_HANDLES: [u32; 7] = [
+    RH_OWNER,
+    RH_NULL,
+    RS_PW,
+    RH_LOCKOUT,
+    RH_ENDORSEMENT,
+    RH_PLATFORM,
+    RH_PLATFORM_NV,
+];
 
 /// A list answer: entries from the start property on, at most `count` and what
 /// fits in MAX_CAP_DATA; moreData says whether entries were left out.
-fn write_list<T: Copy>(out: &mut Out, cap: u32, items: &[T], count: u32, size: usize, put: impl Fn(&mut Out, T)) -> bool {
+fn write_list<T: Copy>(
+    out: &mut Out,
+    cap: u32,
+    items: &[T],
+    count: u32,
+    size: usize,
+    put: impl Fn(&mut Out, T),
+) -> bool {
     let fit = MAX_CAP_DATA / size.max(1);
     let n = items.len().min(count as usize).min(fit);
     let more = n < items.len();
@@ -77,19 +94,26 @@ pub fn get_capability(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     let out = &mut ctx.out;
     match cap {
         CAP_ALGS => {
-            let algs: Vec<(u16, u32)> = algorithms().into_iter().filter(|(id, _)| u32::from(*id) >= property).collect();
+            let algs: Vec<(u16, u32)> = algorithms()
+                .into_iter()
+                .filter(|(id, _)| u32::from(*id) >= property)
+                .collect();
             write_list(out, cap, &algs, count, 6, |o, (id, attrs)| {
                 o.u16(id).u32(attrs);
             });
         }
         CAP_HANDLES => {
-            let handles = handles_from(ctx.engine, property).ok_or(Rc::VALUE.param(2))?;
+            let handles = handles_from(ctx.engine, property).ok_or(Rc::HANDLE.param(2))?;
             write_list(out, cap, &handles, count, 4, |o, h| {
                 o.u32(h);
             });
         }
         CAP_COMMANDS => {
-            let cmds: Vec<u32> = COMMANDS.iter().filter(|c| c.cc >= property).map(|c| c.attributes()).collect();
+            let cmds: Vec<u32> = COMMANDS
+                .iter()
+                .filter(|c| c.cc >= property)
+                .map(|c| c.attributes())
+                .collect();
             write_list(out, cap, &cmds, count, 4, |o, a| {
                 o.u32(a);
             });
@@ -107,18 +131,30 @@ pub fn get_capability(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
             }
         }
         CAP_TPM_PROPERTIES => {
-            let props: Vec<(u32, u32)> =
-                tpm_properties(ctx.engine).into_iter().filter(|(tag, _)| *tag >= property).collect();
+            let props: Vec<(u32, u32)> = tpm_properties(ctx.engine)
+                .into_iter()
+                .filter(|(tag, _)| *tag >= property)
+                .collect();
             write_list(out, cap, &props, count, 8, |o, (tag, value)| {
                 o.u32(tag).u32(value);
             });
         }
         CAP_PCR_PROPERTIES => {
-            let props: Vec<(u32, u32)> = pcr_properties().into_iter().filter(|(tag, _)| *tag >= property).collect();
-            write_list(out, cap, &props, count, 4 + 1 + PCR_SELECT_MIN, |o, (tag, bits)| {
-                o.u32(tag).u8(PCR_SELECT_MIN as u8);
-                o.bytes(bits.to_le_bytes().get(..PCR_SELECT_MIN).unwrap_or_default());
-            });
+            let props: Vec<(u32, u32)> = pcr_properties()
+                .into_iter()
+                .filter(|(tag, _)| *tag >= property)
+                .collect();
+            write_list(
+                out,
+                cap,
+                &props,
+                count,
+                4 + 1 + PCR_SELECT_MIN,
+                |o, (tag, bits)| {
+                    o.u32(tag).u8(PCR_SELECT_MIN as u8);
+                    o.bytes(bits.to_le_bytes().get(..PCR_SELECT_MIN).unwrap_or_default());
+                },
+            );
         }
         CAP_ECC_CURVES => {
             // No ECC curve is implemented yet.
@@ -130,9 +166,16 @@ pub fn get_capability(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
                 .into_iter()
                 .filter(|h| *h >= property)
                 .collect();
-            write_list(out, cap, &hierarchies, count, 4 + 2 + MAX_DIGEST_SIZE, |o, h| {
-                o.u32(h).u16(TpmAlgId::Null.value());
-            });
+            write_list(
+                out,
+                cap,
+                &hierarchies,
+                count,
+                4 + 2 + MAX_DIGEST_SIZE,
+                |o, h| {
+                    o.u32(h).u16(TpmAlgId::Null.value());
+                },
+            );
         }
         CAP_ACT => {
             // No authenticated countdown timer is implemented.
@@ -150,7 +193,9 @@ fn handles_from(engine: &crate::engine::Engine, property: u32) -> Option<Vec<u32
         HT_PCR => (0..PCR_COUNT as u32).collect(),
         HT_PERMANENT => PERMANENT_HANDLES.to_vec(),
         // No NV index, session, transient or persistent object exists yet.
-        HT_NV_INDEX | HT_HMAC_SESSION | HT_POLICY_SESSION | HT_TRANSIENT | HT_PERSISTENT => Vec::new(),
+        HT_NV_INDEX | HT_HMAC_SESSION | HT_POLICY_SESSION | HT_TRANSIENT | HT_PERSISTENT => {
+            Vec::new()
+        }
         _ => return None,
     };
     Some(all.into_iter().filter(|h| *h >= property).collect())
@@ -163,7 +208,7 @@ fn tpm_properties(engine: &crate::engine::Engine) -> Vec<(u32, u32)> {
     let commands = COMMANDS.len() as u32;
     let startup_clear = 0x0000_000F | (u32::from(engine.orderly_startup) << 31);
     alloc::vec![
-        (0x100, be(b"2.0\0")),            // FAMILY_INDICATOR
+        (0x100, be(b"2.0\0")), // FAMILY_INDICATOR
         (0x101, SPEC_LEVEL),
         (0x102, SPEC_REVISION),
         (0x103, SPEC_DAY_OF_YEAR),
@@ -173,70 +218,72 @@ fn tpm_properties(engine: &crate::engine::Engine) -> Vec<(u32, u32)> {
         (0x107, vendor(1)),
         (0x108, vendor(2)),
         (0x109, vendor(3)),
-        (0x10A, 0),                       // VENDOR_TPM_TYPE
+        (0x10A, 0), // VENDOR_TPM_TYPE
         (0x10B, FIRMWARE_VERSION_1),
         (0x10C, FIRMWARE_VERSION_2),
         (0x10D, MAX_DIGEST_BUFFER as u32), // INPUT_BUFFER
-        (0x10E, 3),                       // HR_TRANSIENT_MIN
-        (0x10F, 7),                       // HR_PERSISTENT_MIN
-        (0x110, 3),                       // HR_LOADED_MIN
-        (0x111, 64),                      // ACTIVE_SESSIONS_MAX
+        (0x10E, 3),                        // HR_TRANSIENT_MIN
+        (0x10F, 7),                        // HR_PERSISTENT_MIN
+        (0x110, 3),                        // HR_LOADED_MIN
+        (0x111, 64),                       // ACTIVE_SESSIONS_MAX
         (0x112, PCR_COUNT as u32),
         (0x113, PCR_SELECT_MIN as u32),
-        (0x114, 0xFFFF),                  // CONTEXT_GAP_MAX
-        (0x116, 0),                       // NV_COUNTERS_MAX: no separate limit
-        (0x117, 2048),                    // NV_INDEX_MAX
-        (0x118, 0x0000_0006),             // MEMORY: sharedNV | objectCopiedToRam
-        (0x119, 1 << 22),                 // CLOCK_UPDATE (ms)
+        (0x114, 0xFFFF),                              // CONTEXT_GAP_MAX
+        (0x116, 0),                                   // NV_COUNTERS_MAX: no separate limit
+        (0x117, 2048),                                // NV_INDEX_MAX
+        (0x118, 0x0000_0006),                         // MEMORY: sharedNV | objectCopiedToRam
+        (0x119, 1 << 22),                             // CLOCK_UPDATE (ms)
         (0x11A, u32::from(HashAlg::Sha256.alg_id())), // CONTEXT_HASH
-        (0x11B, 0x0006),                  // CONTEXT_SYM: AES
-        (0x11C, 256),                     // CONTEXT_SYM_SIZE
-        (0x11D, 0xFF),                    // ORDERLY_COUNT
+        (0x11B, 0x0006),                              // CONTEXT_SYM: AES
+        (0x11C, 256),                                 // CONTEXT_SYM_SIZE
+        (0x11D, 0xFF),                                // ORDERLY_COUNT
         (0x11E, MAX_COMMAND_SIZE as u32),
         (0x11F, MAX_RESPONSE_SIZE as u32),
         (0x120, MAX_DIGEST_SIZE as u32),
-        (0x121, 2560),                    // MAX_OBJECT_CONTEXT
-        (0x122, 512),                     // MAX_SESSION_CONTEXT
-        (0x123, 1),                       // PS_FAMILY_INDICATOR: PC Client
-        (0x124, 0),                       // PS_LEVEL
-        (0x125, 0x105),                   // PS_REVISION 1.05
+        (0x121, 2560),  // MAX_OBJECT_CONTEXT
+        (0x122, 512),   // MAX_SESSION_CONTEXT
+        (0x123, 1),     // PS_FAMILY_INDICATOR: PC Client
+        (0x124, 0),     // PS_LEVEL
+        (0x125, 0x105), // PS_REVISION 1.05
         (0x126, 0),
         (0x127, 0),
-        (0x128, 0),                       // SPLIT_MAX: no split operations
-        (0x129, commands),                // TOTAL_COMMANDS
-        (0x12A, commands),                // LIBRARY_COMMANDS
-        (0x12B, 0),                       // VENDOR_COMMANDS
-        (0x12C, 1024),                    // NV_BUFFER_MAX
-        (0x12D, 0),                       // MODES
+        (0x128, 0),        // SPLIT_MAX: no split operations
+        (0x129, commands), // TOTAL_COMMANDS
+        (0x12A, commands), // LIBRARY_COMMANDS
+        (0x12B, 0),        // VENDOR_COMMANDS
+        (0x12C, 1024),     // NV_BUFFER_MAX
+        (0x12D, 0),        // MODES
         (0x12E, MAX_CAP_BUFFER as u32),
-        (0x200, 0),                       // PERMANENT: no auth set, clear enabled
-        (0x201, startup_clear),           // STARTUP_CLEAR: all hierarchies enabled
-        (0x202, 0),                       // HR_NV_INDEX
-        (0x203, 0),                       // HR_LOADED
-        (0x204, 3),                       // HR_LOADED_AVAIL
-        (0x205, 0),                       // HR_ACTIVE
-        (0x206, 64),                      // HR_ACTIVE_AVAIL
-        (0x207, 3),                       // HR_TRANSIENT_AVAIL
-        (0x208, 0),                       // HR_PERSISTENT
-        (0x209, 7),                       // HR_PERSISTENT_AVAIL
-        (0x20A, 0),                       // NV_COUNTERS
-        (0x20B, 2048),                    // NV_COUNTERS_AVAIL
-        (0x20C, 0),                       // ALGORITHM_SET
-        (0x20D, 0),                       // LOADED_CURVES
-        (0x20E, 0),                       // LOCKOUT_COUNTER
-        (0x20F, 3),                       // MAX_AUTH_FAIL
-        (0x210, 1000),                    // LOCKOUT_INTERVAL (s)
-        (0x211, 1000),                    // LOCKOUT_RECOVERY (s)
-        (0x212, 0),                       // NV_WRITE_RECOVERY
-        (0x213, 0),                       // AUDIT_COUNTER_0
-        (0x214, 0),                       // AUDIT_COUNTER_1
+        (0x200, 0),             // PERMANENT: no auth set, clear enabled
+        (0x201, startup_clear), // STARTUP_CLEAR: all hierarchies enabled
+        (0x202, 0),             // HR_NV_INDEX
+        (0x203, 0),             // HR_LOADED
+        (0x204, 3),             // HR_LOADED_AVAIL
+        (0x205, 0),             // HR_ACTIVE
+        (0x206, 64),            // HR_ACTIVE_AVAIL
+        (0x207, 3),             // HR_TRANSIENT_AVAIL
+        (0x208, 0),             // HR_PERSISTENT
+        (0x209, 7),             // HR_PERSISTENT_AVAIL
+        (0x20A, 0),             // NV_COUNTERS
+        (0x20B, 2048),          // NV_COUNTERS_AVAIL
+        (0x20C, 0),             // ALGORITHM_SET
+        (0x20D, 0),             // LOADED_CURVES
+        (0x20E, 0),             // LOCKOUT_COUNTER
+        (0x20F, 3),             // MAX_AUTH_FAIL
+        (0x210, 1000),          // LOCKOUT_INTERVAL (s)
+        (0x211, 1000),          // LOCKOUT_RECOVERY (s)
+        (0x212, 0),             // NV_WRITE_RECOVERY
+        (0x213, 0),             // AUDIT_COUNTER_0
+        (0x214, 0),             // AUDIT_COUNTER_1
     ]
 }
 
 /// TPM_PT_PCR properties (Part 2, TPM_PT_PCR) from the PCR attribute table.
 fn pcr_properties() -> Vec<(u32, u32)> {
     let select = |f: &dyn Fn(usize) -> bool| -> u32 {
-        (0..PCR_COUNT).filter(|n| f(*n)).fold(0, |acc, n| acc | (1 << n))
+        (0..PCR_COUNT)
+            .filter(|n| f(*n))
+            .fold(0, |acc, n| acc | (1 << n))
     };
     let attr = |n: usize| PCR_ATTRIBUTES.get(n).copied();
     let mut props = alloc::vec![(0x00, select(&|n| attr(n).is_some_and(|a| a.state_save)))];
@@ -252,7 +299,12 @@ fn pcr_properties() -> Vec<(u32, u32)> {
 }
 
 /// In failure mode only the identity properties are reported (Part 1, 12.x).
-fn failure_mode_capability(ctx: &mut Ctx<'_>, cap: u32, property: u32, count: u32) -> Result<(), Rc> {
+fn failure_mode_capability(
+    ctx: &mut Ctx<'_>,
+    cap: u32,
+    property: u32,
+    count: u32,
+) -> Result<(), Rc> {
     if cap != CAP_TPM_PROPERTIES {
         return Err(Rc::FAILURE);
     }
@@ -270,7 +322,10 @@ fn failure_mode_capability(ctx: &mut Ctx<'_>, cap: u32, property: u32, count: u3
 /// supported only if the type is; no object type is implemented yet, so every
 /// TPMI_ALG_PUBLIC selector is refused with TPM_RC_TYPE.
 pub fn test_parms(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
-    let object_type = ctx.params.read_as::<tpm2_protocol::basic::TpmUint16>(ValueKind::Type)?.value();
+    let object_type = ctx
+        .params
+        .read_as::<tpm2_protocol::basic::TpmUint16>(ValueKind::Type)?
+        .value();
     let _ = object_type;
     Err(Rc::TYPE.param(1))
 }

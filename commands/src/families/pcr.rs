@@ -7,7 +7,7 @@ use vtpm_crypto::HashAlg;
 
 use crate::consts::{MAX_EVENT_SIZE, PCR_COUNT, PCR_SELECT_MIN, RH_NULL};
 use crate::engine::Engine;
-use crate::pcr::{bank_index, ALL_PCRS, NO_INCREMENT, PCR_ATTRIBUTES};
+use crate::pcr::{ALL_PCRS, NO_INCREMENT, PCR_ATTRIBUTES, bank_index};
 use crate::pipeline::Ctx;
 use crate::rc::{Rc, ValueKind};
 use crate::state::Orderly;
@@ -17,8 +17,7 @@ const MAX_READ_DIGESTS: usize = 8;
 
 /// A PCR selection with its hash resolved to an implemented bank.
 struct Selection {
-    id: u16,
-    alg: Option<HashAlg>,
+    alg: HashAlg,
     bits: u32,
 }
 
@@ -33,15 +32,27 @@ fn read_selections(ctx: &mut Ctx<'_>) -> Result<Vec<Selection>, Rc> {
         if select.len() < PCR_SELECT_MIN {
             return Err(Rc::VALUE.param(n));
         }
-        let bits = select.iter().enumerate().fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (8 * i)));
-        out.push(Selection { id: sel.hash.value(), alg: HashAlg::from_alg_id(sel.hash.value()), bits: bits & ALL_PCRS });
+        // TPMI_ALG_HASH admits implemented hashes only.
+        let Some(alg) = HashAlg::from_alg_id(sel.hash.value()) else {
+            return Err(Rc::HASH.param(n));
+        };
+        let bits = select
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (8 * i)));
+        out.push(Selection {
+            alg,
+            bits: bits & ALL_PCRS,
+        });
     }
     Ok(out)
 }
 
 /// Checks that `locality` may extend `pcr`.
 fn check_extend_locality(pcr: usize, locality: u8) -> Result<(), Rc> {
-    let allowed = PCR_ATTRIBUTES.get(pcr).is_some_and(|a| a.extend_localities & (1 << locality) != 0);
+    let allowed = PCR_ATTRIBUTES
+        .get(pcr)
+        .is_some_and(|a| a.extend_localities & (1 << locality) != 0);
     if allowed { Ok(()) } else { Err(Rc::LOCALITY) }
 }
 
@@ -76,7 +87,9 @@ pub fn pcr_extend(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     let mut resolved = Vec::new();
     for ha in digests.iter() {
         let alg = HashAlg::from_alg_id(ha.hash_alg.value()).ok_or(Rc::HASH.param(1))?;
-        let TpmuHa::Digest(d) = &ha.digest else { return Err(Rc::HASH.param(1)) };
+        let TpmuHa::Digest(d) = &ha.digest else {
+            return Err(Rc::HASH.param(1));
+        };
         resolved.push((alg, Vec::from(&d[..])));
     }
     let handle = ctx.handles[0];
@@ -106,7 +119,8 @@ pub fn pcr_event(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
         let digest = alg.digest(&[data]);
         ctx.out.u16(alg.alg_id()).bytes(digest.as_bytes());
         if handle != RH_NULL {
-            ctx.engine.extend_pcr(handle as usize, alg, digest.as_bytes());
+            ctx.engine
+                .extend_pcr(handle as usize, alg, digest.as_bytes());
         }
     }
     if handle != RH_NULL {
@@ -126,23 +140,31 @@ pub fn pcr_read(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     let mut values = Vec::new();
     for sel in &selections {
         let mut bits = 0u32;
-        if let Some(alg) = sel.alg {
-            for pcr in 0..PCR_COUNT {
-                if sel.bits & (1 << pcr) != 0 && engine.pcr_allocated(alg, pcr) && returned < MAX_READ_DIGESTS {
-                    bits |= 1 << pcr;
-                    returned += 1;
-                    if let Some(v) = engine.banks.get(bank_index(alg)).and_then(|b| b.values.get(pcr)) {
-                        values.push(*v);
-                    }
+        for pcr in 0..PCR_COUNT {
+            if sel.bits & (1 << pcr) != 0
+                && engine.pcr_allocated(sel.alg, pcr)
+                && returned < MAX_READ_DIGESTS
+            {
+                bits |= 1 << pcr;
+                returned += 1;
+                if let Some(v) = engine
+                    .banks
+                    .get(bank_index(sel.alg))
+                    .and_then(|b| b.values.get(pcr))
+                {
+                    values.push(*v);
                 }
             }
         }
-        out_selections.push((sel.id, bits));
+        out_selections.push((sel.alg.alg_id(), bits));
     }
     ctx.out.u32(engine.pcr_update_counter);
     ctx.out.u32(out_selections.len() as u32);
     for (id, bits) in out_selections {
-        ctx.out.u16(id).u8(PCR_SELECT_MIN as u8).bytes(bits.to_le_bytes().get(..PCR_SELECT_MIN).unwrap_or_default());
+        ctx.out
+            .u16(id)
+            .u8(PCR_SELECT_MIN as u8)
+            .bytes(bits.to_le_bytes().get(..PCR_SELECT_MIN).unwrap_or_default());
     }
     ctx.out.u32(values.len() as u32);
     for v in values {
@@ -158,8 +180,7 @@ pub fn pcr_allocate(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     ctx.params.finish()?;
     let mut allocation = ctx.engine.perm.pcr_allocation;
     for sel in &selections {
-        let alg = sel.alg.ok_or(Rc::HASH.param(1))?;
-        if let Some(slot) = allocation.get_mut(bank_index(alg)) {
+        if let Some(slot) = allocation.get_mut(bank_index(sel.alg)) {
             *slot = sel.bits;
         }
     }
@@ -168,12 +189,19 @@ pub fn pcr_allocate(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
         .zip(allocation)
         .map(|(alg, bits)| alg.digest_size() * bits.count_ones() as usize)
         .sum();
-    let size_available: usize = HashAlg::ALL.iter().map(|a| a.digest_size() * PCR_COUNT).sum();
+    let size_available: usize = HashAlg::ALL
+        .iter()
+        .map(|a| a.digest_size() * PCR_COUNT)
+        .sum();
     if ctx.engine.perm.pcr_allocation != allocation {
         ctx.engine.perm.pcr_allocation = allocation;
         ctx.engine.nv_dirty = true;
     }
-    ctx.out.u8(1).u32(PCR_COUNT as u32).u32(size_needed as u32).u32(size_available as u32);
+    ctx.out
+        .u8(1)
+        .u32(PCR_COUNT as u32)
+        .u32(size_needed as u32)
+        .u32(size_available as u32);
     Ok(())
 }
 
@@ -182,7 +210,9 @@ pub fn pcr_allocate(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
 pub fn pcr_reset(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     ctx.params.finish()?;
     let pcr = ctx.handles[0] as usize;
-    let allowed = PCR_ATTRIBUTES.get(pcr).is_some_and(|a| a.reset_localities & (1 << ctx.locality) != 0);
+    let allowed = PCR_ATTRIBUTES
+        .get(pcr)
+        .is_some_and(|a| a.reset_localities & (1 << ctx.locality) != 0);
     if !allowed {
         return Err(Rc::LOCALITY);
     }

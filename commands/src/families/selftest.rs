@@ -19,7 +19,11 @@ fn fail(ctx: &mut Ctx<'_>) -> Rc {
 pub fn self_test(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     let full = ctx.params.read::<TpmiYesNo>()?;
     ctx.params.finish()?;
-    if ctx.engine.selftests.test_all(bool::from(full)) { Ok(()) } else { Err(fail(ctx)) }
+    if ctx.engine.selftests.test_all(bool::from(full)) {
+        Ok(())
+    } else {
+        Err(fail(ctx))
+    }
 }
 
 /// TPM2_IncrementalSelfTest (Part 3, 10.3): tests the listed algorithms and

@@ -36,8 +36,9 @@ pub fn startup(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     if su == SU_STATE {
         // TPM Resume: only after Shutdown(STATE), and only if the PCR allocation
         // did not change in between.
-        let Some(saved) = saved.filter(|s| prior == Orderly::State && s.active_allocation == engine.perm.pcr_allocation)
-        else {
+        let Some(saved) = saved.filter(|s| {
+            prior == Orderly::State && s.active_allocation == engine.perm.pcr_allocation
+        }) else {
             engine.nv_dirty = true;
             return Err(Rc::VALUE.param(1));
         };
@@ -81,11 +82,16 @@ fn reset_pcrs(engine: &mut crate::engine::Engine, locality: u8) {
             if let Some(last) = bytes.get_mut(n.saturating_sub(1)) {
                 *last = pcr0;
             }
-            if let Some(d) = vtpm_crypto::Digest::from_bytes(bank.alg, bytes.get(..n).unwrap_or_default()) {
+            if let Some(d) =
+                vtpm_crypto::Digest::from_bytes(bank.alg, bytes.get(..n).unwrap_or_default())
+            {
                 *v = d;
             }
         }
-        if let Some(d) = hcrtm.as_ref().and_then(|ds| ds.iter().find(|d| d.alg() == bank.alg)) {
+        if let Some(d) = hcrtm
+            .as_ref()
+            .and_then(|ds| ds.iter().find(|d| d.alg() == bank.alg))
+        {
             bank.extend(0, d.as_bytes());
         }
     }
@@ -98,7 +104,8 @@ pub fn shutdown(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     ctx.params.finish()?;
     let engine = &mut *ctx.engine;
     if su == SU_STATE {
-        engine.saved = Some(engine.snapshot_pcrs(|n| PCR_ATTRIBUTES.get(n).is_some_and(|a| a.state_save)));
+        engine.saved =
+            Some(engine.snapshot_pcrs(|n| PCR_ATTRIBUTES.get(n).is_some_and(|a| a.state_save)));
         engine.perm.orderly = Orderly::State;
     } else {
         engine.saved = None;
