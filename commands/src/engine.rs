@@ -118,11 +118,8 @@ impl Engine {
             return;
         }
         let nonce = now.to_be_bytes();
-        match CtrDrbg::instantiate(
-            &entropy[..32],
-            &[&entropy[32..], &nonce[..]].concat(),
-            b"vtpm DRBG",
-        ) {
+        let (seed, nonce_part) = entropy.split_at(32);
+        match CtrDrbg::instantiate(seed, &[nonce_part, &nonce[..]].concat(), b"vtpm DRBG") {
             Ok(drbg) => self.drbg = Some(drbg),
             Err(_) => self.enter_failure_mode(Rc::FAILURE.0),
         }
@@ -207,17 +204,21 @@ impl Engine {
         self.pcr_update_counter = snap.pcr_update_counter;
         self.active_allocation = snap.active_allocation;
         for (alg, n, v) in &snap.pcrs {
-            if let Some(bank) = self.banks.iter_mut().find(|b| b.alg == *alg) {
-                if let Some(slot) = bank.values.get_mut(usize::from(*n)) {
-                    *slot = *v;
-                }
+            if let Some(bank) = self.banks.iter_mut().find(|b| b.alg == *alg)
+                && let Some(slot) = bank.values.get_mut(usize::from(*n))
+            {
+                *slot = *v;
             }
         }
     }
 
     /// Is PCR `n` of bank `alg` allocated now?
     pub(crate) fn pcr_allocated(&self, alg: HashAlg, n: usize) -> bool {
-        n < PCR_COUNT && self.active_allocation[pcr::bank_index(alg)] & (1 << n) != 0
+        n < PCR_COUNT
+            && self
+                .active_allocation
+                .get(pcr::bank_index(alg))
+                .is_some_and(|bits| bits & (1 << n) != 0)
     }
 
     /// PC Client established flag.
@@ -270,10 +271,10 @@ impl Engine {
             }
         }
         for d in digests {
-            if self.pcr_allocated(d.alg(), 17) {
-                if let Some(bank) = self.banks.iter_mut().find(|b| b.alg == d.alg()) {
-                    bank.extend(17, d.as_bytes());
-                }
+            if self.pcr_allocated(d.alg(), 17)
+                && let Some(bank) = self.banks.iter_mut().find(|b| b.alg == d.alg())
+            {
+                bank.extend(17, d.as_bytes());
             }
         }
     }

@@ -119,7 +119,13 @@ pub fn lookup(cc: u32) -> Option<&'static CommandDef> {
         .and_then(|i| COMMANDS.get(i))
 }
 
+/// The name of an implemented command (for logs), e.g. "PCR_Extend".
+pub fn command_name(cc: u32) -> Option<&'static str> {
+    lookup(cc).map(|c| c.name)
+}
+
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 
@@ -134,9 +140,4 @@ mod tests {
         assert_eq!(extend.attributes(), 0x0000_0182 | (1 << 22) | (1 << 25));
         assert!(lookup(0x1FF).is_none());
     }
-}
-
-/// The name of an implemented command (for logs), e.g. "PCR_Extend".
-pub fn command_name(cc: u32) -> Option<&'static str> {
-    lookup(cc).map(|c| c.name)
 }

@@ -165,6 +165,7 @@ fn be32(b: &[u8], off: usize) -> Option<u32> {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
     use alloc::vec;

@@ -179,7 +179,7 @@ impl<P: Platform> Device<P> {
 
     /// Clears the established flag; allowed from localities 3 and 4 only.
     pub fn reset_established(&mut self, locality: u8) -> Result<(), DeviceError> {
-        if locality < 3 || locality > 4 {
+        if !(3..=4).contains(&locality) {
             return Err(DeviceError::NotAllowed);
         }
         self.engine.reset_established();

@@ -71,10 +71,10 @@ impl Engine {
     }
 
     fn extend_pcr(&mut self, pcr: usize, alg: HashAlg, digest: &[u8]) {
-        if self.pcr_allocated(alg, pcr) {
-            if let Some(bank) = self.banks.get_mut(bank_index(alg)) {
-                bank.extend(pcr, digest);
-            }
+        if self.pcr_allocated(alg, pcr)
+            && let Some(bank) = self.banks.get_mut(bank_index(alg))
+        {
+            bank.extend(pcr, digest);
         }
     }
 }
