@@ -8,7 +8,7 @@ use crate::pcr::{self, Bank};
 use crate::platform::Platform;
 use crate::rc::Rc;
 use crate::selftest::SelfTests;
-use crate::state::{DecodeError, Orderly, Permanent, Saved, StateImage};
+use crate::state::{DecodeError, Permanent, Saved, StateImage};
 
 /// Why stored engine state was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -98,12 +98,6 @@ impl Engine {
     /// instantiated from fresh platform entropy; without entropy the TPM fails.
     pub fn init(&mut self, platform: &mut dyn Platform) {
         let now = platform.monotonic_ms();
-        if self.started && self.perm.orderly == Orderly::None {
-            // Power was lost (or _TPM_Init came) without an orderly shutdown: Clock
-            // may have lost time since it was last written.
-            self.perm.clock_safe = false;
-            self.nv_dirty = true;
-        }
         self.started = false;
         self.init_ms = now;
         self.clock_anchor_ms = now;

@@ -53,7 +53,11 @@ pub fn startup(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
             // TPM Restart.
             engine.perm.restart_count = engine.perm.restart_count.wrapping_add(1);
         } else {
-            // TPM Reset.
+            // TPM Reset. After a power loss Clock may have lost the time since
+            // it was last stored: it is no longer known to be safe.
+            if prior == Orderly::None && engine.perm.reset_count > 0 {
+                engine.perm.clock_safe = false;
+            }
             engine.perm.reset_count = engine.perm.reset_count.wrapping_add(1);
             engine.perm.restart_count = 0;
         }
