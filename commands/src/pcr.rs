@@ -40,18 +40,18 @@ pub const PCR_ATTRIBUTES: [PcrAttributes; PCR_COUNT] = [
     attrs(true, 0, 0x1F),
     attrs(true, 0, 0x1F),
     attrs(true, 0, 0x1F),
-    attrs(false, 0x1F, 0x1F), // 16: debug, reset and extended from any locality
+    attrs(false, 0x0F, 0x1F), // 16: debug, reset at localities 0-3, extended at any
     attrs(false, 0x10, 0x1C), // 17: reset at locality 4 only
     attrs(false, 0x10, 0x1C),
     attrs(false, 0x10, 0x0C),
     attrs(false, 0x14, 0x0E), // 20: reset at localities 2 and 4
     attrs(false, 0x14, 0x04),
     attrs(false, 0x14, 0x04),
-    attrs(false, 0x1F, 0x1F), // 23: application, reset from any locality
+    attrs(false, 0x0F, 0x1F), // 23: application, reset at localities 0-3
 ];
 
-/// PCRs whose change does not increment pcrUpdateCounter (debug and application PCRs).
-pub const NO_INCREMENT: u32 = (1 << 16) | (1 << 23);
+/// PCRs whose change does not increment pcrUpdateCounter (debug, 21-22, application).
+pub const NO_INCREMENT: u32 = (1 << 16) | (1 << 21) | (1 << 22) | (1 << 23);
 
 /// The value a PCR holds after TPM Reset: all ones for the dynamic PCRs 17-22
 /// (they are zeroed only by a DRTM event), zero otherwise.
