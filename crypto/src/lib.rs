@@ -6,12 +6,14 @@
 #![forbid(unsafe_code)]
 extern crate alloc;
 
+mod cfb;
 mod ct;
 mod drbg;
 mod hash;
 mod hmac;
 mod kdf;
 
+pub use cfb::{CfbError, aes_cfb_decrypt, aes_cfb_encrypt};
 pub use ct::ct_eq;
 pub use drbg::{CtrDrbg, DrbgError};
 pub use hash::{Digest, HashAlg, Hasher, MAX_DIGEST_SIZE};
