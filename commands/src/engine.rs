@@ -52,6 +52,8 @@ pub struct Engine {
     /// Set by a DRTM sequence before Startup: PCR 0 then starts from the H-CRTM value.
     pub(crate) hcrtm_digests: Option<Vec<Digest>>,
     pub(crate) selftests: SelfTests,
+    /// Loaded authorization sessions.
+    pub(crate) sessions: Vec<crate::session::Session>,
     pub(crate) failure: Option<FailureInfo>,
     /// Permanent or saved state changed and must be committed before answering.
     pub(crate) nv_dirty: bool,
@@ -89,6 +91,7 @@ impl Engine {
             hash_sequence: None,
             hcrtm_digests: None,
             selftests: SelfTests::new(),
+            sessions: Vec::new(),
             failure: None,
             nv_dirty: false,
         }
@@ -105,6 +108,7 @@ impl Engine {
         self.hcrtm_digests = None;
         self.failure = None;
         self.selftests = SelfTests::new();
+        self.sessions.clear();
         self.drbg = None;
         let mut entropy = zeroize::Zeroizing::new([0u8; 48]);
         if !platform.entropy(&mut entropy[..]) {

@@ -20,6 +20,7 @@ mod pipeline;
 pub mod platform;
 pub mod rc;
 mod selftest;
+mod session;
 mod state;
 mod table;
 

@@ -12,7 +12,9 @@ use crate::consts::{self, MAX_COMMAND_SIZE, MAX_SESSIONS, PCR_COUNT};
 use crate::engine::Engine;
 use crate::platform::Platform;
 use crate::rc::Rc;
+use crate::session::{self, Session};
 use crate::table::{self, AuthRole, CommandDef, HandleKind};
+use zeroize::Zeroizing;
 
 const HEADER_SIZE: usize = 10;
 /// sessionAttributes.continueSession.
@@ -32,6 +34,8 @@ pub struct Ctx<'a> {
     pub params: Params<'a>,
     /// Response parameters.
     pub out: Out,
+    /// The handle the response returns (TPMA_CC.rHandle commands).
+    pub response_handle: Option<u32>,
 }
 
 /// One parsed entry of the authorization area.
@@ -143,7 +147,14 @@ impl Engine {
             .ok_or(Rc::INSUFFICIENT)?;
         for (i, spec) in def.handles.iter().enumerate() {
             let h = be_u32(handle_area, i * 4).ok_or(Rc::INSUFFICIENT)?;
-            check_handle(spec.kind, h).map_err(|rc| rc.handle(i + 1))?;
+            check_handle(spec.kind, h).map_err(|rc| {
+                // Warnings count handles from 0 (TPM_RC_REFERENCE_H0 + i).
+                if rc == Rc::REFERENCE_H0 {
+                    Rc(rc.0 + i as u32)
+                } else {
+                    rc.handle(i + 1)
+                }
+            })?;
             if let Some(slot) = handles.get_mut(i) {
                 *slot = h;
             }
@@ -158,30 +169,24 @@ impl Engine {
         } else {
             (Vec::new(), rest)
         };
-        let auth_count = def
+        let entities: Vec<u32> = def
             .handles
             .iter()
-            .filter(|h| h.auth != AuthRole::None)
-            .count();
-        if sessions.len() < auth_count {
+            .zip(handles)
+            .filter(|(s, _)| s.auth != AuthRole::None)
+            .map(|(_, h)| h)
+            .collect();
+        if sessions.len() < entities.len() {
             return Err(Rc::AUTH_MISSING);
         }
-        for (i, session) in sessions.iter().enumerate() {
-            if matches!(
-                (session.handle >> 24) as u8,
-                consts::HT_HMAC_SESSION | consts::HT_POLICY_SESSION
-            ) {
-                // No session is loaded under this handle (a warning, numbered from 0).
-                return Err(Rc(Rc::REFERENCE_S0.0 + i as u32));
-            }
-            let entity = def
-                .handles
-                .iter()
-                .zip(handles)
-                .filter(|(s, _)| s.auth != AuthRole::None)
-                .nth(i);
-            self.authorize(session, entity.map(|(_, h)| h))
-                .map_err(|rc| rc.session(i + 1))?;
+        let plan = self.check_sessions(def, &sessions, &entities, handle_area, params)?;
+
+        // Parameter decryption: the last step of session processing.
+        let mut params = params.to_vec();
+        if let Some((i, key)) = &plan.decrypt {
+            let data = first_2b_mut(&mut params).ok_or(Rc::SIZE)?;
+            self.session(session_handle(&sessions, *i))?
+                .decrypt_parameter(key, data)?;
         }
 
         // Action.
@@ -190,58 +195,229 @@ impl Engine {
             platform,
             locality,
             handles,
-            params: Params::new(params),
+            params: Params::new(&params),
             out: Out::new(),
+            response_handle: None,
         };
         (def.action)(&mut ctx)?;
-        let out = ctx.out.into_vec();
+        let response_handle = ctx.response_handle;
+        let mut out = ctx.out.into_vec();
 
-        // Response.
-        Ok(build_response(&sessions, &out))
+        // Response: new nonces, parameter encryption, response HMACs.
+        let auths = self.finish_sessions(platform, def, &sessions, &plan, &mut out)?;
+        Ok(build_response(response_handle, &auths, has_sessions, &out))
     }
 
-    /// Checks one authorization session against the entity it authorizes. Only
-    /// password sessions exist so far; HMAC and policy sessions arrive with their
-    /// session slots, and are then looked up here.
-    fn authorize(&mut self, session: &AuthSession<'_>, entity: Option<u32>) -> Result<(), Rc> {
-        if session.attributes & ATTR_RESERVED != 0 {
-            return Err(Rc::RESERVED_BITS);
+    /// Verifies every session of a command and works out the parameter-encryption
+    /// keys (Part 1, 19.6 and 21).
+    fn check_sessions(
+        &mut self,
+        def: &CommandDef,
+        sessions: &[AuthSession<'_>],
+        entities: &[u32],
+        handle_area: &[u8],
+        params: &[u8],
+    ) -> Result<SessionPlan, Rc> {
+        let mut plan = SessionPlan {
+            keys: Vec::new(),
+            decrypt: None,
+            encrypt: None,
+        };
+        // Which session decrypts / encrypts: at most one each.
+        for (i, s) in sessions.iter().enumerate() {
+            if s.handle == consts::RS_PW {
+                continue;
+            }
+            if s.attributes & session::ATTR_DECRYPT != 0 {
+                if !def.decrypt || plan.decrypt.is_some() {
+                    return Err(Rc::ATTRIBUTES.session(i + 1));
+                }
+                plan.decrypt = Some((i, Zeroizing::new(Vec::new())));
+            }
+            if s.attributes & session::ATTR_ENCRYPT != 0 {
+                if !def.encrypt || plan.encrypt.is_some() {
+                    return Err(Rc::ATTRIBUTES.session(i + 1));
+                }
+                plan.encrypt = Some((i, Zeroizing::new(Vec::new())));
+            }
         }
-        match session.handle {
-            consts::RS_PW => {
-                // A password session must sit in a position that authorizes a handle.
-                let Some(entity) = entity else {
-                    return Err(Rc::HANDLE);
-                };
-                if !session.nonce.is_empty() {
-                    return Err(Rc::NONCE);
-                }
-                if session.attributes & !PW_ALLOWED_ATTRIBUTES != 0 {
-                    return Err(Rc::ATTRIBUTES);
-                }
-                let auth = self.entity_auth(entity)?;
-                // Trailing zeros are not significant in an authValue (Part 1, 19.6.4).
-                if ct_eq(
-                    trim_trailing_zeros(session.hmac),
-                    trim_trailing_zeros(&auth),
-                ) {
-                    Ok(())
-                } else {
-                    // PCRs and the platform hierarchy are not protected by the
-                    // dictionary-attack logic: TPM_RC_BAD_AUTH, not TPM_RC_AUTH_FAIL.
-                    Err(Rc::BAD_AUTH)
+        for (i, session) in sessions.iter().enumerate() {
+            let n = i + 1;
+            let entity = entities.get(i).copied();
+            if session.attributes & ATTR_RESERVED != 0 {
+                return Err(Rc::RESERVED_BITS.session(n));
+            }
+            if session.handle == consts::RS_PW {
+                self.check_password(session, entity)
+                    .map_err(|rc| rc.session(n))?;
+                plan.keys.push(Zeroizing::new(Vec::new()));
+                continue;
+            }
+            if !matches!(
+                (session.handle >> 24) as u8,
+                consts::HT_HMAC_SESSION | consts::HT_POLICY_SESSION
+            ) {
+                return Err(Rc::HANDLE.session(n));
+            }
+            let Some(loaded) = self.sessions.iter().find(|s| s.handle == session.handle) else {
+                // No session is loaded under this handle (a warning, numbered from 0).
+                return Err(Rc(Rc::REFERENCE_S0.0 + i as u32));
+            };
+            let uses = session::ATTR_AUDIT | session::ATTR_DECRYPT | session::ATTR_ENCRYPT;
+            if entity.is_none() && session.attributes & uses == 0 {
+                // A session that authorizes nothing must at least audit or encrypt.
+                return Err(Rc::ATTRIBUTES.session(n));
+            }
+            if entity.is_some() && loaded.kind == session::SE_TRIAL {
+                return Err(Rc::AUTH_TYPE.session(n));
+            }
+            if entity.is_some() && loaded.kind == session::SE_POLICY {
+                // No entity has an authPolicy yet, so no policy can be satisfied.
+                return Err(Rc::POLICY_FAIL.session(n));
+            }
+            let auth_value = match entity {
+                Some(h) => self.entity_auth(h)?,
+                None => Vec::new(),
+            };
+            let key = loaded.hmac_key(entity, trim_trailing_zeros(&auth_value));
+            let cp_hash = loaded
+                .auth_hash
+                .digest(&[&def.cc.to_be_bytes(), handle_area, params]);
+            let extra = extra_nonces(i, sessions, &plan, &self.sessions);
+            let expected = loaded.command_hmac(
+                &key,
+                cp_hash.as_bytes(),
+                session.nonce,
+                &extra,
+                session.attributes,
+            );
+            if !ct_eq(expected.as_bytes(), session.hmac) {
+                // PCRs and the platform hierarchy are not protected by the
+                // dictionary-attack logic: TPM_RC_BAD_AUTH, not TPM_RC_AUTH_FAIL.
+                return Err(Rc::BAD_AUTH.session(n));
+            }
+            for (j, slot) in [&mut plan.decrypt, &mut plan.encrypt].into_iter().flatten() {
+                if *j == i {
+                    *slot = key.clone();
                 }
             }
-            _ => Err(Rc::HANDLE),
+            plan.keys.push(key);
         }
+        // The checks passed: the caller's nonces become the sessions' nonceCaller.
+        for session in sessions {
+            if let Some(loaded) = self
+                .sessions
+                .iter_mut()
+                .find(|s| s.handle == session.handle)
+            {
+                loaded.nonce_caller = session.nonce.to_vec();
+            }
+        }
+        Ok(plan)
+    }
+
+    /// A password session: an empty nonce, continueSession only, and the
+    /// entity's authValue in the clear.
+    fn check_password(&self, session: &AuthSession<'_>, entity: Option<u32>) -> Result<(), Rc> {
+        // A password session must sit in a position that authorizes a handle.
+        let Some(entity) = entity else {
+            return Err(Rc::HANDLE);
+        };
+        if !session.nonce.is_empty() {
+            return Err(Rc::NONCE);
+        }
+        if session.attributes & !PW_ALLOWED_ATTRIBUTES != 0 {
+            return Err(Rc::ATTRIBUTES);
+        }
+        let auth = self.entity_auth(entity)?;
+        // Trailing zeros are not significant in an authValue (Part 1, 19.6.4).
+        if ct_eq(
+            trim_trailing_zeros(session.hmac),
+            trim_trailing_zeros(&auth),
+        ) {
+            Ok(())
+        } else {
+            // PCRs and the platform hierarchy are not DA-protected: TPM_RC_BAD_AUTH.
+            Err(Rc::BAD_AUTH)
+        }
+    }
+
+    fn session(&self, handle: u32) -> Result<&Session, Rc> {
+        self.sessions
+            .iter()
+            .find(|s| s.handle == handle)
+            .ok_or(Rc::FAILURE)
+    }
+
+    /// Rolls the TPM nonces, encrypts the first response parameter and computes
+    /// the response authorizations; sessions without continueSession end here.
+    fn finish_sessions(
+        &mut self,
+        platform: &mut dyn Platform,
+        def: &CommandDef,
+        sessions: &[AuthSession<'_>],
+        plan: &SessionPlan,
+        out: &mut [u8],
+    ) -> Result<Vec<Vec<u8>>, Rc> {
+        for session in sessions.iter().filter(|s| s.handle != consts::RS_PW) {
+            let size = self.session(session.handle)?.auth_hash.digest_size();
+            let mut nonce = alloc::vec![0u8; size];
+            self.random(platform, &mut nonce)?;
+            if let Some(s) = self
+                .sessions
+                .iter_mut()
+                .find(|s| s.handle == session.handle)
+            {
+                s.nonce_tpm = nonce;
+            }
+        }
+        if let Some((i, key)) = &plan.encrypt {
+            if let Some(data) = first_2b_mut(out) {
+                self.session(session_handle(sessions, *i))?
+                    .encrypt_parameter(key, data)?;
+            }
+        }
+        let mut auths = Vec::new();
+        for (i, session) in sessions.iter().enumerate() {
+            let mut auth = Vec::new();
+            if session.handle == consts::RS_PW {
+                // Password session: empty nonce, continueSession, empty HMAC.
+                auth.extend_from_slice(&[0, 0, ATTR_CONTINUE_SESSION, 0, 0]);
+            } else {
+                let s = self.session(session.handle)?;
+                let rp_hash =
+                    s.auth_hash
+                        .digest(&[&0u32.to_be_bytes(), &def.cc.to_be_bytes(), out]);
+                let key = plan.keys.get(i).map(|k| k.as_slice()).unwrap_or_default();
+                let mac = s.response_hmac(key, rp_hash.as_bytes(), session.attributes);
+                push_2b(&mut auth, &s.nonce_tpm);
+                auth.push(session.attributes);
+                push_2b(&mut auth, mac.as_bytes());
+                if session.attributes & session::ATTR_CONTINUE == 0 {
+                    self.sessions.retain(|s| s.handle != session.handle);
+                }
+            }
+            auths.push(auth);
+        }
+        Ok(auths)
     }
 
     /// The authValue of an entity (empty for PCRs and, until HierarchyChangeAuth
     /// exists, for the hierarchies).
     fn entity_auth(&self, handle: u32) -> Result<Vec<u8>, Rc> {
+        self.entity_auth_value(handle)
+    }
+
+    /// The authValue of an entity that can be authorized or bound: PCRs (no
+    /// PCR has an authValue) and the hierarchies (empty until
+    /// HierarchyChangeAuth exists).
+    pub(crate) fn entity_auth_value(&self, handle: u32) -> Result<Vec<u8>, Rc> {
         match handle {
             h if (h as usize) < PCR_COUNT => Ok(Vec::new()),
-            consts::RH_PLATFORM => Ok(Vec::new()),
+            consts::RH_PLATFORM
+            | consts::RH_OWNER
+            | consts::RH_ENDORSEMENT
+            | consts::RH_LOCKOUT => Ok(Vec::new()),
             _ => Err(Rc::HANDLE),
         }
     }
@@ -259,6 +435,33 @@ fn check_handle(kind: HandleKind, h: u32) -> Result<(), Rc> {
             (h as usize) < PCR_COUNT || (null_ok && h == consts::RH_NULL)
         }
         HandleKind::Platform => h == consts::RH_PLATFORM,
+        HandleKind::ObjectOrNull => {
+            if matches!(
+                (h >> 24) as u8,
+                consts::HT_TRANSIENT | consts::HT_PERSISTENT
+            ) {
+                // A well-formed object handle, but no object is loaded.
+                return Err(Rc::REFERENCE_H0);
+            }
+            h == consts::RH_NULL
+        }
+        HandleKind::EntityOrNull => {
+            if matches!(
+                (h >> 24) as u8,
+                consts::HT_TRANSIENT | consts::HT_PERSISTENT | consts::HT_NV_INDEX
+            ) {
+                return Err(Rc::REFERENCE_H0);
+            }
+            (h as usize) < PCR_COUNT
+                || matches!(
+                    h,
+                    consts::RH_NULL
+                        | consts::RH_OWNER
+                        | consts::RH_ENDORSEMENT
+                        | consts::RH_PLATFORM
+                        | consts::RH_LOCKOUT
+                )
+        }
     };
     if ok { Ok(()) } else { Err(Rc::VALUE) }
 }
@@ -305,21 +508,85 @@ fn take_2b(b: &[u8]) -> Option<(&[u8], &[u8])> {
     b.get(2..)?.split_at_checked(len)
 }
 
-/// Builds a success response: header, parameterSize and session area when the
-/// command had sessions.
-fn build_response(sessions: &[AuthSession<'_>], params: &[u8]) -> Vec<u8> {
-    let mut body = Vec::with_capacity(params.len() + 16);
-    let tag = if sessions.is_empty() {
-        body.extend_from_slice(params);
-        consts::ST_NO_SESSIONS
-    } else {
+/// Keys worked out while checking the sessions, used again for the response.
+struct SessionPlan {
+    /// HMAC key of each session, by position (empty for password sessions).
+    keys: Vec<Zeroizing<Vec<u8>>>,
+    /// The session that decrypts the first command parameter, and its key.
+    decrypt: Option<(usize, Zeroizing<Vec<u8>>)>,
+    /// The session that encrypts the first response parameter, and its key.
+    encrypt: Option<(usize, Zeroizing<Vec<u8>>)>,
+}
+
+fn session_handle(sessions: &[AuthSession<'_>], i: usize) -> u32 {
+    sessions.get(i).map_or(0, |s| s.handle)
+}
+
+/// nonceDecrypt / nonceEncrypt: the first session's HMAC also covers the
+/// nonceTPM of a different session that decrypts or encrypts (Part 1, 19.6.13).
+fn extra_nonces(
+    i: usize,
+    sessions: &[AuthSession<'_>],
+    plan: &SessionPlan,
+    loaded: &[Session],
+) -> Vec<u8> {
+    let mut extra = Vec::new();
+    if i != 0 {
+        return extra;
+    }
+    let nonce_of = |j: usize| {
+        let h = session_handle(sessions, j);
+        loaded
+            .iter()
+            .find(|s| s.handle == h)
+            .map(|s| s.nonce_tpm.clone())
+            .unwrap_or_default()
+    };
+    let d = plan.decrypt.as_ref().map(|(j, _)| *j).filter(|j| *j != 0);
+    let e = plan
+        .encrypt
+        .as_ref()
+        .map(|(j, _)| *j)
+        .filter(|j| *j != 0 && Some(*j) != d);
+    for j in [d, e].into_iter().flatten() {
+        extra.extend_from_slice(&nonce_of(j));
+    }
+    extra
+}
+
+/// The data of the TPM2B at the start of a parameter area.
+fn first_2b_mut(params: &mut [u8]) -> Option<&mut [u8]> {
+    let len = usize::from(be_u16(params, 0)?);
+    params.get_mut(2..2 + len)
+}
+
+fn push_2b(out: &mut Vec<u8>, data: &[u8]) {
+    out.extend_from_slice(&(data.len() as u16).to_be_bytes());
+    out.extend_from_slice(data);
+}
+
+/// Builds a success response: header, handle, parameterSize and the session
+/// area when the command had sessions.
+fn build_response(
+    handle: Option<u32>,
+    auths: &[Vec<u8>],
+    has_sessions: bool,
+    params: &[u8],
+) -> Vec<u8> {
+    let mut body = Vec::with_capacity(params.len() + 64);
+    if let Some(h) = handle {
+        body.extend_from_slice(&h.to_be_bytes());
+    }
+    let tag = if has_sessions {
         body.extend_from_slice(&(params.len() as u32).to_be_bytes());
         body.extend_from_slice(params);
-        for _ in sessions {
-            // Password session: empty nonce, continueSession, empty HMAC.
-            body.extend_from_slice(&[0, 0, ATTR_CONTINUE_SESSION, 0, 0]);
+        for auth in auths {
+            body.extend_from_slice(auth);
         }
         consts::ST_SESSIONS
+    } else {
+        body.extend_from_slice(params);
+        consts::ST_NO_SESSIONS
     };
     let mut out = Vec::with_capacity(HEADER_SIZE + body.len());
     out.extend_from_slice(&tag.to_be_bytes());

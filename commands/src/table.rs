@@ -5,7 +5,7 @@
 //! role, whether sessions may be present at all, and the TPMA_CC bits reported
 //! through GetCapability(TPM_CAP_COMMANDS).
 
-use crate::families::{capability, clock, pcr, random, selftest, startup};
+use crate::families::{capability, clock, pcr, random, selftest, session, startup};
 use crate::pipeline::Ctx;
 use crate::rc::Rc;
 
@@ -19,6 +19,10 @@ pub enum HandleKind {
     Pcr { null_ok: bool },
     /// TPMI_RH_PLATFORM.
     Platform,
+    /// TPMI_DH_OBJECT+ (a loaded object, or TPM_RH_NULL).
+    ObjectOrNull,
+    /// TPMI_DH_ENTITY+ (anything with an authValue, or TPM_RH_NULL).
+    EntityOrNull,
 }
 
 /// The authorization a handle needs (Part 3 "Auth Role").
@@ -51,6 +55,10 @@ pub struct CommandDef {
     pub flushed: bool,
     /// TPMA_CC.rHandle: the response has a handle.
     pub response_handle: bool,
+    /// The first command parameter is a TPM2B and may be encrypted.
+    pub decrypt: bool,
+    /// The first response parameter is a TPM2B and may be encrypted.
+    pub encrypt: bool,
     pub action: Action,
 }
 
@@ -75,9 +83,16 @@ const PCR_USER: &[HandleSpec] = &[handle(HandleKind::Pcr { null_ok: true }, Auth
 const PCR_USER_NO_NULL: &[HandleSpec] =
     &[handle(HandleKind::Pcr { null_ok: false }, AuthRole::User)];
 const PLATFORM_USER: &[HandleSpec] = &[handle(HandleKind::Platform, AuthRole::User)];
+const KEY_AND_BIND: &[HandleSpec] = &[
+    handle(HandleKind::ObjectOrNull, AuthRole::None),
+    handle(HandleKind::EntityOrNull, AuthRole::None),
+];
 
 macro_rules! cmd {
     ($cc:expr, $name:literal, $handles:expr, sessions: $s:expr, nv: $nv:expr, $action:path) => {
+        cmd!($cc, $name, $handles, sessions: $s, nv: $nv, crypt: (false, false), rhandle: false, $action)
+    };
+    ($cc:expr, $name:literal, $handles:expr, sessions: $s:expr, nv: $nv:expr, crypt: ($d:expr, $e:expr), rhandle: $r:expr, $action:path) => {
         CommandDef {
             cc: $cc,
             name: $name,
@@ -86,7 +101,9 @@ macro_rules! cmd {
             nv: $nv,
             extensive: false,
             flushed: false,
-            response_handle: false,
+            response_handle: $r,
+            decrypt: $d,
+            encrypt: $e,
             action: $action,
         }
     };
@@ -95,16 +112,18 @@ macro_rules! cmd {
 /// Every implemented command, sorted by command code (checked by a unit test).
 pub static COMMANDS: &[CommandDef] = &[
     cmd!(0x0000_012B, "PCR_Allocate", PLATFORM_USER, sessions: true, nv: true, pcr::pcr_allocate),
-    cmd!(0x0000_013C, "PCR_Event", PCR_USER, sessions: true, nv: true, pcr::pcr_event),
+    cmd!(0x0000_013C, "PCR_Event", PCR_USER, sessions: true, nv: true, crypt: (true, false), rhandle: false, pcr::pcr_event),
     cmd!(0x0000_013D, "PCR_Reset", PCR_USER_NO_NULL, sessions: true, nv: true, pcr::pcr_reset),
     cmd!(0x0000_0142, "IncrementalSelfTest", &[], sessions: true, nv: true, selftest::incremental_self_test),
     cmd!(0x0000_0143, "SelfTest", &[], sessions: true, nv: true, selftest::self_test),
     cmd!(0x0000_0144, "Startup", &[], sessions: false, nv: true, startup::startup),
     cmd!(0x0000_0145, "Shutdown", &[], sessions: true, nv: true, startup::shutdown),
-    cmd!(0x0000_0146, "StirRandom", &[], sessions: true, nv: true, random::stir_random),
+    cmd!(0x0000_0146, "StirRandom", &[], sessions: true, nv: true, crypt: (true, false), rhandle: false, random::stir_random),
+    cmd!(0x0000_0165, "FlushContext", &[], sessions: false, nv: false, session::flush_context),
+    cmd!(0x0000_0176, "StartAuthSession", KEY_AND_BIND, sessions: true, nv: false, crypt: (true, false), rhandle: true, session::start_auth_session),
     cmd!(0x0000_017A, "GetCapability", &[], sessions: true, nv: false, capability::get_capability),
-    cmd!(0x0000_017B, "GetRandom", &[], sessions: true, nv: false, random::get_random),
-    cmd!(0x0000_017C, "GetTestResult", &[], sessions: true, nv: false, selftest::get_test_result),
+    cmd!(0x0000_017B, "GetRandom", &[], sessions: true, nv: false, crypt: (false, true), rhandle: false, random::get_random),
+    cmd!(0x0000_017C, "GetTestResult", &[], sessions: true, nv: false, crypt: (false, true), rhandle: false, selftest::get_test_result),
     cmd!(0x0000_017E, "PCR_Read", &[], sessions: true, nv: false, pcr::pcr_read),
     cmd!(0x0000_0181, "ReadClock", &[], sessions: true, nv: false, clock::read_clock),
     cmd!(0x0000_0182, "PCR_Extend", PCR_USER, sessions: true, nv: true, pcr::pcr_extend),

@@ -188,17 +188,23 @@ pub fn get_capability(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
 
 /// Handles of the type named by the top octet of `property`, from `property` on.
 fn handles_from(engine: &crate::engine::Engine, property: u32) -> Option<Vec<u32>> {
-    let _ = engine;
-    let all: Vec<u32> = match (property >> 24) as u8 {
+    let mut all: Vec<u32> = match (property >> 24) as u8 {
         HT_PCR => (0..PCR_COUNT as u32).collect(),
         HT_PERMANENT => PERMANENT_HANDLES.to_vec(),
-        // No NV index, session, transient or persistent object exists yet.
-        HT_NV_INDEX | HT_HMAC_SESSION | HT_POLICY_SESSION | HT_TRANSIENT | HT_PERSISTENT => {
-            Vec::new()
-        }
+        // TPM_HT_LOADED_SESSION: every loaded session, HMAC and policy alike.
+        HT_HMAC_SESSION => engine.sessions.iter().map(|s| s.handle).collect(),
+        // TPM_HT_SAVED_SESSION: no session can be saved yet (ContextSave).
+        HT_POLICY_SESSION => Vec::new(),
+        // No NV index, transient or persistent object exists yet.
+        HT_NV_INDEX | HT_TRANSIENT | HT_PERSISTENT => Vec::new(),
         _ => return None,
     };
-    Some(all.into_iter().filter(|h| *h >= property).collect())
+    all.sort_unstable();
+    Some(
+        all.into_iter()
+            .filter(|h| *h & 0x00FF_FFFF >= property & 0x00FF_FFFF)
+            .collect(),
+    )
 }
 
 /// TPM_PT fixed (0x100) and variable (0x200) properties, sorted by tag.
@@ -206,6 +212,8 @@ fn tpm_properties(engine: &crate::engine::Engine) -> Vec<(u32, u32)> {
     let be = |b: &[u8]| -> u32 { b.try_into().map(u32::from_be_bytes).unwrap_or(0) };
     let vendor = |i: usize| be(VENDOR_STRING.get(4 * i..4 * i + 4).unwrap_or_default());
     let commands = COMMANDS.len() as u32;
+    let loaded = engine.sessions.len() as u32;
+    let slots = crate::session::MAX_LOADED_SESSIONS as u32;
     let startup_clear = 0x0000_000F | (u32::from(engine.orderly_startup) << 31);
     alloc::vec![
         (0x100, be(b"2.0\0")), // FAMILY_INDICATOR
@@ -224,8 +232,8 @@ fn tpm_properties(engine: &crate::engine::Engine) -> Vec<(u32, u32)> {
         (0x10D, MAX_DIGEST_BUFFER as u32), // INPUT_BUFFER
         (0x10E, 3),                        // HR_TRANSIENT_MIN
         (0x10F, 7),                        // HR_PERSISTENT_MIN
-        (0x110, 3),                        // HR_LOADED_MIN
-        (0x111, 64),                       // ACTIVE_SESSIONS_MAX
+        (0x110, slots),                    // HR_LOADED_MIN
+        (0x111, slots),                    // ACTIVE_SESSIONS_MAX
         (0x112, PCR_COUNT as u32),
         (0x113, PCR_SELECT_MIN as u32),
         (0x114, 0xFFFF),                              // CONTEXT_GAP_MAX
@@ -254,27 +262,27 @@ fn tpm_properties(engine: &crate::engine::Engine) -> Vec<(u32, u32)> {
         (0x12C, 1024),     // NV_BUFFER_MAX
         (0x12D, 0),        // MODES
         (0x12E, MAX_CAP_BUFFER as u32),
-        (0x200, 0),             // PERMANENT: no auth set, clear enabled
-        (0x201, startup_clear), // STARTUP_CLEAR: all hierarchies enabled
-        (0x202, 0),             // HR_NV_INDEX
-        (0x203, 0),             // HR_LOADED
-        (0x204, 3),             // HR_LOADED_AVAIL
-        (0x205, 0),             // HR_ACTIVE
-        (0x206, 64),            // HR_ACTIVE_AVAIL
-        (0x207, 3),             // HR_TRANSIENT_AVAIL
-        (0x208, 0),             // HR_PERSISTENT
-        (0x209, 7),             // HR_PERSISTENT_AVAIL
-        (0x20A, 0),             // NV_COUNTERS
-        (0x20B, 2048),          // NV_COUNTERS_AVAIL
-        (0x20C, 0),             // ALGORITHM_SET
-        (0x20D, 0),             // LOADED_CURVES
-        (0x20E, 0),             // LOCKOUT_COUNTER
-        (0x20F, 3),             // MAX_AUTH_FAIL
-        (0x210, 1000),          // LOCKOUT_INTERVAL (s)
-        (0x211, 1000),          // LOCKOUT_RECOVERY (s)
-        (0x212, 0),             // NV_WRITE_RECOVERY
-        (0x213, 0),             // AUDIT_COUNTER_0
-        (0x214, 0),             // AUDIT_COUNTER_1
+        (0x200, 0),              // PERMANENT: no auth set, clear enabled
+        (0x201, startup_clear),  // STARTUP_CLEAR: all hierarchies enabled
+        (0x202, 0),              // HR_NV_INDEX
+        (0x203, loaded),         // HR_LOADED
+        (0x204, slots - loaded), // HR_LOADED_AVAIL
+        (0x205, loaded),         // HR_ACTIVE
+        (0x206, slots - loaded), // HR_ACTIVE_AVAIL
+        (0x207, 3),              // HR_TRANSIENT_AVAIL
+        (0x208, 0),              // HR_PERSISTENT
+        (0x209, 7),              // HR_PERSISTENT_AVAIL
+        (0x20A, 0),              // NV_COUNTERS
+        (0x20B, 2048),           // NV_COUNTERS_AVAIL
+        (0x20C, 0),              // ALGORITHM_SET
+        (0x20D, 0),              // LOADED_CURVES
+        (0x20E, 0),              // LOCKOUT_COUNTER
+        (0x20F, 3),              // MAX_AUTH_FAIL
+        (0x210, 1000),           // LOCKOUT_INTERVAL (s)
+        (0x211, 1000),           // LOCKOUT_RECOVERY (s)
+        (0x212, 0),              // NV_WRITE_RECOVERY
+        (0x213, 0),              // AUDIT_COUNTER_0
+        (0x214, 0),              // AUDIT_COUNTER_1
     ]
 }
 

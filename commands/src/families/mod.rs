@@ -6,4 +6,5 @@ pub mod clock;
 pub mod pcr;
 pub mod random;
 pub mod selftest;
+pub mod session;
 pub mod startup;

@@ -1,0 +1,144 @@
+//! Session commands (Part 3, section 11) and FlushContext (Part 3, 28.4).
+
+use tpm2_protocol::basic::{TpmUint16, TpmUint32};
+use vtpm_crypto::HashAlg;
+
+use crate::consts::{HT_HMAC_SESSION, HT_POLICY_SESSION, HT_TRANSIENT, MAX_DIGEST_SIZE, RH_NULL};
+use crate::pipeline::Ctx;
+use crate::rc::{Rc, ValueKind};
+use crate::session::{MAX_LOADED_SESSIONS, SE_HMAC, SE_POLICY, SE_TRIAL, Session, SymDef};
+
+const ALG_XOR: u16 = 0x000A;
+const ALG_AES: u16 = 0x0006;
+const ALG_NULL: u16 = 0x0010;
+const ALG_CFB: u16 = 0x0043;
+
+/// Reads TPMT_SYM_DEF (parameter 4 of StartAuthSession).
+fn read_symmetric(ctx: &mut Ctx<'_>) -> Result<SymDef, Rc> {
+    let alg = ctx
+        .params
+        .read_as::<TpmUint16>(ValueKind::Symmetric)?
+        .value();
+    let n = ctx.params.index();
+    match alg {
+        ALG_NULL => Ok(SymDef::Null),
+        ALG_XOR => {
+            let hash = ctx.params.read_as::<TpmUint16>(ValueKind::Hash)?.value();
+            HashAlg::from_alg_id(hash)
+                .map(SymDef::Xor)
+                .ok_or(Rc::HASH.param(n))
+        }
+        ALG_AES => {
+            let key_bits = ctx.params.read::<TpmUint16>()?.value();
+            let mode = ctx.params.read_as::<TpmUint16>(ValueKind::Mode)?.value();
+            if !matches!(key_bits, 128 | 192 | 256) {
+                return Err(Rc::KEY_SIZE.param(n));
+            }
+            // Parameter encryption uses CFB only (Part 1, 21.3).
+            if mode != ALG_CFB {
+                return Err(Rc::MODE.param(n));
+            }
+            Ok(SymDef::AesCfb { key_bits })
+        }
+        _ => Err(Rc::SYMMETRIC.param(n)),
+    }
+}
+
+/// TPM2_StartAuthSession (Part 3, 11.1): a new HMAC, policy or trial session.
+/// The session key comes from the bind entity's authValue; salting (tpmKey)
+/// needs a loaded key and is refused until objects exist.
+pub fn start_auth_session(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
+    let [tpm_key, bind, _] = ctx.handles;
+    let nonce_caller = ctx.params.read_2b(MAX_DIGEST_SIZE)?.to_vec();
+    let salt = ctx.params.read_2b(512)?;
+    let session_type = ctx.params.read::<tpm2_protocol::basic::TpmUint8>()?.value();
+    let symmetric = read_symmetric(ctx)?;
+    let auth_hash_id = ctx.params.read_as::<TpmUint16>(ValueKind::Hash)?.value();
+    ctx.params.finish()?;
+    if nonce_caller.len() < 16 {
+        return Err(Rc::SIZE.param(1));
+    }
+    if tpm_key == RH_NULL && !salt.is_empty() {
+        return Err(Rc::VALUE.param(2));
+    }
+    if !matches!(session_type, SE_HMAC | SE_POLICY | SE_TRIAL) {
+        return Err(Rc::VALUE.param(3));
+    }
+    let auth_hash = HashAlg::from_alg_id(auth_hash_id).ok_or(Rc::HASH.param(5))?;
+    let engine = &mut *ctx.engine;
+    if engine.sessions.len() >= MAX_LOADED_SESSIONS {
+        return Err(Rc::SESSION_MEMORY);
+    }
+    let bind_handle = (bind != RH_NULL).then_some(bind);
+    let bind_auth = match bind_handle {
+        Some(h) => engine.entity_auth_value(h)?,
+        None => alloc::vec::Vec::new(),
+    };
+    let mut nonce_tpm = alloc::vec![0u8; auth_hash.digest_size()];
+    engine.random(ctx.platform, &mut nonce_tpm)?;
+    let session_key = Session::derive_key(
+        auth_hash,
+        bind_handle.is_some(),
+        trim(&bind_auth),
+        &[],
+        &nonce_tpm,
+        &nonce_caller,
+    );
+    let ht = if session_type == SE_HMAC {
+        HT_HMAC_SESSION
+    } else {
+        HT_POLICY_SESSION
+    };
+    let handle = free_handle(engine, ht);
+    ctx.out.tpm2b(&nonce_tpm);
+    engine.sessions.push(Session {
+        handle,
+        kind: session_type,
+        auth_hash,
+        session_key,
+        nonce_tpm,
+        nonce_caller,
+        bind: bind_handle,
+        symmetric,
+    });
+    ctx.response_handle = Some(handle);
+    Ok(())
+}
+
+fn trim(v: &[u8]) -> &[u8] {
+    let end = v.iter().rposition(|b| *b != 0).map_or(0, |i| i + 1);
+    v.get(..end).unwrap_or_default()
+}
+
+/// The lowest session handle of type `ht` not in use.
+fn free_handle(engine: &crate::engine::Engine, ht: u8) -> u32 {
+    let base = u32::from(ht) << 24;
+    (0..)
+        .map(|i| base | i)
+        .find(|h| {
+            !engine
+                .sessions
+                .iter()
+                .any(|s| s.handle & 0x00FF_FFFF == h & 0x00FF_FFFF)
+        })
+        .unwrap_or(base)
+}
+
+/// TPM2_FlushContext (Part 3, 28.4): ends a loaded session.
+pub fn flush_context(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
+    let handle = ctx.params.read::<TpmUint32>()?.value();
+    ctx.params.finish()?;
+    match (handle >> 24) as u8 {
+        HT_HMAC_SESSION | HT_POLICY_SESSION => {
+            let before = ctx.engine.sessions.len();
+            ctx.engine.sessions.retain(|s| s.handle != handle);
+            if ctx.engine.sessions.len() == before {
+                return Err(Rc::HANDLE.param(1));
+            }
+            Ok(())
+        }
+        // No transient object can be loaded yet.
+        HT_TRANSIENT => Err(Rc::HANDLE.param(1)),
+        _ => Err(Rc::VALUE.param(1)),
+    }
+}
