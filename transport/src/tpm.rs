@@ -1,0 +1,127 @@
+//! The device shared by all connections of a server, and the steps every transport
+//! needs: open the state, power on, the optional automatic TPM2_Startup.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use vtpm::Device;
+
+use crate::cli::StartupType;
+use crate::host::{self, HostPlatform};
+use crate::vlog;
+
+pub type HostDevice = Device<HostPlatform>;
+
+pub struct Tpm {
+    device: Mutex<HostDevice>,
+    cancel: Arc<AtomicBool>,
+    state_dir: PathBuf,
+    /// Held (locked) for the life of the server.
+    _lock: File,
+}
+
+impl Tpm {
+    /// Opens (or manufactures) the TPM stored in `dir`. A state that cannot be read
+    /// is an error and is left untouched.
+    pub fn open(dir: &Path) -> Result<Tpm, String> {
+        let lock = host::lock_state_dir(dir)?;
+        let cancel = Arc::new(AtomicBool::new(false));
+        let platform = HostPlatform::open(dir, cancel.clone())
+            .map_err(|e| format!("cannot open state directory {}: {e}", dir.display()))?;
+        let device = Device::open(platform)
+            .map_err(|e| format!("cannot use the TPM state in {}: {e}", dir.display()))?;
+        Ok(Tpm {
+            device: Mutex::new(device),
+            cancel,
+            state_dir: dir.to_path_buf(),
+            _lock: lock,
+        })
+    }
+
+    pub fn state_dir(&self) -> &Path {
+        &self.state_dir
+    }
+
+    /// The device, for one request. A connection thread that panicked while holding
+    /// it cannot have left the device half-updated (the device does not panic), so a
+    /// poisoned lock is still usable.
+    pub fn lock(&self) -> MutexGuard<'_, HostDevice> {
+        self.device.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The device if no command is executing right now.
+    pub fn try_lock(&self) -> Option<MutexGuard<'_, HostDevice>> {
+        match self.device.try_lock() {
+            Ok(g) => Some(g),
+            Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
+    }
+
+    /// Executes one TPM command; logs only its command code and response code.
+    pub fn execute(&self, locality: u8, command: &[u8]) -> Vec<u8> {
+        let response = self.lock().execute(locality, command);
+        if crate::log::enabled(2) {
+            let cc = crate::wire::command_code(command).unwrap_or(0);
+            let rc = crate::wire::be_u32(&response, 6).unwrap_or(0);
+            vlog!(
+                2,
+                "TPM command 0x{cc:08x} at locality {locality}: rc 0x{rc:03x}"
+            );
+        }
+        response
+    }
+
+    pub fn set_cancel(&self, on: bool) {
+        self.cancel.store(on, Ordering::SeqCst);
+    }
+
+    /// _TPM_Init, then the automatic TPM2_Startup if one is configured.
+    pub fn power_on(
+        &self,
+        delete_volatile: bool,
+        startup: Option<StartupType>,
+    ) -> Result<(), String> {
+        self.set_cancel(false);
+        self.lock()
+            .power_on(delete_volatile)
+            .map_err(|e| format!("power-on failed: {e}"))?;
+        if let Some(ty) = startup {
+            self.startup(ty);
+        }
+        Ok(())
+    }
+
+    /// Sends TPM2_Startup like swtpm's startup-* flags; its result is only logged
+    /// (a TPM already started answers TPM_RC_INITIALIZE, which is fine).
+    fn startup(&self, ty: StartupType) {
+        let response = self.execute(0, &startup_command(ty));
+        let rc = crate::wire::be_u32(&response, 6).unwrap_or(u32::MAX);
+        vlog!(1, "automatic TPM2_Startup({ty:?}): rc 0x{rc:x}");
+    }
+}
+
+/// TPM2_Startup(CLEAR or STATE).
+pub fn startup_command(ty: StartupType) -> [u8; 12] {
+    let su = match ty {
+        StartupType::Clear => 0,
+        StartupType::State => 1,
+    };
+    [0x80, 0x01, 0, 0, 0, 0x0c, 0, 0, 0x01, 0x44, 0, su]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn startup_bytes() {
+        assert_eq!(
+            startup_command(StartupType::Clear),
+            [0x80, 1, 0, 0, 0, 12, 0, 0, 1, 0x44, 0, 0]
+        );
+        assert_eq!(startup_command(StartupType::State)[11], 1);
+    }
+}
