@@ -371,11 +371,11 @@ impl Engine {
                 s.nonce_tpm = nonce;
             }
         }
-        if let Some((i, key)) = &plan.encrypt {
-            if let Some(data) = first_2b_mut(out) {
-                self.session(session_handle(sessions, *i))?
-                    .encrypt_parameter(key, data)?;
-            }
+        if let Some((i, key)) = &plan.encrypt
+            && let Some(data) = first_2b_mut(out)
+        {
+            self.session(session_handle(sessions, *i))?
+                .encrypt_parameter(key, data)?;
         }
         let mut auths = Vec::new();
         for (i, session) in sessions.iter().enumerate() {
