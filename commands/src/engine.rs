@@ -261,12 +261,8 @@ impl Engine {
             self.hcrtm_digests = Some(digests);
             return;
         }
-        for bank in &mut self.banks {
-            for n in 17..=22 {
-                if let Some(v) = bank.values.get_mut(n) {
-                    *v = Digest::filled(bank.alg, 0);
-                }
-            }
+        for n in 17..=22 {
+            self.zero_pcr(n);
         }
         for d in digests {
             if self.pcr_allocated(d.alg(), 17)

@@ -276,7 +276,7 @@ impl Engine {
                 return Err(Rc::POLICY_FAIL.session(n));
             }
             let auth_value = match entity {
-                Some(h) => self.entity_auth(h)?,
+                Some(h) => self.entity_auth_value(h)?,
                 None => Vec::new(),
             };
             let key = loaded.hmac_key(entity, trim_trailing_zeros(&auth_value));
@@ -329,7 +329,7 @@ impl Engine {
         if session.attributes & !PW_ALLOWED_ATTRIBUTES != 0 {
             return Err(Rc::ATTRIBUTES);
         }
-        let auth = self.entity_auth(entity)?;
+        let auth = self.entity_auth_value(entity)?;
         // Trailing zeros are not significant in an authValue (Part 1, 19.6.4).
         if ct_eq(
             trim_trailing_zeros(session.hmac),
@@ -402,12 +402,6 @@ impl Engine {
         Ok(auths)
     }
 
-    /// The authValue of an entity (empty for PCRs and, until HierarchyChangeAuth
-    /// exists, for the hierarchies).
-    fn entity_auth(&self, handle: u32) -> Result<Vec<u8>, Rc> {
-        self.entity_auth_value(handle)
-    }
-
     /// The authValue of an entity that can be authorized or bound: PCRs (no
     /// PCR has an authValue) and the hierarchies (empty until
     /// HierarchyChangeAuth exists).
@@ -423,7 +417,8 @@ impl Engine {
     }
 }
 
-fn trim_trailing_zeros(v: &[u8]) -> &[u8] {
+/// An authValue without its trailing zeros, which are not significant (Part 1, 19.6.4).
+pub(crate) fn trim_trailing_zeros(v: &[u8]) -> &[u8] {
     let end = v.iter().rposition(|b| *b != 0).map_or(0, |i| i + 1);
     v.get(..end).unwrap_or_default()
 }

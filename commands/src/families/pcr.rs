@@ -70,6 +70,15 @@ impl Engine {
         }
     }
 
+    /// PCR[n] := 0 in every bank (PCR_Reset, and the DRTM PCRs at _TPM_Hash_End).
+    pub(crate) fn zero_pcr(&mut self, pcr: usize) {
+        for bank in &mut self.banks {
+            if let Some(v) = bank.values.get_mut(pcr) {
+                *v = vtpm_crypto::Digest::filled(bank.alg, 0);
+            }
+        }
+    }
+
     fn extend_pcr(&mut self, pcr: usize, alg: HashAlg, digest: &[u8]) {
         if self.pcr_allocated(alg, pcr)
             && let Some(bank) = self.banks.get_mut(bank_index(alg))
@@ -216,11 +225,7 @@ pub fn pcr_reset(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     if !allowed {
         return Err(Rc::LOCALITY);
     }
-    for bank in &mut ctx.engine.banks {
-        if let Some(v) = bank.values.get_mut(pcr) {
-            *v = vtpm_crypto::Digest::filled(bank.alg, 0);
-        }
-    }
+    ctx.engine.zero_pcr(pcr);
     ctx.engine.pcr_changed(pcr);
     Ok(())
 }

@@ -4,7 +4,7 @@ use tpm2_protocol::basic::{TpmUint16, TpmUint32};
 use vtpm_crypto::HashAlg;
 
 use crate::consts::{HT_HMAC_SESSION, HT_POLICY_SESSION, HT_TRANSIENT, MAX_DIGEST_SIZE, RH_NULL};
-use crate::pipeline::Ctx;
+use crate::pipeline::{Ctx, trim_trailing_zeros};
 use crate::rc::{Rc, ValueKind};
 use crate::session::{MAX_LOADED_SESSIONS, SE_HMAC, SE_POLICY, SE_TRIAL, Session, SymDef};
 
@@ -79,7 +79,7 @@ pub fn start_auth_session(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     let session_key = Session::derive_key(
         auth_hash,
         bind_handle.is_some(),
-        trim(&bind_auth),
+        trim_trailing_zeros(&bind_auth),
         &[],
         &nonce_tpm,
         &nonce_caller,
@@ -103,11 +103,6 @@ pub fn start_auth_session(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     });
     ctx.response_handle = Some(handle);
     Ok(())
-}
-
-fn trim(v: &[u8]) -> &[u8] {
-    let end = v.iter().rposition(|b| *b != 0).map_or(0, |i| i + 1);
-    v.get(..end).unwrap_or_default()
 }
 
 /// The lowest session handle of type `ht` not in use.
