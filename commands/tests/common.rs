@@ -2,6 +2,7 @@
 //! and builders for raw command bytes.
 #![allow(
     dead_code,
+    clippy::new_without_default,
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
