@@ -12,7 +12,7 @@ use crate::net::{self, Stream};
 use crate::server;
 use crate::tpm::Tpm;
 use crate::vlog;
-use crate::wire::{be_u32, u32s};
+use crate::wire::{self, be_u32, u32s};
 
 // Command port.
 pub const SIGNAL_HASH_START: u32 = 5;
@@ -153,14 +153,6 @@ pub fn read_command_request(stream: &mut impl Read) -> Result<CommandRequest, Re
     })
 }
 
-/// {u32 length, response} followed by the u32 0 that ends every reply.
-pub fn send_command_reply(response: &[u8]) -> Vec<u8> {
-    let mut out = u32s(&[u32::try_from(response.len()).unwrap_or(u32::MAX)]);
-    out.extend_from_slice(response);
-    out.extend_from_slice(&[0; 4]);
-    out
-}
-
 pub fn run(cfg: MssimConfig) -> Result<(), String> {
     let state_dir = match &cfg.common.state_dir {
         Some(dir) => dir.clone(),
@@ -230,7 +222,7 @@ fn command_reply(sim: &Mssim, request: CommandRequest) -> Vec<u8> {
         CommandRequest::Send { locality, command } => {
             let response = sim.tpm.execute(locality, &command);
             sim.record_sizes(&command, &response);
-            send_command_reply(&response)
+            wire::frame_response(&response)
         }
         CommandRequest::Handshake { .. } => u32s(&[SERVER_VERSION, HANDSHAKE_FLAGS, 0]),
         CommandRequest::HashStart => {
@@ -387,7 +379,10 @@ mod tests {
             }) => assert_eq!(command.len(), 10),
             other => unreachable!("{other:?}"),
         }
-        assert_eq!(send_command_reply(&[9, 9]), [0, 0, 0, 2, 9, 9, 0, 0, 0, 0]);
+        assert_eq!(
+            wire::frame_response(&[9, 9]),
+            [0, 0, 0, 2, 9, 9, 0, 0, 0, 0]
+        );
     }
 
     #[test]

@@ -24,6 +24,20 @@ pub fn tpm_error_response(rc: u32) -> Vec<u8> {
     out
 }
 
+/// The TPM_SEND_COMMAND reply, shared by the swtpm data channel and mssim:
+/// {u32 length, response, u32 0}.
+pub fn frame_response(response: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(response.len() + 8);
+    out.extend_from_slice(
+        &u32::try_from(response.len())
+            .unwrap_or(u32::MAX)
+            .to_be_bytes(),
+    );
+    out.extend_from_slice(response);
+    out.extend_from_slice(&[0; 4]);
+    out
+}
+
 /// TPM_RC_COMMAND_SIZE: the command's size field is out of range.
 pub const TPM_RC_COMMAND_SIZE: u32 = 0x142;
 

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use super::Swtpm;
 use crate::daemon::ExitReason;
 use crate::net::{self, Stream};
-use crate::wire::{self, TPM_RC_COMMAND_SIZE, be_u32};
+use crate::wire::{self, TPM_RC_COMMAND_SIZE, be_u32, frame_response};
 
 /// Largest command accepted (and the default SET_BUFFERSIZE).
 pub const MAX_COMMAND_SIZE: u32 = 4096;
@@ -90,19 +90,6 @@ fn read_rest(stream: &mut impl Read, buf: &mut [u8], framed: bool) -> Result<(),
         Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Err(ReadError::BadSize { framed }),
         Err(e) => Err(ReadError::Io(e)),
     }
-}
-
-/// {u32 length, response, u32 0}: the TPM_SEND_COMMAND reply.
-pub fn frame_response(response: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(response.len() + 8);
-    out.extend_from_slice(
-        &u32::try_from(response.len())
-            .unwrap_or(u32::MAX)
-            .to_be_bytes(),
-    );
-    out.extend_from_slice(response);
-    out.extend_from_slice(&[0; 4]);
-    out
 }
 
 /// The reply to a command whose size is out of range.
