@@ -162,9 +162,8 @@ impl Engine {
 
     /// Snapshot of the volatile state (all PCRs, started flag) for suspend.
     pub fn save_volatile(&self) -> Vec<u8> {
-        let mut snap = self.snapshot_pcrs(|_| true);
-        // The started flag rides in the top bit of the counter field's companion.
-        snap.active_allocation = self.active_allocation;
+        let snap = self.snapshot_pcrs(|_| true);
+        // One leading octet for the started flag, then the PCR snapshot.
         let mut bytes = alloc::vec![u8::from(self.started)];
         bytes.extend_from_slice(&snap.encode());
         bytes
