@@ -60,6 +60,13 @@ impl<'a> Params<'a> {
         Ok(data)
     }
 
+    /// The unread bytes, consumed: for structures parsed outside the codec.
+    /// Counts as one more parameter.
+    pub fn rest(&mut self) -> &'a [u8] {
+        self.index += 1;
+        core::mem::take(&mut self.rest)
+    }
+
     /// Ends parsing: bytes left over are TPM_RC_SIZE (Part 3, section 5.2).
     pub fn finish(&self) -> Result<(), Rc> {
         if self.rest.is_empty() {

@@ -54,6 +54,12 @@ pub struct Engine {
     pub(crate) selftests: SelfTests,
     /// Loaded authorization sessions.
     pub(crate) sessions: Vec<crate::session::Session>,
+    /// Loaded transient objects (at most MAX_LOADED_OBJECTS).
+    pub(crate) objects: Vec<crate::object::Object>,
+    /// State-clear data: hierarchy enables, platformAuth and platformPolicy.
+    pub(crate) gc: crate::hierarchy::StateClear,
+    /// State-reset data: the null hierarchy's seed and proof.
+    pub(crate) gr: crate::hierarchy::StateReset,
     pub(crate) failure: Option<FailureInfo>,
     /// Permanent or saved state changed and must be committed before answering.
     pub(crate) nv_dirty: bool,
@@ -92,6 +98,9 @@ impl Engine {
             hcrtm_digests: None,
             selftests: SelfTests::new(),
             sessions: Vec::new(),
+            objects: Vec::new(),
+            gc: crate::hierarchy::StateClear::default(),
+            gr: crate::hierarchy::StateReset::default(),
             failure: None,
             nv_dirty: false,
         }
@@ -109,6 +118,7 @@ impl Engine {
         self.failure = None;
         self.selftests = SelfTests::new();
         self.sessions.clear();
+        self.objects.clear();
         self.drbg = None;
         let mut entropy = zeroize::Zeroizing::new([0u8; 48]);
         if !platform.entropy(&mut entropy[..]) {
@@ -120,6 +130,10 @@ impl Engine {
         match CtrDrbg::instantiate(seed, &[nonce_part, &nonce[..]].concat(), b"vtpm DRBG") {
             Ok(drbg) => self.drbg = Some(drbg),
             Err(_) => self.enter_failure_mode(Rc::FAILURE.0),
+        }
+        // A TPM without seeds is provisioned on its first power-on.
+        if self.drbg.is_some() && self.provision_hierarchies(platform).is_err() {
+            self.enter_failure_mode(Rc::FAILURE.0);
         }
     }
 
@@ -162,7 +176,9 @@ impl Engine {
 
     /// Snapshot of the volatile state (all PCRs, started flag) for suspend.
     pub fn save_volatile(&self) -> Vec<u8> {
-        let snap = self.snapshot_pcrs(|_| true);
+        let mut snap = self.snapshot_pcrs(|_| true);
+        snap.clear = Some(self.gc.clone());
+        snap.reset = Some(self.gr.clone());
         // One leading octet for the started flag, then the PCR snapshot.
         let mut bytes = alloc::vec![u8::from(self.started)];
         bytes.extend_from_slice(&snap.encode());
@@ -176,6 +192,12 @@ impl Engine {
             .ok_or(StateError::Volatile(DecodeError::Truncated))?;
         let snap = Saved::decode(rest).map_err(StateError::Volatile)?;
         self.apply_snapshot(&snap);
+        if let Some(c) = snap.clear {
+            self.gc = c;
+        }
+        if let Some(r) = snap.reset {
+            self.gr = r;
+        }
         self.started = *flag == 1;
         Ok(())
     }
@@ -194,6 +216,8 @@ impl Engine {
             pcr_update_counter: self.pcr_update_counter,
             active_allocation: self.active_allocation,
             pcrs,
+            clear: None,
+            reset: None,
         }
     }
 

@@ -147,7 +147,7 @@ impl Engine {
             .ok_or(Rc::INSUFFICIENT)?;
         for (i, spec) in def.handles.iter().enumerate() {
             let h = be_u32(handle_area, i * 4).ok_or(Rc::INSUFFICIENT)?;
-            check_handle(spec.kind, h).map_err(|rc| {
+            self.check_handle(spec.kind, h).map_err(|rc| {
                 // Warnings count handles from 0 (TPM_RC_REFERENCE_H0 + i).
                 if rc == Rc::REFERENCE_H0 {
                     Rc(rc.0 + i as u32)
@@ -159,6 +159,11 @@ impl Engine {
                 *slot = h;
             }
         }
+        // cpHash covers the Names of the handles, not their values.
+        let mut names = Vec::new();
+        for h in handles.iter().take(def.handles.len()) {
+            names.extend_from_slice(&self.entity_name(*h));
+        }
 
         // Authorization area.
         let (sessions, params) = if has_sessions {
@@ -169,17 +174,17 @@ impl Engine {
         } else {
             (Vec::new(), rest)
         };
-        let entities: Vec<u32> = def
+        let entities: Vec<(u32, AuthRole)> = def
             .handles
             .iter()
             .zip(handles)
             .filter(|(s, _)| s.auth != AuthRole::None)
-            .map(|(_, h)| h)
+            .map(|(s, h)| (h, s.auth))
             .collect();
         if sessions.len() < entities.len() {
             return Err(Rc::AUTH_MISSING);
         }
-        let plan = self.check_sessions(def, &sessions, &entities, handle_area, params)?;
+        let plan = self.check_sessions(def, &sessions, &entities, &names, params)?;
 
         // Parameter decryption: the last step of session processing.
         let mut params = params.to_vec();
@@ -214,8 +219,8 @@ impl Engine {
         &mut self,
         def: &CommandDef,
         sessions: &[AuthSession<'_>],
-        entities: &[u32],
-        handle_area: &[u8],
+        entities: &[(u32, AuthRole)],
+        names: &[u8],
         params: &[u8],
     ) -> Result<SessionPlan, Rc> {
         let mut plan = SessionPlan {
@@ -243,9 +248,17 @@ impl Engine {
         }
         for (i, session) in sessions.iter().enumerate() {
             let n = i + 1;
-            let entity = entities.get(i).copied();
+            let role = entities.get(i).map(|e| e.1);
+            let entity = entities.get(i).map(|e| e.0);
             if session.attributes & ATTR_RESERVED != 0 {
                 return Err(Rc::RESERVED_BITS.session(n));
+            }
+            if let (Some(h), Some(role)) = (entity, role)
+                && session.handle >> 24 != u32::from(consts::HT_POLICY_SESSION)
+                && self.requires_policy(h, role)
+            {
+                // The entity may be authorized by a policy session only.
+                return Err(Rc::AUTH_UNAVAILABLE.session(n));
             }
             if session.handle == consts::RS_PW {
                 self.check_password(session, entity)
@@ -282,7 +295,7 @@ impl Engine {
             let key = loaded.hmac_key(entity, trim_trailing_zeros(&auth_value));
             let cp_hash = loaded
                 .auth_hash
-                .digest(&[&def.cc.to_be_bytes(), handle_area, params]);
+                .digest(&[&def.cc.to_be_bytes(), names, params]);
             let extra = extra_nonces(i, sessions, &plan, &self.sessions);
             let expected = loaded.command_hmac(
                 &key,
@@ -292,9 +305,7 @@ impl Engine {
                 session.attributes,
             );
             if !ct_eq(expected.as_bytes(), session.hmac) {
-                // PCRs and the platform hierarchy are not protected by the
-                // dictionary-attack logic: TPM_RC_BAD_AUTH, not TPM_RC_AUTH_FAIL.
-                return Err(Rc::BAD_AUTH.session(n));
+                return Err(self.auth_failure(entity).session(n));
             }
             for (j, slot) in [&mut plan.decrypt, &mut plan.encrypt].into_iter().flatten() {
                 if *j == i {
@@ -337,8 +348,7 @@ impl Engine {
         ) {
             Ok(())
         } else {
-            // PCRs and the platform hierarchy are not DA-protected: TPM_RC_BAD_AUTH.
-            Err(Rc::BAD_AUTH)
+            Err(self.auth_failure(Some(entity)))
         }
     }
 
@@ -402,17 +412,162 @@ impl Engine {
         Ok(auths)
     }
 
-    /// The authValue of an entity that can be authorized or bound: PCRs (no
-    /// PCR has an authValue) and the hierarchies (empty until
-    /// HierarchyChangeAuth exists).
+    /// The authValue of an entity that can be authorized or bound: PCRs have
+    /// none; hierarchies and objects have theirs.
     pub(crate) fn entity_auth_value(&self, handle: u32) -> Result<Vec<u8>, Rc> {
-        match handle {
-            h if (h as usize) < PCR_COUNT => Ok(Vec::new()),
-            consts::RH_PLATFORM
-            | consts::RH_OWNER
-            | consts::RH_ENDORSEMENT
-            | consts::RH_LOCKOUT => Ok(Vec::new()),
-            _ => Err(Rc::HANDLE),
+        if (handle as usize) < PCR_COUNT {
+            return Ok(Vec::new());
+        }
+        if let Some(auth) = self.hierarchy_auth(handle) {
+            return Ok(auth.as_bytes().to_vec());
+        }
+        match self.object(handle) {
+            Some(o) => Ok(o.auth_value().to_vec()),
+            None => Err(Rc::HANDLE),
+        }
+    }
+
+    /// The Name of an entity: an object's nameAlg || H(public); for PCRs,
+    /// permanent handles and sessions, the handle itself.
+    pub(crate) fn entity_name(&self, handle: u32) -> Vec<u8> {
+        match self.object(handle) {
+            Some(o) => o.name.clone(),
+            None => handle.to_be_bytes().to_vec(),
+        }
+    }
+
+    /// Whether authorizing `handle` in `role` needs a policy session: an
+    /// object's USER role without userWithAuth, or ADMIN role with
+    /// adminWithPolicy (Part 1, 19.7).
+    fn requires_policy(&self, handle: u32, role: AuthRole) -> bool {
+        let Some(o) = self.object(handle) else {
+            return false;
+        };
+        match role {
+            AuthRole::User => !o.public.has(crate::object::public::USER_WITH_AUTH),
+            AuthRole::Admin => o.public.has(crate::object::public::ADMIN_WITH_POLICY),
+            AuthRole::None => false,
+        }
+    }
+
+    /// The code of a failed authorization: TPM_RC_AUTH_FAIL for entities the
+    /// dictionary-attack logic protects, TPM_RC_BAD_AUTH for PCRs, the platform
+    /// hierarchy and noDA objects.
+    fn auth_failure(&self, entity: Option<u32>) -> Rc {
+        let protected = match entity {
+            Some(consts::RH_OWNER | consts::RH_ENDORSEMENT | consts::RH_LOCKOUT) => true,
+            Some(h) => self
+                .object(h)
+                .is_some_and(|o| !o.public.has(crate::object::public::NO_DA)),
+            None => false,
+        };
+        if protected {
+            Rc::AUTH_FAIL
+        } else {
+            Rc::BAD_AUTH
+        }
+    }
+
+    /// Checks a handle's value against its TPMI_ type, and that the entity it
+    /// names is there and enabled.
+    fn check_handle(&self, kind: HandleKind, h: u32) -> Result<(), Rc> {
+        let ht = (h >> 24) as u8;
+        let is_object = matches!(ht, consts::HT_TRANSIENT | consts::HT_PERSISTENT);
+        let hierarchy = |allowed: &[u32]| -> Result<(), Rc> {
+            if !allowed.contains(&h) {
+                return Err(Rc::VALUE);
+            }
+            if self.hierarchy_enabled(h) || matches!(h, consts::RH_LOCKOUT | consts::RH_NULL) {
+                Ok(())
+            } else {
+                Err(Rc::HIERARCHY)
+            }
+        };
+        use consts::{
+            RH_ENDORSEMENT as E, RH_LOCKOUT as L, RH_NULL as N, RH_OWNER as O, RH_PLATFORM as P,
+        };
+        match kind {
+            HandleKind::Pcr { null_ok } => {
+                if (h as usize) < PCR_COUNT || (null_ok && h == N) {
+                    Ok(())
+                } else {
+                    Err(Rc::VALUE)
+                }
+            }
+            HandleKind::Platform => hierarchy(&[P]),
+            HandleKind::Hierarchy { null_ok: true } => hierarchy(&[O, E, P, N]),
+            HandleKind::Hierarchy { null_ok: false } => hierarchy(&[O, E, P]),
+            HandleKind::HierarchyAuth => hierarchy(&[O, E, P, L]),
+            HandleKind::Clear => hierarchy(&[L, P]),
+            HandleKind::Provision => hierarchy(&[O, P]),
+            HandleKind::Object => self.check_object_handle(h),
+            HandleKind::ObjectOrNull => {
+                if is_object {
+                    self.check_object_handle(h)
+                } else if h == N {
+                    Ok(())
+                } else {
+                    Err(Rc::VALUE)
+                }
+            }
+            HandleKind::Parent => {
+                if is_object {
+                    self.check_object_handle(h)
+                } else {
+                    hierarchy(&[O, E, P, N])
+                }
+            }
+            HandleKind::Context => match ht {
+                consts::HT_TRANSIENT => self.check_object_handle(h),
+                consts::HT_HMAC_SESSION | consts::HT_POLICY_SESSION => {
+                    if self.sessions.iter().any(|s| s.handle == h) {
+                        Ok(())
+                    } else {
+                        Err(Rc::REFERENCE_H0)
+                    }
+                }
+                _ => Err(Rc::VALUE),
+            },
+            HandleKind::EntityOrNull => {
+                if is_object {
+                    return self.check_object_handle(h);
+                }
+                if ht == consts::HT_NV_INDEX {
+                    return Err(Rc::REFERENCE_H0);
+                }
+                if (h as usize) < PCR_COUNT {
+                    return Ok(());
+                }
+                hierarchy(&[O, E, P, L, N])
+            }
+        }
+    }
+
+    /// A transient handle must name a loaded object (else a warning); a
+    /// persistent one an object in NV whose hierarchy is enabled.
+    fn check_object_handle(&self, h: u32) -> Result<(), Rc> {
+        match (h >> 24) as u8 {
+            consts::HT_TRANSIENT => {
+                if self.objects.iter().any(|o| o.handle == h) {
+                    Ok(())
+                } else {
+                    Err(Rc::REFERENCE_H0)
+                }
+            }
+            consts::HT_PERSISTENT => match self.perm.persistent.iter().find(|o| o.handle == h) {
+                Some(o) if self.hierarchy_enabled(o.hierarchy) => Ok(()),
+                _ => Err(Rc::HANDLE),
+            },
+            _ => Err(Rc::VALUE),
+        }
+    }
+
+    /// The loaded transient or persistent object under `handle`.
+    pub(crate) fn object(&self, handle: u32) -> Option<&crate::object::Object> {
+        match (handle >> 24) as u8 {
+            consts::HT_TRANSIENT => self.objects.iter().find(|o| o.handle == handle),
+            consts::HT_PERSISTENT => self.perm.persistent.iter().find(|o| o.handle == handle),
+            _ => None,
         }
     }
 }
@@ -421,44 +576,6 @@ impl Engine {
 pub(crate) fn trim_trailing_zeros(v: &[u8]) -> &[u8] {
     let end = v.iter().rposition(|b| *b != 0).map_or(0, |i| i + 1);
     v.get(..end).unwrap_or_default()
-}
-
-/// Checks a handle's value against its TPMI_ type.
-fn check_handle(kind: HandleKind, h: u32) -> Result<(), Rc> {
-    let ok = match kind {
-        HandleKind::Pcr { null_ok } => {
-            (h as usize) < PCR_COUNT || (null_ok && h == consts::RH_NULL)
-        }
-        HandleKind::Platform => h == consts::RH_PLATFORM,
-        HandleKind::ObjectOrNull => {
-            if matches!(
-                (h >> 24) as u8,
-                consts::HT_TRANSIENT | consts::HT_PERSISTENT
-            ) {
-                // A well-formed object handle, but no object is loaded.
-                return Err(Rc::REFERENCE_H0);
-            }
-            h == consts::RH_NULL
-        }
-        HandleKind::EntityOrNull => {
-            if matches!(
-                (h >> 24) as u8,
-                consts::HT_TRANSIENT | consts::HT_PERSISTENT | consts::HT_NV_INDEX
-            ) {
-                return Err(Rc::REFERENCE_H0);
-            }
-            (h as usize) < PCR_COUNT
-                || matches!(
-                    h,
-                    consts::RH_NULL
-                        | consts::RH_OWNER
-                        | consts::RH_ENDORSEMENT
-                        | consts::RH_PLATFORM
-                        | consts::RH_LOCKOUT
-                )
-        }
-    };
-    if ok { Ok(()) } else { Err(Rc::VALUE) }
 }
 
 /// Splits the authorization area (after the handles) into sessions and the

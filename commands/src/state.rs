@@ -12,7 +12,10 @@ use alloc::vec::Vec;
 use vtpm_crypto::{Digest, HashAlg};
 
 use crate::consts::PCR_COUNT;
+use crate::hierarchy::{Hierarchies, Policy, StateClear, StateReset};
+use crate::object::Object;
 use crate::pcr::ALL_PCRS;
+use crate::secret::Secret;
 
 /// The shutdown that preceded the current power cycle.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,6 +42,10 @@ pub struct Permanent {
     pub orderly: Orderly,
     /// The TPM established flag of the PC Client interface (set by a DRTM sequence).
     pub tpm_established: bool,
+    /// Seeds, proofs, authorization values and policies of the hierarchies.
+    pub hier: Hierarchies,
+    /// Objects made persistent with EvictControl, by handle.
+    pub persistent: Vec<Object>,
 }
 
 impl Default for Permanent {
@@ -51,6 +58,8 @@ impl Default for Permanent {
             clock_safe: true,
             orderly: Orderly::None,
             tpm_established: false,
+            hier: Hierarchies::default(),
+            persistent: Vec::new(),
         }
     }
 }
@@ -63,6 +72,10 @@ pub struct Saved {
     pub active_allocation: [u32; 4],
     /// Values of the state-saved PCRs (0-15), bank by bank.
     pub pcrs: Vec<(HashAlg, u8, Digest)>,
+    /// State-clear data (hierarchy enables, platformAuth/Policy).
+    pub clear: Option<StateClear>,
+    /// State-reset data (null seed and proof, context counter).
+    pub reset: Option<StateReset>,
 }
 
 /// The engine's state as bytes, for the caller to store.
@@ -81,10 +94,29 @@ const P_CLOCK: u16 = 4;
 const P_CLOCK_SAFE: u16 = 5;
 const P_ORDERLY: u16 = 6;
 const P_ESTABLISHED: u16 = 7;
+const P_EPS: u16 = 8;
+const P_SPS: u16 = 9;
+const P_PPS: u16 = 10;
+const P_EH_PROOF: u16 = 11;
+const P_SH_PROOF: u16 = 12;
+const P_PH_PROOF: u16 = 13;
+const P_OWNER_AUTH: u16 = 14;
+const P_ENDORSEMENT_AUTH: u16 = 15;
+const P_LOCKOUT_AUTH: u16 = 16;
+const P_OWNER_POLICY: u16 = 17;
+const P_ENDORSEMENT_POLICY: u16 = 18;
+const P_LOCKOUT_POLICY: u16 = 19;
+const P_DISABLE_CLEAR: u16 = 20;
+/// Repeated: one persistent object each.
+const P_OBJECT: u16 = 21;
 
 const S_UPDATE_COUNTER: u16 = 1;
 const S_ACTIVE_ALLOCATION: u16 = 2;
 const S_PCR: u16 = 3;
+const S_STATE_CLEAR: u16 = 4;
+const S_NULL_SEED: u16 = 5;
+const S_NULL_PROOF: u16 = 6;
+const S_CONTEXT_ID: u16 = 7;
 
 /// Why a stored state part was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -140,6 +172,24 @@ fn bool_of(tag: u16, v: &[u8]) -> Result<bool, DecodeError> {
     }
 }
 
+fn policy_bytes(p: &Policy) -> Vec<u8> {
+    let mut v = p.alg.to_be_bytes().to_vec();
+    v.extend_from_slice(&p.digest);
+    v
+}
+
+fn policy_of(tag: u16, v: &[u8]) -> Result<Policy, DecodeError> {
+    let (a, digest) = v.split_at_checked(2).ok_or(DecodeError::BadField(tag))?;
+    let alg = u16::from_be_bytes(a.try_into().map_err(|_| DecodeError::BadField(tag))?);
+    if digest.len() > crate::consts::MAX_DIGEST_SIZE {
+        return Err(DecodeError::BadField(tag));
+    }
+    Ok(Policy {
+        alg,
+        digest: digest.to_vec(),
+    })
+}
+
 fn allocation_bytes(a: &[u32; 4]) -> [u8; 16] {
     let mut out = [0u8; 16];
     for (chunk, v) in out.chunks_exact_mut(4).zip(a) {
@@ -174,6 +224,31 @@ impl Permanent {
         };
         w.field(P_ORDERLY, &[orderly]);
         w.field(P_ESTABLISHED, &[u8::from(self.tpm_established)]);
+        let h = &self.hier;
+        for (tag, secret) in [
+            (P_EPS, &h.eps),
+            (P_SPS, &h.sps),
+            (P_PPS, &h.pps),
+            (P_EH_PROOF, &h.eh_proof),
+            (P_SH_PROOF, &h.sh_proof),
+            (P_PH_PROOF, &h.ph_proof),
+            (P_OWNER_AUTH, &h.owner_auth),
+            (P_ENDORSEMENT_AUTH, &h.endorsement_auth),
+            (P_LOCKOUT_AUTH, &h.lockout_auth),
+        ] {
+            w.field(tag, secret.as_bytes());
+        }
+        for (tag, policy) in [
+            (P_OWNER_POLICY, &h.owner_policy),
+            (P_ENDORSEMENT_POLICY, &h.endorsement_policy),
+            (P_LOCKOUT_POLICY, &h.lockout_policy),
+        ] {
+            w.field(tag, &policy_bytes(policy));
+        }
+        w.field(P_DISABLE_CLEAR, &[u8::from(h.disable_clear)]);
+        for object in &self.persistent {
+            w.field(P_OBJECT, &object.marshal_state());
+        }
         w.0
     }
 
@@ -195,6 +270,22 @@ impl Permanent {
                     }
                 }
                 P_ESTABLISHED => p.tpm_established = bool_of(tag, v)?,
+                P_EPS => p.hier.eps = Secret::new(v),
+                P_SPS => p.hier.sps = Secret::new(v),
+                P_PPS => p.hier.pps = Secret::new(v),
+                P_EH_PROOF => p.hier.eh_proof = Secret::new(v),
+                P_SH_PROOF => p.hier.sh_proof = Secret::new(v),
+                P_PH_PROOF => p.hier.ph_proof = Secret::new(v),
+                P_OWNER_AUTH => p.hier.owner_auth = Secret::new(v),
+                P_ENDORSEMENT_AUTH => p.hier.endorsement_auth = Secret::new(v),
+                P_LOCKOUT_AUTH => p.hier.lockout_auth = Secret::new(v),
+                P_OWNER_POLICY => p.hier.owner_policy = policy_of(tag, v)?,
+                P_ENDORSEMENT_POLICY => p.hier.endorsement_policy = policy_of(tag, v)?,
+                P_LOCKOUT_POLICY => p.hier.lockout_policy = policy_of(tag, v)?,
+                P_DISABLE_CLEAR => p.hier.disable_clear = bool_of(tag, v)?,
+                P_OBJECT => p
+                    .persistent
+                    .push(Object::parse_state(v).map_err(|_| DecodeError::BadField(tag))?),
                 _ => {} // a field from a later version: skipped
             }
         }
@@ -217,6 +308,22 @@ impl Saved {
             v.extend_from_slice(digest.as_bytes());
             w.field(S_PCR, &v);
         }
+        if let Some(c) = &self.clear {
+            let flags = u8::from(c.ph_enable)
+                | u8::from(c.sh_enable) << 1
+                | u8::from(c.eh_enable) << 2
+                | u8::from(c.ph_enable_nv) << 3;
+            let mut v = alloc::vec![flags];
+            v.extend_from_slice(&(c.platform_auth.len() as u16).to_be_bytes());
+            v.extend_from_slice(c.platform_auth.as_bytes());
+            v.extend_from_slice(&policy_bytes(&c.platform_policy));
+            w.field(S_STATE_CLEAR, &v);
+        }
+        if let Some(r) = &self.reset {
+            w.field(S_NULL_SEED, r.null_seed.as_bytes());
+            w.field(S_NULL_PROOF, r.null_proof.as_bytes());
+            w.field(S_CONTEXT_ID, &r.object_context_id.to_be_bytes());
+        }
         w.0
     }
 
@@ -238,6 +345,32 @@ impl Saved {
                         return Err(bad);
                     }
                     s.pcrs.push((alg, pcr, digest));
+                }
+                S_STATE_CLEAR => {
+                    let bad = DecodeError::BadField(tag);
+                    let (&flags, rest) = v.split_first().ok_or(bad)?;
+                    let (len, rest) = rest.split_at_checked(2).ok_or(bad)?;
+                    let len = usize::from(u16::from_be_bytes(len.try_into().map_err(|_| bad)?));
+                    let (auth, policy) = rest.split_at_checked(len).ok_or(bad)?;
+                    s.clear = Some(StateClear {
+                        ph_enable: flags & 1 != 0,
+                        sh_enable: flags & 2 != 0,
+                        eh_enable: flags & 4 != 0,
+                        ph_enable_nv: flags & 8 != 0,
+                        platform_auth: Secret::new(auth),
+                        platform_policy: policy_of(tag, policy)?,
+                    });
+                }
+                S_NULL_SEED => {
+                    s.reset.get_or_insert_with(StateReset::default).null_seed = Secret::new(v)
+                }
+                S_NULL_PROOF => {
+                    s.reset.get_or_insert_with(StateReset::default).null_proof = Secret::new(v)
+                }
+                S_CONTEXT_ID => {
+                    s.reset
+                        .get_or_insert_with(StateReset::default)
+                        .object_context_id = u64_of(tag, v)?
                 }
                 _ => {}
             }
@@ -284,6 +417,16 @@ mod tests {
             pcr_update_counter: 3,
             active_allocation: [1, 2, 3, 4],
             pcrs: alloc::vec![(HashAlg::Sha256, 5, d)],
+            clear: Some(StateClear {
+                sh_enable: false,
+                platform_auth: Secret::new(b"pw"),
+                ..Default::default()
+            }),
+            reset: Some(StateReset {
+                null_seed: Secret::new(&[1; 64]),
+                null_proof: Secret::new(&[2; 64]),
+                object_context_id: 9,
+            }),
         };
         assert_eq!(Saved::decode(&s.encode()), Ok(s));
     }

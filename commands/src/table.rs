@@ -5,7 +5,9 @@
 //! role, whether sessions may be present at all, and the TPMA_CC bits reported
 //! through GetCapability(TPM_CAP_COMMANDS).
 
-use crate::families::{capability, clock, pcr, random, selftest, session, startup};
+use crate::families::{
+    capability, clock, context, hierarchy, object, pcr, random, selftest, session, startup,
+};
 use crate::pipeline::Ctx;
 use crate::rc::Rc;
 
@@ -19,8 +21,22 @@ pub enum HandleKind {
     Pcr { null_ok: bool },
     /// TPMI_RH_PLATFORM.
     Platform,
+    /// TPMI_RH_HIERARCHY(+): owner, endorsement, platform (and null).
+    Hierarchy { null_ok: bool },
+    /// TPMI_RH_HIERARCHY_AUTH / _POLICY: owner, endorsement, platform, lockout.
+    HierarchyAuth,
+    /// TPMI_RH_CLEAR: lockout or platform.
+    Clear,
+    /// TPMI_RH_PROVISION: owner or platform.
+    Provision,
+    /// TPMI_DH_OBJECT: a loaded transient or persistent object.
+    Object,
     /// TPMI_DH_OBJECT+ (a loaded object, or TPM_RH_NULL).
     ObjectOrNull,
+    /// TPMI_DH_PARENT+: a loaded object or a hierarchy (null included).
+    Parent,
+    /// TPMI_DH_CONTEXT: a loaded session or transient object.
+    Context,
     /// TPMI_DH_ENTITY+ (anything with an authValue, or TPM_RH_NULL).
     EntityOrNull,
 }
@@ -30,8 +46,7 @@ pub enum HandleKind {
 pub enum AuthRole {
     None,
     User,
-    /// Object and NV administration (ADMIN role); used once objects exist.
-    #[allow(dead_code)]
+    /// Object and NV administration (ADMIN role).
     Admin,
 }
 
@@ -83,6 +98,28 @@ const PCR_USER: &[HandleSpec] = &[handle(HandleKind::Pcr { null_ok: true }, Auth
 const PCR_USER_NO_NULL: &[HandleSpec] =
     &[handle(HandleKind::Pcr { null_ok: false }, AuthRole::User)];
 const PLATFORM_USER: &[HandleSpec] = &[handle(HandleKind::Platform, AuthRole::User)];
+const HIERARCHY_USER: &[HandleSpec] = &[handle(
+    HandleKind::Hierarchy { null_ok: false },
+    AuthRole::User,
+)];
+const HIERARCHY_OR_NULL_USER: &[HandleSpec] = &[handle(
+    HandleKind::Hierarchy { null_ok: true },
+    AuthRole::User,
+)];
+const HIERARCHY_AUTH_USER: &[HandleSpec] = &[handle(HandleKind::HierarchyAuth, AuthRole::User)];
+const CLEAR_USER: &[HandleSpec] = &[handle(HandleKind::Clear, AuthRole::User)];
+const OBJECT_USER: &[HandleSpec] = &[handle(HandleKind::Object, AuthRole::User)];
+const OBJECT_NO_AUTH: &[HandleSpec] = &[handle(HandleKind::Object, AuthRole::None)];
+const PARENT_USER: &[HandleSpec] = &[handle(HandleKind::Parent, AuthRole::User)];
+const CONTEXT_NO_AUTH: &[HandleSpec] = &[handle(HandleKind::Context, AuthRole::None)];
+const PROVISION_AND_OBJECT: &[HandleSpec] = &[
+    handle(HandleKind::Provision, AuthRole::User),
+    handle(HandleKind::Object, AuthRole::None),
+];
+const OBJECT_ADMIN_AND_PARENT: &[HandleSpec] = &[
+    handle(HandleKind::Object, AuthRole::Admin),
+    handle(HandleKind::Object, AuthRole::None),
+];
 const KEY_AND_BIND: &[HandleSpec] = &[
     handle(HandleKind::ObjectOrNull, AuthRole::None),
     handle(HandleKind::EntityOrNull, AuthRole::None),
@@ -111,7 +148,16 @@ macro_rules! cmd {
 
 /// Every implemented command, sorted by command code (checked by a unit test).
 pub static COMMANDS: &[CommandDef] = &[
+    cmd!(0x0000_0120, "EvictControl", PROVISION_AND_OBJECT, sessions: true, nv: true, context::evict_control),
+    cmd!(0x0000_0121, "HierarchyControl", HIERARCHY_USER, sessions: true, nv: true, hierarchy::hierarchy_control),
+    cmd!(0x0000_0124, "ChangeEPS", PLATFORM_USER, sessions: true, nv: true, hierarchy::change_eps),
+    cmd!(0x0000_0125, "ChangePPS", PLATFORM_USER, sessions: true, nv: true, hierarchy::change_pps),
+    cmd!(0x0000_0126, "Clear", CLEAR_USER, sessions: true, nv: true, hierarchy::clear),
+    cmd!(0x0000_0127, "ClearControl", CLEAR_USER, sessions: true, nv: true, hierarchy::clear_control),
+    cmd!(0x0000_0129, "HierarchyChangeAuth", HIERARCHY_AUTH_USER, sessions: true, nv: true, crypt: (true, false), rhandle: false, hierarchy::hierarchy_change_auth),
     cmd!(0x0000_012B, "PCR_Allocate", PLATFORM_USER, sessions: true, nv: true, pcr::pcr_allocate),
+    cmd!(0x0000_012E, "SetPrimaryPolicy", HIERARCHY_AUTH_USER, sessions: true, nv: true, crypt: (true, false), rhandle: false, hierarchy::set_primary_policy),
+    cmd!(0x0000_0131, "CreatePrimary", HIERARCHY_OR_NULL_USER, sessions: true, nv: false, crypt: (true, true), rhandle: true, hierarchy::create_primary),
     cmd!(0x0000_013C, "PCR_Event", PCR_USER, sessions: true, nv: true, crypt: (true, false), rhandle: false, pcr::pcr_event),
     cmd!(0x0000_013D, "PCR_Reset", PCR_USER_NO_NULL, sessions: true, nv: true, pcr::pcr_reset),
     cmd!(0x0000_0142, "IncrementalSelfTest", &[], sessions: true, nv: true, selftest::incremental_self_test),
@@ -119,7 +165,15 @@ pub static COMMANDS: &[CommandDef] = &[
     cmd!(0x0000_0144, "Startup", &[], sessions: false, nv: true, startup::startup),
     cmd!(0x0000_0145, "Shutdown", &[], sessions: true, nv: true, startup::shutdown),
     cmd!(0x0000_0146, "StirRandom", &[], sessions: true, nv: true, crypt: (true, false), rhandle: false, random::stir_random),
-    cmd!(0x0000_0165, "FlushContext", &[], sessions: false, nv: false, session::flush_context),
+    cmd!(0x0000_0150, "ObjectChangeAuth", OBJECT_ADMIN_AND_PARENT, sessions: true, nv: false, crypt: (true, true), rhandle: false, object::object_change_auth),
+    cmd!(0x0000_0153, "Create", OBJECT_USER, sessions: true, nv: false, crypt: (true, true), rhandle: false, object::create),
+    cmd!(0x0000_0157, "Load", OBJECT_USER, sessions: true, nv: false, crypt: (true, true), rhandle: true, object::load),
+    cmd!(0x0000_015E, "Unseal", OBJECT_USER, sessions: true, nv: false, crypt: (false, true), rhandle: false, object::unseal),
+    cmd!(0x0000_0161, "ContextLoad", &[], sessions: true, nv: false, crypt: (false, false), rhandle: true, context::context_load),
+    cmd!(0x0000_0162, "ContextSave", CONTEXT_NO_AUTH, sessions: true, nv: false, context::context_save),
+    cmd!(0x0000_0165, "FlushContext", &[], sessions: false, nv: false, context::flush_context),
+    cmd!(0x0000_0167, "LoadExternal", &[], sessions: true, nv: false, crypt: (true, true), rhandle: true, object::load_external),
+    cmd!(0x0000_0173, "ReadPublic", OBJECT_NO_AUTH, sessions: true, nv: false, crypt: (false, true), rhandle: false, object::read_public_cmd),
     cmd!(0x0000_0176, "StartAuthSession", KEY_AND_BIND, sessions: true, nv: false, crypt: (true, false), rhandle: true, session::start_auth_session),
     cmd!(0x0000_017A, "GetCapability", &[], sessions: true, nv: false, capability::get_capability),
     cmd!(0x0000_017B, "GetRandom", &[], sessions: true, nv: false, crypt: (false, true), rhandle: false, random::get_random),
@@ -128,6 +182,7 @@ pub static COMMANDS: &[CommandDef] = &[
     cmd!(0x0000_0181, "ReadClock", &[], sessions: true, nv: false, clock::read_clock),
     cmd!(0x0000_0182, "PCR_Extend", PCR_USER, sessions: true, nv: true, pcr::pcr_extend),
     cmd!(0x0000_018A, "TestParms", &[], sessions: true, nv: false, capability::test_parms),
+    cmd!(0x0000_0191, "CreateLoaded", PARENT_USER, sessions: true, nv: false, crypt: (true, true), rhandle: true, object::create_loaded),
 ];
 
 /// The row of a command code, if implemented.

@@ -7,10 +7,12 @@
 use alloc::vec::Vec;
 use tpm2_protocol::basic::TpmUint32;
 use tpm2_protocol::data::TpmAlgId;
-use vtpm_crypto::HashAlg;
+use vtpm_crypto::{EccCurve, HashAlg};
 
 use crate::codec::Out;
 use crate::consts::*;
+use crate::object::public::{Reader, read_parms};
+use crate::object::{MAX_LOADED_OBJECTS, MAX_PERSISTENT_OBJECTS, alg};
 use crate::pcr::{ALL_PCRS, NO_INCREMENT, PCR_ATTRIBUTES};
 use crate::pipeline::Ctx;
 use crate::rc::{Rc, ValueKind};
@@ -36,17 +38,51 @@ const CAP_ACT: u32 = 10;
 const MAX_CAP_DATA: usize = MAX_CAP_BUFFER - 4 - 4;
 
 // TPMA_ALGORITHM
+const ALG_ASYMMETRIC: u32 = 0x0001;
+const ALG_SYMMETRIC: u32 = 0x0002;
 const ALG_HASH: u32 = 0x0004;
+const ALG_OBJECT: u32 = 0x0008;
 const ALG_SIGNING: u32 = 0x0100;
+const ALG_ENCRYPTING: u32 = 0x0200;
+const ALG_METHOD: u32 = 0x0400;
 
-/// Implemented algorithms and their TPMA_ALGORITHM, sorted by TPM_ALG_ID.
+/// Algorithms accepted in object templates and their TPMA_ALGORITHM, sorted
+/// by TPM_ALG_ID.
 fn algorithms() -> Vec<(u16, u32)> {
     let mut algs: Vec<(u16, u32)> = HashAlg::ALL
         .iter()
         .map(|a| (a.alg_id(), ALG_HASH))
         .collect();
-    // HMAC as a hash-based signing scheme; the crypto crate implements it.
-    algs.push((0x0005, ALG_HASH | ALG_SIGNING));
+    algs.extend_from_slice(&[
+        (alg::RSA, ALG_ASYMMETRIC | ALG_OBJECT),
+        (alg::HMAC, ALG_HASH | ALG_SIGNING),
+        (alg::AES, ALG_SYMMETRIC),
+        (alg::MGF1, ALG_HASH | ALG_METHOD),
+        (
+            alg::KEYEDHASH,
+            ALG_HASH | ALG_OBJECT | ALG_SIGNING | ALG_ENCRYPTING,
+        ),
+        (alg::XOR, ALG_SYMMETRIC | ALG_HASH),
+        (alg::NULL, 0),
+        (alg::RSASSA, ALG_ASYMMETRIC | ALG_SIGNING),
+        (alg::RSAES, ALG_ASYMMETRIC | ALG_ENCRYPTING),
+        (alg::RSAPSS, ALG_ASYMMETRIC | ALG_SIGNING),
+        (alg::OAEP, ALG_ASYMMETRIC | ALG_ENCRYPTING | ALG_HASH),
+        (alg::ECDSA, ALG_ASYMMETRIC | ALG_SIGNING),
+        (alg::ECDH, ALG_ASYMMETRIC | ALG_METHOD),
+        (alg::ECDAA, ALG_ASYMMETRIC | ALG_SIGNING),
+        (alg::ECSCHNORR, ALG_ASYMMETRIC | ALG_SIGNING),
+        (alg::KDF1_SP800_56A, ALG_HASH | ALG_METHOD),
+        (alg::KDF2, ALG_HASH | ALG_METHOD),
+        (alg::KDF1_SP800_108, ALG_HASH | ALG_METHOD),
+        (alg::ECC, ALG_ASYMMETRIC | ALG_OBJECT),
+        (alg::SYMCIPHER, ALG_OBJECT),
+        (alg::CTR, ALG_SYMMETRIC | ALG_ENCRYPTING),
+        (alg::OFB, ALG_SYMMETRIC | ALG_ENCRYPTING),
+        (alg::CBC, ALG_SYMMETRIC | ALG_ENCRYPTING),
+        (alg::CFB, ALG_SYMMETRIC | ALG_ENCRYPTING),
+        (alg::ECB, ALG_SYMMETRIC | ALG_ENCRYPTING),
+    ]);
     algs.sort_unstable();
     algs
 }
@@ -64,7 +100,7 @@ const PERMANENT_HANDLES: [u32; 7] = [
 
 /// A list answer: entries from the start property on, at most `count` and what
 /// fits in MAX_CAP_DATA; moreData says whether entries were left out.
-fn write_list<T: Copy>(
+fn write_list<T: Clone>(
     out: &mut Out,
     cap: u32,
     items: &[T],
@@ -77,7 +113,7 @@ fn write_list<T: Copy>(
     let more = n < items.len();
     out.u8(u8::from(more)).u32(cap).u32(n as u32);
     for item in items.iter().take(n) {
-        put(out, *item);
+        put(out, item.clone());
     }
     more
 }
@@ -157,23 +193,34 @@ pub fn get_capability(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
             );
         }
         CAP_ECC_CURVES => {
-            // No ECC curve is implemented yet.
-            write_list::<u16>(out, cap, &[], count, 2, |_, _| {});
+            let curves: Vec<u16> = EccCurve::ALL
+                .iter()
+                .map(|c| c.tpm_id())
+                .filter(|id| u32::from(*id) >= property)
+                .collect();
+            write_list(out, cap, &curves, count, 2, |o, c| {
+                o.u16(c);
+            });
         }
         CAP_AUTH_POLICIES => {
-            // No hierarchy has an authPolicy yet: each reports TPM_ALG_NULL.
-            let hierarchies: Vec<u32> = [RH_OWNER, RH_LOCKOUT, RH_ENDORSEMENT, RH_PLATFORM]
-                .into_iter()
-                .filter(|h| *h >= property)
-                .collect();
+            let engine = &*ctx.engine;
+            let policies: Vec<(u32, crate::hierarchy::Policy)> =
+                [RH_OWNER, RH_LOCKOUT, RH_ENDORSEMENT, RH_PLATFORM]
+                    .into_iter()
+                    .filter(|h| *h >= property)
+                    .filter_map(|h| engine.hierarchy_policy(h).map(|p| (h, p.clone())))
+                    .collect();
             write_list(
                 out,
                 cap,
-                &hierarchies,
+                &policies,
                 count,
                 4 + 2 + MAX_DIGEST_SIZE,
-                |o, h| {
-                    o.u32(h).u16(TpmAlgId::Null.value());
+                |o, (h, p)| {
+                    o.u32(h).u16(p.alg);
+                    if p.alg != TpmAlgId::Null.value() {
+                        o.bytes(&p.digest);
+                    }
                 },
             );
         }
@@ -195,8 +242,10 @@ fn handles_from(engine: &crate::engine::Engine, property: u32) -> Option<Vec<u32
         HT_HMAC_SESSION => engine.sessions.iter().map(|s| s.handle).collect(),
         // TPM_HT_SAVED_SESSION: no session can be saved yet (ContextSave).
         HT_POLICY_SESSION => Vec::new(),
-        // No NV index, transient or persistent object exists yet.
-        HT_NV_INDEX | HT_TRANSIENT | HT_PERSISTENT => Vec::new(),
+        HT_TRANSIENT => engine.objects.iter().map(|o| o.handle).collect(),
+        HT_PERSISTENT => crate::families::context::persistent_handles(engine),
+        // No NV index exists yet.
+        HT_NV_INDEX => Vec::new(),
         _ => return None,
     };
     all.sort_unstable();
@@ -214,7 +263,22 @@ fn tpm_properties(engine: &crate::engine::Engine) -> Vec<(u32, u32)> {
     let commands = COMMANDS.len() as u32;
     let loaded = engine.sessions.len() as u32;
     let slots = crate::session::MAX_LOADED_SESSIONS as u32;
-    let startup_clear = 0x0000_000F | (u32::from(engine.orderly_startup) << 31);
+    let gc = &engine.gc;
+    let startup_clear = u32::from(gc.ph_enable)
+        | u32::from(gc.sh_enable) << 1
+        | u32::from(gc.eh_enable) << 2
+        | u32::from(gc.ph_enable_nv) << 3
+        | (u32::from(engine.orderly_startup) << 31);
+    let h = &engine.perm.hier;
+    let permanent = u32::from(!h.owner_auth.is_empty())
+        | u32::from(!h.endorsement_auth.is_empty()) << 1
+        | u32::from(!h.lockout_auth.is_empty()) << 2
+        | u32::from(h.disable_clear) << 8
+        | 1 << 10; // tpmGeneratedEPS
+    let transient = engine.objects.len() as u32;
+    let persistent = engine.perm.persistent.len() as u32;
+    let transient_slots = MAX_LOADED_OBJECTS as u32;
+    let persistent_slots = MAX_PERSISTENT_OBJECTS as u32;
     alloc::vec![
         (0x100, be(b"2.0\0")), // FAMILY_INDICATOR
         (0x101, SPEC_LEVEL),
@@ -230,8 +294,8 @@ fn tpm_properties(engine: &crate::engine::Engine) -> Vec<(u32, u32)> {
         (0x10B, FIRMWARE_VERSION_1),
         (0x10C, FIRMWARE_VERSION_2),
         (0x10D, MAX_DIGEST_BUFFER as u32), // INPUT_BUFFER
-        (0x10E, 3),                        // HR_TRANSIENT_MIN
-        (0x10F, 7),                        // HR_PERSISTENT_MIN
+        (0x10E, transient_slots),          // HR_TRANSIENT_MIN
+        (0x10F, persistent_slots),         // HR_PERSISTENT_MIN
         (0x110, slots),                    // HR_LOADED_MIN
         (0x111, slots),                    // ACTIVE_SESSIONS_MAX
         (0x112, PCR_COUNT as u32),
@@ -262,27 +326,27 @@ fn tpm_properties(engine: &crate::engine::Engine) -> Vec<(u32, u32)> {
         (0x12C, 1024),     // NV_BUFFER_MAX
         (0x12D, 0),        // MODES
         (0x12E, MAX_CAP_BUFFER as u32),
-        (0x200, 0),              // PERMANENT: no auth set, clear enabled
-        (0x201, startup_clear),  // STARTUP_CLEAR: all hierarchies enabled
-        (0x202, 0),              // HR_NV_INDEX
-        (0x203, loaded),         // HR_LOADED
-        (0x204, slots - loaded), // HR_LOADED_AVAIL
-        (0x205, loaded),         // HR_ACTIVE
-        (0x206, slots - loaded), // HR_ACTIVE_AVAIL
-        (0x207, 3),              // HR_TRANSIENT_AVAIL
-        (0x208, 0),              // HR_PERSISTENT
-        (0x209, 7),              // HR_PERSISTENT_AVAIL
-        (0x20A, 0),              // NV_COUNTERS
-        (0x20B, 2048),           // NV_COUNTERS_AVAIL
-        (0x20C, 0),              // ALGORITHM_SET
-        (0x20D, 0),              // LOADED_CURVES
-        (0x20E, 0),              // LOCKOUT_COUNTER
-        (0x20F, 3),              // MAX_AUTH_FAIL
-        (0x210, 1000),           // LOCKOUT_INTERVAL (s)
-        (0x211, 1000),           // LOCKOUT_RECOVERY (s)
-        (0x212, 0),              // NV_WRITE_RECOVERY
-        (0x213, 0),              // AUDIT_COUNTER_0
-        (0x214, 0),              // AUDIT_COUNTER_1
+        (0x200, permanent),                     // PERMANENT
+        (0x201, startup_clear),                 // STARTUP_CLEAR: all hierarchies enabled
+        (0x202, 0),                             // HR_NV_INDEX
+        (0x203, loaded),                        // HR_LOADED
+        (0x204, slots - loaded),                // HR_LOADED_AVAIL
+        (0x205, loaded),                        // HR_ACTIVE
+        (0x206, slots - loaded),                // HR_ACTIVE_AVAIL
+        (0x207, transient_slots - transient),   // HR_TRANSIENT_AVAIL
+        (0x208, persistent),                    // HR_PERSISTENT
+        (0x209, persistent_slots - persistent), // HR_PERSISTENT_AVAIL
+        (0x20A, 0),                             // NV_COUNTERS
+        (0x20B, 2048),                          // NV_COUNTERS_AVAIL
+        (0x20C, 0),                             // ALGORITHM_SET
+        (0x20D, EccCurve::ALL.len() as u32),    // LOADED_CURVES
+        (0x20E, 0),                             // LOCKOUT_COUNTER
+        (0x20F, 3),                             // MAX_AUTH_FAIL
+        (0x210, 1000),                          // LOCKOUT_INTERVAL (s)
+        (0x211, 1000),                          // LOCKOUT_RECOVERY (s)
+        (0x212, 0),                             // NV_WRITE_RECOVERY
+        (0x213, 0),                             // AUDIT_COUNTER_0
+        (0x214, 0),                             // AUDIT_COUNTER_1
     ]
 }
 
@@ -326,14 +390,24 @@ fn failure_mode_capability(
     Ok(())
 }
 
-/// TPM2_TestParms (Part 3, 30.3): the parameters of an object type are
-/// supported only if the type is; no object type is implemented yet, so every
-/// TPMI_ALG_PUBLIC selector is refused with TPM_RC_TYPE.
+/// TPM2_TestParms (Part 3, 30.3): whether TPMT_PUBLIC_PARMS are supported,
+/// with the codes the same parameters would get in a template.
 pub fn test_parms(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     let object_type = ctx
         .params
         .read_as::<tpm2_protocol::basic::TpmUint16>(ValueKind::Type)?
         .value();
-    let _ = object_type;
-    Err(Rc::TYPE.param(1))
+    if !matches!(
+        object_type,
+        alg::RSA | alg::ECC | alg::KEYEDHASH | alg::SYMCIPHER
+    ) {
+        return Err(Rc::TYPE.param(1));
+    }
+    let rest = ctx.params.rest();
+    let mut r = Reader::new(rest);
+    read_parms(&mut r, object_type).map_err(|rc| rc.param(1))?;
+    if !r.is_empty() {
+        return Err(Rc::SIZE);
+    }
+    Ok(())
 }

@@ -3,6 +3,9 @@
 
 pub mod capability;
 pub mod clock;
+pub mod context;
+pub mod hierarchy;
+pub mod object;
 pub mod pcr;
 pub mod random;
 pub mod selftest;

@@ -10,20 +10,19 @@ use crate::engine::Engine;
 use crate::pcr::{ALL_PCRS, NO_INCREMENT, PCR_ATTRIBUTES, bank_index};
 use crate::pipeline::Ctx;
 use crate::rc::{Rc, ValueKind};
-use crate::state::Orderly;
 
 /// Most digests one PCR_Read returns (TPML_DIGEST holds eight).
 const MAX_READ_DIGESTS: usize = 8;
 
 /// A PCR selection with its hash resolved to an implemented bank.
-struct Selection {
-    alg: HashAlg,
-    bits: u32,
+pub(crate) struct Selection {
+    pub alg: HashAlg,
+    pub bits: u32,
 }
 
 /// Reads a TPML_PCR_SELECTION parameter; sizeofSelect below PCR_SELECT_MIN is
 /// TPM_RC_VALUE (Part 2, TPMS_PCR_SELECT).
-fn read_selections(ctx: &mut Ctx<'_>) -> Result<Vec<Selection>, Rc> {
+pub(crate) fn read_selections(ctx: &mut Ctx<'_>) -> Result<Vec<Selection>, Rc> {
     let list = ctx.params.read_as::<TpmlPcrSelection>(ValueKind::Hash)?;
     let n = ctx.params.index();
     let mut out = Vec::new();
@@ -63,11 +62,7 @@ impl Engine {
         if NO_INCREMENT & (1 << pcr) == 0 {
             self.pcr_update_counter = self.pcr_update_counter.wrapping_add(1);
         }
-        if self.perm.orderly != Orderly::None {
-            self.perm.orderly = Orderly::None;
-            self.saved = None;
-            self.nv_dirty = true;
-        }
+        self.clear_orderly();
     }
 
     /// PCR[n] := 0 in every bank (PCR_Reset, and the DRTM PCRs at _TPM_Hash_End).

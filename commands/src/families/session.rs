@@ -1,9 +1,9 @@
-//! Session commands (Part 3, section 11) and FlushContext (Part 3, 28.4).
+//! Session commands (Part 3, section 11).
 
-use tpm2_protocol::basic::{TpmUint16, TpmUint32};
+use tpm2_protocol::basic::TpmUint16;
 use vtpm_crypto::HashAlg;
 
-use crate::consts::{HT_HMAC_SESSION, HT_POLICY_SESSION, HT_TRANSIENT, MAX_DIGEST_SIZE, RH_NULL};
+use crate::consts::{HT_HMAC_SESSION, HT_POLICY_SESSION, MAX_DIGEST_SIZE, RH_NULL};
 use crate::pipeline::{Ctx, trim_trailing_zeros};
 use crate::rc::{Rc, ValueKind};
 use crate::session::{MAX_LOADED_SESSIONS, SE_HMAC, SE_POLICY, SE_TRIAL, Session, SymDef};
@@ -117,23 +117,4 @@ fn free_handle(engine: &crate::engine::Engine, ht: u8) -> u32 {
                 .any(|s| s.handle & 0x00FF_FFFF == h & 0x00FF_FFFF)
         })
         .unwrap_or(base)
-}
-
-/// TPM2_FlushContext (Part 3, 28.4): ends a loaded session.
-pub fn flush_context(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
-    let handle = ctx.params.read::<TpmUint32>()?.value();
-    ctx.params.finish()?;
-    match (handle >> 24) as u8 {
-        HT_HMAC_SESSION | HT_POLICY_SESSION => {
-            let before = ctx.engine.sessions.len();
-            ctx.engine.sessions.retain(|s| s.handle != handle);
-            if ctx.engine.sessions.len() == before {
-                return Err(Rc::HANDLE.param(1));
-            }
-            Ok(())
-        }
-        // No transient object can be loaded yet.
-        HT_TRANSIENT => Err(Rc::HANDLE.param(1)),
-        _ => Err(Rc::VALUE.param(1)),
-    }
 }

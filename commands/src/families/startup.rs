@@ -45,14 +45,23 @@ pub fn startup(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
         reset_pcrs(engine, ctx.locality);
         engine.apply_snapshot(&saved);
         engine.perm.restart_count = engine.perm.restart_count.wrapping_add(1);
+        engine.gc = saved.clear.clone().unwrap_or_default();
+        restore_or_reset_null(engine, ctx.platform, saved.reset.clone())?;
     } else {
+        // Startup(CLEAR): hierarchies enabled, platformAuth/Policy empty.
+        engine.gc = crate::hierarchy::StateClear::default();
         engine.active_allocation = engine.perm.pcr_allocation;
         reset_pcrs(engine, ctx.locality);
         engine.pcr_update_counter = 0;
-        if prior == Orderly::State && saved.is_some() {
+        if prior == Orderly::State
+            && let Some(saved) = &saved
+        {
             // TPM Restart.
             engine.perm.restart_count = engine.perm.restart_count.wrapping_add(1);
+            restore_or_reset_null(engine, ctx.platform, saved.reset.clone())?;
         } else {
+            engine.reset_null_hierarchy(ctx.platform)?;
+            engine.gr.object_context_id = 0;
             // TPM Reset. After a power loss Clock may have lost the time since
             // it was last stored: it is no longer known to be safe.
             if prior == Orderly::None && engine.perm.reset_count > 0 {
@@ -68,6 +77,22 @@ pub fn startup(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     engine.started = true;
     engine.nv_dirty = true;
     Ok(())
+}
+
+/// Restores the state-reset data saved by Shutdown(STATE); without it the null
+/// hierarchy starts afresh.
+fn restore_or_reset_null(
+    engine: &mut crate::engine::Engine,
+    platform: &mut dyn crate::platform::Platform,
+    saved: Option<crate::hierarchy::StateReset>,
+) -> Result<(), Rc> {
+    match saved {
+        Some(r) if !r.null_seed.is_empty() => {
+            engine.gr = r;
+            Ok(())
+        }
+        _ => engine.reset_null_hierarchy(platform),
+    }
 }
 
 /// All PCRs to their reset values; PCR 0 carries the startup locality, or the
@@ -108,8 +133,11 @@ pub fn shutdown(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     ctx.params.finish()?;
     let engine = &mut *ctx.engine;
     if su == SU_STATE {
-        engine.saved =
-            Some(engine.snapshot_pcrs(|n| PCR_ATTRIBUTES.get(n).is_some_and(|a| a.state_save)));
+        let mut saved =
+            engine.snapshot_pcrs(|n| PCR_ATTRIBUTES.get(n).is_some_and(|a| a.state_save));
+        saved.clear = Some(engine.gc.clone());
+        saved.reset = Some(engine.gr.clone());
+        engine.saved = Some(saved);
         engine.perm.orderly = Orderly::State;
     } else {
         engine.saved = None;

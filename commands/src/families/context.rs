@@ -1,0 +1,205 @@
+//! Context management (Part 3, section 28): ContextSave, ContextLoad,
+//! FlushContext, EvictControl.
+
+use alloc::vec::Vec;
+use tpm2_protocol::basic::TpmUint32;
+
+use crate::consts::{
+    HT_HMAC_SESSION, HT_PERSISTENT, HT_POLICY_SESSION, HT_TRANSIENT, RH_NULL, RH_OWNER, RH_PLATFORM,
+};
+use crate::object::protect::{open_context, seal_context};
+use crate::object::public::ST_CLEAR;
+use crate::object::{MAX_PERSISTENT_OBJECTS, Object};
+use crate::pipeline::Ctx;
+use crate::rc::Rc;
+
+/// savedHandle of an object context (Part 2, TPMI_DH_SAVED).
+const SAVED_OBJECT: u32 = 0x8000_0000;
+/// savedHandle of an stClear object context.
+const SAVED_ST_CLEAR_OBJECT: u32 = 0x8000_0002;
+/// Largest TPM2B_CONTEXT_DATA accepted.
+const MAX_CONTEXT_SIZE: usize = 2048;
+/// Persistent handle ranges (Part 2, 7.5): owner, then platform.
+const OWNER_PERSISTENT: core::ops::RangeInclusive<u32> = 0x8100_0000..=0x817F_FFFF;
+const PLATFORM_PERSISTENT: core::ops::RangeInclusive<u32> = 0x8180_0000..=0x81FF_FFFF;
+
+impl crate::engine::Engine {
+    /// Values an object context is bound to besides its proof: the sequence,
+    /// saved handle and hierarchy; stClear objects also die at TPM Restart
+    /// and Reset, through the reset and restart counts.
+    fn context_binding(&self, sequence: u64, saved: u32, hierarchy: u32) -> Vec<u8> {
+        let mut b = Vec::with_capacity(24);
+        b.extend_from_slice(&sequence.to_be_bytes());
+        b.extend_from_slice(&saved.to_be_bytes());
+        b.extend_from_slice(&hierarchy.to_be_bytes());
+        if saved == SAVED_ST_CLEAR_OBJECT {
+            b.extend_from_slice(&self.perm.reset_count.to_be_bytes());
+            b.extend_from_slice(&self.perm.restart_count.to_be_bytes());
+        }
+        b
+    }
+
+    /// Marks the state saved by Shutdown(STATE) as stale: the state-clear data
+    /// changed after it was taken.
+    pub(crate) fn clear_orderly(&mut self) {
+        if self.perm.orderly != crate::state::Orderly::None {
+            self.perm.orderly = crate::state::Orderly::None;
+            self.saved = None;
+            self.nv_dirty = true;
+        }
+    }
+}
+
+/// TPM2_ContextSave (Part 3, 28.2): a transient object's context, encrypted
+/// and integrity-protected under its hierarchy's proof.
+pub fn context_save(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
+    ctx.params.finish()?;
+    let handle = ctx.handles[0];
+    if (handle >> 24) as u8 != HT_TRANSIENT {
+        // Session contexts are not implemented yet.
+        return Err(Rc::HANDLE.handle(1));
+    }
+    let engine = &mut *ctx.engine;
+    let object = engine.object_or_err(handle)?;
+    let saved = if object.public.has(ST_CLEAR) {
+        SAVED_ST_CLEAR_OBJECT
+    } else {
+        SAVED_OBJECT
+    };
+    let hierarchy = object.hierarchy;
+    let plain = object.marshal_state();
+    let sequence = engine.gr.object_context_id;
+    let bound = engine.context_binding(sequence, saved, hierarchy);
+    let blob = seal_context(engine.proof(hierarchy), sequence, saved, &bound, &plain)?;
+    engine.gr.object_context_id = sequence.wrapping_add(1);
+    ctx.out.u64(sequence).u32(saved).u32(hierarchy).tpm2b(&blob);
+    Ok(())
+}
+
+/// TPM2_ContextLoad (Part 3, 28.3): reloads a saved object context; the
+/// integrity check fails if the hierarchy's proof changed since.
+pub fn context_load(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
+    let sequence = ctx
+        .params
+        .read::<tpm2_protocol::basic::TpmUint64>()?
+        .value();
+    let saved = ctx.params.read::<TpmUint32>()?.value();
+    let hierarchy = ctx.params.read::<TpmUint32>()?.value();
+    let blob = ctx.params.read_2b(MAX_CONTEXT_SIZE)?.to_vec();
+    ctx.params.finish()?;
+    let engine = &mut *ctx.engine;
+    match (saved >> 24) as u8 {
+        HT_HMAC_SESSION | HT_POLICY_SESSION => return Err(Rc::HANDLE.param(1)),
+        HT_TRANSIENT if saved == SAVED_OBJECT || saved == SAVED_ST_CLEAR_OBJECT => {}
+        _ => return Err(Rc::VALUE.param(1)),
+    }
+    if !matches!(
+        hierarchy,
+        RH_OWNER | RH_PLATFORM | crate::consts::RH_ENDORSEMENT | RH_NULL
+    ) {
+        return Err(Rc::VALUE.param(1));
+    }
+    if !engine.hierarchy_enabled(hierarchy) {
+        return Err(Rc::HIERARCHY.param(1));
+    }
+    engine.need_object_slot()?;
+    let bound = engine.context_binding(sequence, saved, hierarchy);
+    let plain = open_context(engine.proof(hierarchy), sequence, saved, &bound, &blob)
+        .map_err(|rc| rc.param(1))?;
+    let object = Object::parse_state(&plain).map_err(|_| Rc::INTEGRITY.param(1))?;
+    if object.hierarchy != hierarchy {
+        return Err(Rc::INTEGRITY.param(1));
+    }
+    let handle = engine.load_object(object)?;
+    ctx.response_handle = Some(handle);
+    Ok(())
+}
+
+/// TPM2_FlushContext (Part 3, 28.4): ends a loaded session or object.
+pub fn flush_context(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
+    let handle = ctx.params.read::<TpmUint32>()?.value();
+    ctx.params.finish()?;
+    let engine = &mut *ctx.engine;
+    let removed = match (handle >> 24) as u8 {
+        HT_HMAC_SESSION | HT_POLICY_SESSION => {
+            let before = engine.sessions.len();
+            engine.sessions.retain(|s| s.handle != handle);
+            engine.sessions.len() != before
+        }
+        HT_TRANSIENT => {
+            let before = engine.objects.len();
+            engine.objects.retain(|o| o.handle != handle);
+            engine.objects.len() != before
+        }
+        _ => return Err(Rc::VALUE.param(1)),
+    };
+    if removed {
+        Ok(())
+    } else {
+        Err(Rc::HANDLE.param(1))
+    }
+}
+
+/// TPM2_EvictControl (Part 3, 28.5): makes a transient object persistent
+/// under `persistentHandle`, or removes a persistent object.
+pub fn evict_control(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
+    let [auth, object_handle, _] = ctx.handles;
+    let persistent = ctx.params.read::<TpmUint32>()?.value();
+    ctx.params.finish()?;
+    if (persistent >> 24) as u8 != HT_PERSISTENT {
+        return Err(Rc::VALUE.param(1));
+    }
+    let engine = &mut *ctx.engine;
+    let object = engine.object_or_err(object_handle)?;
+    let is_evict = (object_handle >> 24) as u8 == HT_PERSISTENT;
+    if object.is_temporary() || object.public.has(ST_CLEAR) || object.sensitive.is_none() {
+        return Err(Rc::ATTRIBUTES.handle(2));
+    }
+    if is_evict && object_handle != persistent {
+        return Err(Rc::HANDLE.handle(2));
+    }
+    let platform_object = object.hierarchy == RH_PLATFORM;
+    if auth == RH_PLATFORM {
+        if !is_evict {
+            if !platform_object {
+                return Err(Rc::HIERARCHY.handle(2));
+            }
+            if !PLATFORM_PERSISTENT.contains(&persistent) {
+                return Err(Rc::RANGE.param(1));
+            }
+        }
+    } else {
+        if platform_object {
+            return Err(Rc::HIERARCHY.handle(2));
+        }
+        if !is_evict && !OWNER_PERSISTENT.contains(&persistent) {
+            return Err(Rc::RANGE.param(1));
+        }
+    }
+    if is_evict {
+        engine.perm.persistent.retain(|o| o.handle != persistent);
+    } else {
+        if engine
+            .perm
+            .persistent
+            .iter()
+            .any(|o| o.handle == persistent)
+        {
+            return Err(Rc::NV_DEFINED);
+        }
+        if engine.perm.persistent.len() >= MAX_PERSISTENT_OBJECTS {
+            return Err(Rc::NV_SPACE);
+        }
+        let mut copy = object.clone();
+        copy.handle = persistent;
+        engine.perm.persistent.push(copy);
+        engine.perm.persistent.sort_by_key(|o| o.handle);
+    }
+    engine.nv_dirty = true;
+    Ok(())
+}
+
+/// The handles of the persistent objects (GetCapability).
+pub(crate) fn persistent_handles(engine: &crate::engine::Engine) -> Vec<u32> {
+    engine.perm.persistent.iter().map(|o| o.handle).collect()
+}
