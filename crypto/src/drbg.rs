@@ -14,7 +14,7 @@ const SEED_LEN: usize = KEY_LEN + BLOCK_LEN;
 /// Generate calls allowed between reseeds (SP800-90A allows up to 2^48).
 const RESEED_INTERVAL: u64 = 1 << 20;
 /// max_number_of_bits_per_request = 2^19 bits.
-const MAX_REQUEST_BYTES: usize = (1 << 19) / 8;
+pub(crate) const MAX_REQUEST_BYTES: usize = (1 << 19) / 8;
 /// Entropy must carry the full 256-bit security strength.
 const MIN_ENTROPY_LEN: usize = 32;
 
