@@ -32,4 +32,5 @@ pub use pipeline::error_response;
 pub use platform::Platform;
 pub use rc::Rc;
 pub use state::StateImage;
+pub use object::create::primary_public_area;
 pub use table::command_name;

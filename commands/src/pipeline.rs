@@ -209,6 +209,19 @@ impl Engine {
         let mut out = ctx.out.into_vec();
 
         // Response: new nonces, parameter encryption, response HMACs.
+        // A command that changed an entity's authValue (HierarchyChangeAuth)
+        // answers with an HMAC keyed by the new value.
+        let mut plan = plan;
+        for (i, session) in sessions.iter().enumerate() {
+            if let (Some((entity, _)), Some(loaded)) = (
+                entities.get(i),
+                self.sessions.iter().find(|s| s.handle == session.handle),
+            ) && let Ok(auth) = self.entity_auth_value(*entity)
+                && let Some(key) = plan.keys.get_mut(i)
+            {
+                *key = loaded.hmac_key(Some(*entity), trim_trailing_zeros(&auth));
+            }
+        }
         let auths = self.finish_sessions(platform, def, &sessions, &plan, &mut out)?;
         Ok(build_response(response_handle, &auths, has_sessions, &out))
     }
@@ -415,7 +428,7 @@ impl Engine {
     /// The authValue of an entity that can be authorized or bound: PCRs have
     /// none; hierarchies and objects have theirs.
     pub(crate) fn entity_auth_value(&self, handle: u32) -> Result<Vec<u8>, Rc> {
-        if (handle as usize) < PCR_COUNT {
+        if (handle as usize) < PCR_COUNT || handle == consts::RH_NULL {
             return Ok(Vec::new());
         }
         if let Some(auth) = self.hierarchy_auth(handle) {
@@ -451,11 +464,12 @@ impl Engine {
     }
 
     /// The code of a failed authorization: TPM_RC_AUTH_FAIL for entities the
-    /// dictionary-attack logic protects, TPM_RC_BAD_AUTH for PCRs, the platform
-    /// hierarchy and noDA objects.
+    /// dictionary-attack logic protects (lockout, objects without noDA),
+    /// TPM_RC_BAD_AUTH for the others.
     fn auth_failure(&self, entity: Option<u32>) -> Rc {
+        // Of the permanent handles only lockout is DA-protected (Part 1, 19.8.x).
         let protected = match entity {
-            Some(consts::RH_OWNER | consts::RH_ENDORSEMENT | consts::RH_LOCKOUT) => true,
+            Some(consts::RH_LOCKOUT) => true,
             Some(h) => self
                 .object(h)
                 .is_some_and(|o| !o.public.has(crate::object::public::NO_DA)),

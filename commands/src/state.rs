@@ -42,6 +42,8 @@ pub struct Permanent {
     pub orderly: Orderly,
     /// The TPM established flag of the PC Client interface (set by a DRTM sequence).
     pub tpm_established: bool,
+    /// TPM Resets since manufacture, never cleared (binds saved object contexts).
+    pub total_reset_count: u32,
     /// Seeds, proofs, authorization values and policies of the hierarchies.
     pub hier: Hierarchies,
     /// Objects made persistent with EvictControl, by handle.
@@ -58,6 +60,7 @@ impl Default for Permanent {
             clock_safe: true,
             orderly: Orderly::None,
             tpm_established: false,
+            total_reset_count: 0,
             hier: Hierarchies::default(),
             persistent: Vec::new(),
         }
@@ -109,6 +112,7 @@ const P_LOCKOUT_POLICY: u16 = 19;
 const P_DISABLE_CLEAR: u16 = 20;
 /// Repeated: one persistent object each.
 const P_OBJECT: u16 = 21;
+const P_TOTAL_RESET_COUNT: u16 = 22;
 
 const S_UPDATE_COUNTER: u16 = 1;
 const S_ACTIVE_ALLOCATION: u16 = 2;
@@ -246,6 +250,7 @@ impl Permanent {
             w.field(tag, &policy_bytes(policy));
         }
         w.field(P_DISABLE_CLEAR, &[u8::from(h.disable_clear)]);
+        w.field(P_TOTAL_RESET_COUNT, &self.total_reset_count.to_be_bytes());
         for object in &self.persistent {
             w.field(P_OBJECT, &object.marshal_state());
         }
@@ -283,6 +288,7 @@ impl Permanent {
                 P_ENDORSEMENT_POLICY => p.hier.endorsement_policy = policy_of(tag, v)?,
                 P_LOCKOUT_POLICY => p.hier.lockout_policy = policy_of(tag, v)?,
                 P_DISABLE_CLEAR => p.hier.disable_clear = bool_of(tag, v)?,
+                P_TOTAL_RESET_COUNT => p.total_reset_count = u32_of(tag, v)?,
                 P_OBJECT => p
                     .persistent
                     .push(Object::parse_state(v).map_err(|_| DecodeError::BadField(tag))?),

@@ -25,15 +25,15 @@ const PLATFORM_PERSISTENT: core::ops::RangeInclusive<u32> = 0x8180_0000..=0x81FF
 
 impl crate::engine::Engine {
     /// Values an object context is bound to besides its proof: the sequence,
-    /// saved handle and hierarchy; stClear objects also die at TPM Restart
-    /// and Reset, through the reset and restart counts.
+    /// saved handle and hierarchy, and the total reset count (object contexts
+    /// do not survive TPM Reset); stClear objects die at TPM Restart too.
     fn context_binding(&self, sequence: u64, saved: u32, hierarchy: u32) -> Vec<u8> {
         let mut b = Vec::with_capacity(24);
         b.extend_from_slice(&sequence.to_be_bytes());
         b.extend_from_slice(&saved.to_be_bytes());
         b.extend_from_slice(&hierarchy.to_be_bytes());
+        b.extend_from_slice(&self.perm.total_reset_count.to_be_bytes());
         if saved == SAVED_ST_CLEAR_OBJECT {
-            b.extend_from_slice(&self.perm.reset_count.to_be_bytes());
             b.extend_from_slice(&self.perm.restart_count.to_be_bytes());
         }
         b

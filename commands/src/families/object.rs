@@ -265,7 +265,11 @@ pub(crate) fn read_public(
     if bytes.is_empty() {
         return Err(Rc::SIZE.param(n));
     }
-    Public::parse(bytes, null_name_ok, derive).map_err(|rc| rc.param(n))
+    // A structure running past its TPM2B's size is a size mismatch: libtpms
+    // parses on into the next parameter and then reports TPM_RC_SIZE.
+    Public::parse(bytes, null_name_ok, derive).map_err(|rc| {
+        if rc == Rc::INSUFFICIENT { Rc::SIZE } else { rc }.param(n)
+    })
 }
 
 /// The creation inputs after inSensitive and inPublic: outsideInfo, creationPCR.
@@ -448,10 +452,8 @@ pub fn load_external(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
         None => create::check_public_key(&public).map_err(|rc| rc.param(2))?,
     }
     let name = public.name();
-    let qn = match public.name_alg {
-        Some(h) => qualified_name(h, &hierarchy.to_be_bytes(), &name),
-        None => Vec::new(),
-    };
+    // An external object's qualified name is its name (as libtpms reports it).
+    let qn = name.clone();
     let handle = ctx.engine.load_object(Object {
         handle: 0,
         public,

@@ -46,6 +46,8 @@ pub fn startup(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
         engine.apply_snapshot(&saved);
         engine.perm.restart_count = engine.perm.restart_count.wrapping_add(1);
         engine.gc = saved.clear.clone().unwrap_or_default();
+        // phEnable is SET by every Startup (Part 1, 14.x).
+        engine.gc.ph_enable = true;
         restore_or_reset_null(engine, ctx.platform, saved.reset.clone())?;
     } else {
         // Startup(CLEAR): hierarchies enabled, platformAuth/Policy empty.
@@ -68,6 +70,7 @@ pub fn startup(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
                 engine.perm.clock_safe = false;
             }
             engine.perm.reset_count = engine.perm.reset_count.wrapping_add(1);
+            engine.perm.total_reset_count = engine.perm.total_reset_count.wrapping_add(1);
             engine.perm.restart_count = 0;
         }
     }

@@ -468,3 +468,19 @@ fn strip(v: &[u8]) -> &[u8] {
     let start = v.iter().position(|b| *b != 0).unwrap_or(v.len());
     v.get(start..).unwrap_or_default()
 }
+
+/// The TPMT_PUBLIC of the primary object that `seed` and `template` (a
+/// TPMT_PUBLIC) give with `data` as inSensitive.data — the same derivation
+/// CreatePrimary runs, exposed so golden vectors can pin it.
+pub fn primary_public_area(seed: &[u8], template: &[u8], data: &[u8]) -> Result<Vec<u8>, Rc> {
+    let mut public = Public::parse(template, false, false)?;
+    create_checks(None, &public, data.len()).map_err(|(rc, _)| rc)?;
+    let name_alg = public.name_alg.ok_or(Rc::HASH)?;
+    let mut rng = primary_drbg(name_alg, seed, &public.name(), data)?;
+    let create = SensitiveCreate {
+        user_auth: Secret::empty(),
+        data: Secret::new(data),
+    };
+    generate(&mut public, &create, &mut rng)?;
+    Ok(public.marshal())
+}
