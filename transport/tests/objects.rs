@@ -1126,18 +1126,19 @@ fn object_changeauth(peer: Peer) {
         "change my auth"
     );
 
-    // Wrong current auth (noDA object: BAD_AUTH); a signing key used with its new auth.
+    // Wrong current auth (noDA object: BAD_AUTH); the object used with its new auth.
+    t.write("k.bin", b"noda data");
     t.ok(
         "tpm2_create",
         &[
             "-C",
             "srk.ctx",
-            "-G",
-            "ecc",
+            "-i",
+            "k.bin",
             "-p",
             "k1",
             "-a",
-            "fixedtpm|fixedparent|sensitivedataorigin|userwithauth|noda|sign",
+            "fixedtpm|fixedparent|userwithauth|noda",
             "-u",
             "k.pub",
             "-r",
@@ -1169,19 +1170,10 @@ fn object_changeauth(peer: Peer) {
             "-C", "srk.ctx", "-u", "k.pub", "-r", "k2.priv", "-c", "k2.ctx",
         ],
     );
-    t.write("msg", b"message");
-    t.fails(
-        TPM_RC_BAD_AUTH,
-        "tpm2_sign",
-        &["-c", "k2.ctx", "-p", "k1", "-o", "sig", "msg"],
-    );
-    t.ok(
-        "tpm2_sign",
-        &["-c", "k2.ctx", "-p", "k2", "-o", "sig", "msg"],
-    );
-    t.ok(
-        "tpm2_verifysignature",
-        &["-c", "k.ctx", "-m", "msg", "-s", "sig"],
+    t.fails(TPM_RC_BAD_AUTH, "tpm2_unseal", &["-c", "k2.ctx", "-p", "k1"]);
+    assert_eq!(
+        t.ok("tpm2_unseal", &["-c", "k2.ctx", "-p", "k2"]),
+        "noda data"
     );
 }
 
