@@ -54,12 +54,16 @@ pub struct Engine {
     pub(crate) selftests: SelfTests,
     /// Loaded authorization sessions.
     pub(crate) sessions: Vec<crate::session::Session>,
+    /// Saved (context-saved, not loaded) sessions: handle and context sequence.
+    pub(crate) saved_sessions: Vec<(u32, u64)>,
     /// Loaded transient objects (at most MAX_LOADED_OBJECTS).
     pub(crate) objects: Vec<crate::object::Object>,
     /// State-clear data: hierarchy enables, platformAuth and platformPolicy.
     pub(crate) gc: crate::hierarchy::StateClear,
     /// State-reset data: the null hierarchy's seed and proof.
     pub(crate) gr: crate::hierarchy::StateReset,
+    /// Dictionary-attack timers.
+    pub(crate) da_timers: crate::da::DaTimers,
     pub(crate) failure: Option<FailureInfo>,
     /// Permanent or saved state changed and must be committed before answering.
     pub(crate) nv_dirty: bool,
@@ -99,8 +103,10 @@ impl Engine {
             selftests: SelfTests::new(),
             sessions: Vec::new(),
             objects: Vec::new(),
+            saved_sessions: Vec::new(),
             gc: crate::hierarchy::StateClear::default(),
             gr: crate::hierarchy::StateReset::default(),
+            da_timers: crate::da::DaTimers::default(),
             failure: None,
             nv_dirty: false,
         }

@@ -13,6 +13,7 @@ extern crate alloc;
 
 mod codec;
 pub mod consts;
+mod da;
 mod engine;
 mod families;
 mod hierarchy;
@@ -28,9 +29,9 @@ mod state;
 mod table;
 
 pub use engine::{Engine, FailureInfo, StateError};
+pub use object::create::primary_public_area;
 pub use pipeline::error_response;
 pub use platform::Platform;
 pub use rc::Rc;
 pub use state::StateImage;
-pub use object::create::primary_public_area;
 pub use table::command_name;

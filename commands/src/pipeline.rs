@@ -184,7 +184,8 @@ impl Engine {
         if sessions.len() < entities.len() {
             return Err(Rc::AUTH_MISSING);
         }
-        let plan = self.check_sessions(def, &sessions, &entities, &names, params)?;
+        let now = self.clock_now(platform.monotonic_ms());
+        let plan = self.check_sessions(def, &sessions, &entities, &names, params, now)?;
 
         // Parameter decryption: the last step of session processing.
         let mut params = params.to_vec();
@@ -235,11 +236,13 @@ impl Engine {
         entities: &[(u32, AuthRole)],
         names: &[u8],
         params: &[u8],
+        now: u64,
     ) -> Result<SessionPlan, Rc> {
         let mut plan = SessionPlan {
             keys: Vec::new(),
             decrypt: None,
             encrypt: None,
+            policy_used: Vec::new(),
         };
         // Which session decrypts / encrypts: at most one each.
         for (i, s) in sessions.iter().enumerate() {
@@ -273,9 +276,18 @@ impl Engine {
                 // The entity may be authorized by a policy session only.
                 return Err(Rc::AUTH_UNAVAILABLE.session(n));
             }
+            if let Some(h) = entity {
+                self.da_check(h, self.da_protected(h), now)?;
+            }
             if session.handle == consts::RS_PW {
-                self.check_password(session, entity)
-                    .map_err(|rc| rc.session(n))?;
+                if let Err(rc) = self.check_password(session, entity) {
+                    if let Some(h) = entity
+                        && rc == Rc::AUTH_FAIL
+                    {
+                        self.da_failure(h, now);
+                    }
+                    return Err(rc.session(n));
+                }
                 plan.keys.push(Zeroizing::new(Vec::new()));
                 continue;
             }
@@ -297,9 +309,17 @@ impl Engine {
             if entity.is_some() && loaded.kind == session::SE_TRIAL {
                 return Err(Rc::AUTH_TYPE.session(n));
             }
-            if entity.is_some() && loaded.kind == session::SE_POLICY {
-                // No entity has an authPolicy yet, so no policy can be satisfied.
-                return Err(Rc::POLICY_FAIL.session(n));
+            if let Some(h) = entity
+                && loaded.kind == session::SE_POLICY
+            {
+                self.check_policy(h, loaded, def.cc).map_err(|rc| {
+                    if rc == Rc::AUTH_UNAVAILABLE {
+                        rc
+                    } else {
+                        rc.session(n)
+                    }
+                })?;
+                plan.policy_used.push(session.handle);
             }
             let auth_value = match entity {
                 Some(h) => self.entity_auth_value(h)?,
@@ -318,7 +338,13 @@ impl Engine {
                 session.attributes,
             );
             if !ct_eq(expected.as_bytes(), session.hmac) {
-                return Err(self.auth_failure(entity).session(n));
+                let rc = self.auth_failure(entity);
+                if let Some(h) = entity
+                    && rc == Rc::AUTH_FAIL
+                {
+                    self.da_failure(h, now);
+                }
+                return Err(rc.session(n));
             }
             for (j, slot) in [&mut plan.decrypt, &mut plan.encrypt].into_iter().flatten() {
                 if *j == i {
@@ -382,6 +408,11 @@ impl Engine {
         plan: &SessionPlan,
         out: &mut [u8],
     ) -> Result<Vec<Vec<u8>>, Rc> {
+        for h in &plan.policy_used {
+            if let Some(s) = self.sessions.iter_mut().find(|s| s.handle == *h) {
+                s.policy = session::PolicyState::new(s.auth_hash);
+            }
+        }
         for session in sessions.iter().filter(|s| s.handle != consts::RS_PW) {
             let size = self.session(session.handle)?.auth_hash.digest_size();
             let mut nonce = alloc::vec![0u8; size];
@@ -463,23 +494,49 @@ impl Engine {
         }
     }
 
+    /// The authPolicy of an entity and its hash, if it has one.
+    fn entity_policy(&self, h: u32) -> Option<(u16, Vec<u8>)> {
+        if let Some(p) = self.hierarchy_policy(h) {
+            return (p.alg != crate::object::alg::NULL).then(|| (p.alg, p.digest.clone()));
+        }
+        let o = self.object(h)?;
+        let alg = o.public.name_alg?;
+        (!o.public.auth_policy.is_empty()).then(|| (alg.alg_id(), o.public.auth_policy.clone()))
+    }
+
+    /// A policy session authorizing `entity` for command `cc`: its digest
+    /// must equal the entity's authPolicy and its deferred checks must hold.
+    fn check_policy(&self, entity: u32, s: &Session, cc: u32) -> Result<(), Rc> {
+        let Some((alg, digest)) = self.entity_policy(entity) else {
+            return Err(Rc::AUTH_UNAVAILABLE);
+        };
+        if alg != s.auth_hash.alg_id() || !ct_eq(&digest, &s.policy.digest) {
+            return Err(Rc::POLICY_FAIL);
+        }
+        if s.policy.command_code.is_some_and(|c| c != cc) {
+            return Err(Rc::POLICY_CC);
+        }
+        Ok(())
+    }
+
     /// The code of a failed authorization: TPM_RC_AUTH_FAIL for entities the
     /// dictionary-attack logic protects (lockout, objects without noDA),
     /// TPM_RC_BAD_AUTH for the others.
     fn auth_failure(&self, entity: Option<u32>) -> Rc {
-        // Of the permanent handles only lockout is DA-protected (Part 1, 19.8.x).
-        let protected = match entity {
-            Some(consts::RH_LOCKOUT) => true,
-            Some(h) => self
-                .object(h)
-                .is_some_and(|o| !o.public.has(crate::object::public::NO_DA)),
-            None => false,
-        };
-        if protected {
+        if entity.is_some_and(|h| self.da_protected(h)) {
             Rc::AUTH_FAIL
         } else {
             Rc::BAD_AUTH
         }
+    }
+
+    /// Of the permanent handles only lockout is DA-protected; objects are
+    /// unless they have noDA (Part 1, 19.8).
+    pub(crate) fn da_protected(&self, h: u32) -> bool {
+        h == consts::RH_LOCKOUT
+            || self
+                .object(h)
+                .is_some_and(|o| !o.public.has(crate::object::public::NO_DA))
     }
 
     /// Checks a handle's value against its TPMI_ type, and that the entity it
@@ -513,6 +570,7 @@ impl Engine {
             HandleKind::Hierarchy { null_ok: false } => hierarchy(&[O, E, P]),
             HandleKind::HierarchyAuth => hierarchy(&[O, E, P, L]),
             HandleKind::Clear => hierarchy(&[L, P]),
+            HandleKind::Lockout => hierarchy(&[L]),
             HandleKind::Provision => hierarchy(&[O, P]),
             HandleKind::Object => self.check_object_handle(h),
             HandleKind::ObjectOrNull => {
@@ -542,6 +600,15 @@ impl Engine {
                 }
                 _ => Err(Rc::VALUE),
             },
+            HandleKind::PolicySession => {
+                if ht != consts::HT_POLICY_SESSION {
+                    Err(Rc::VALUE)
+                } else if self.sessions.iter().any(|s| s.handle == h) {
+                    Ok(())
+                } else {
+                    Err(Rc::REFERENCE_H0)
+                }
+            }
             HandleKind::EntityOrNull => {
                 if is_object {
                     return self.check_object_handle(h);
@@ -642,6 +709,8 @@ struct SessionPlan {
     decrypt: Option<(usize, Zeroizing<Vec<u8>>)>,
     /// The session that encrypts the first response parameter, and its key.
     encrypt: Option<(usize, Zeroizing<Vec<u8>>)>,
+    /// Policy sessions that authorized the command: restarted afterwards.
+    policy_used: Vec<u32>,
 }
 
 fn session_handle(sessions: &[AuthSession<'_>], i: usize) -> u32 {

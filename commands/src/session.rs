@@ -12,6 +12,8 @@ use crate::rc::Rc;
 
 /// Session slots (TPM_PT_HR_LOADED_MIN / ACTIVE_SESSIONS_MAX are reported from this).
 pub const MAX_LOADED_SESSIONS: usize = 3;
+/// Loaded plus saved sessions (the context array, TPM_PT_ACTIVE_SESSIONS_MAX).
+pub const MAX_ACTIVE_SESSIONS: usize = 64;
 
 pub const SE_HMAC: u8 = 0x00;
 pub const SE_POLICY: u8 = 0x01;
@@ -31,6 +33,29 @@ pub enum SymDef {
     AesCfb { key_bits: u16 },
 }
 
+/// What a policy session has accumulated (Part 1, 19.7): the policyDigest
+/// and the checks deferred to the authorization.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PolicyState {
+    pub digest: Vec<u8>,
+    /// PolicyCommandCode: the only command the session may authorize.
+    pub command_code: Option<u32>,
+    /// PolicyAuthValue: the HMAC includes the entity's authValue.
+    pub auth_value_needed: bool,
+    /// PolicyPassword: the authValue is sent in the clear as the HMAC.
+    pub password_needed: bool,
+}
+
+impl PolicyState {
+    /// The state of a new or restarted policy session: a zero digest.
+    pub fn new(alg: HashAlg) -> PolicyState {
+        PolicyState {
+            digest: alloc::vec![0; alg.digest_size()],
+            ..Default::default()
+        }
+    }
+}
+
 /// One loaded session.
 pub struct Session {
     pub handle: u32,
@@ -42,6 +67,8 @@ pub struct Session {
     /// The handle of the entity the session is bound to, if any.
     pub bind: Option<u32>,
     pub symmetric: SymDef,
+    /// Policy and trial sessions: the policy so far.
+    pub policy: PolicyState,
 }
 
 impl Session {
@@ -73,7 +100,13 @@ impl Session {
     /// authValue is left out when the session is bound to that very entity
     /// (Part 1, 19.6.5).
     pub fn hmac_key(&self, entity: Option<u32>, auth_value: &[u8]) -> Zeroizing<Vec<u8>> {
-        let include_auth = entity.is_some() && entity != self.bind;
+        // A policy session includes the authValue only after PolicyAuthValue.
+        let include_auth = entity.is_some()
+            && if self.kind == SE_HMAC {
+                entity != self.bind
+            } else {
+                self.policy.auth_value_needed
+            };
         let auth: &[u8] = if include_auth { auth_value } else { &[] };
         Zeroizing::new([self.session_key.as_slice(), auth].concat())
     }
@@ -151,5 +184,86 @@ impl Session {
                 r.map_err(|_| Rc::FAILURE)
             }
         }
+    }
+}
+
+impl Session {
+    /// The session as bytes, for a saved context (ContextSave).
+    pub fn marshal(&self) -> Zeroizing<Vec<u8>> {
+        let mut o = Zeroizing::new(Vec::with_capacity(256));
+        let put2b = |o: &mut Vec<u8>, v: &[u8]| {
+            o.extend_from_slice(&(v.len() as u16).to_be_bytes());
+            o.extend_from_slice(v);
+        };
+        o.extend_from_slice(&self.handle.to_be_bytes());
+        o.push(self.kind);
+        o.extend_from_slice(&self.auth_hash.alg_id().to_be_bytes());
+        put2b(&mut o, &self.session_key);
+        put2b(&mut o, &self.nonce_tpm);
+        put2b(&mut o, &self.nonce_caller);
+        o.extend_from_slice(&self.bind.unwrap_or(0).to_be_bytes());
+        o.push(u8::from(self.bind.is_some()));
+        match self.symmetric {
+            SymDef::Null => o.extend_from_slice(&[0, 0, 0]),
+            SymDef::Xor(h) => {
+                o.push(1);
+                o.extend_from_slice(&h.alg_id().to_be_bytes());
+            }
+            SymDef::AesCfb { key_bits } => {
+                o.push(2);
+                o.extend_from_slice(&key_bits.to_be_bytes());
+            }
+        }
+        put2b(&mut o, &self.policy.digest);
+        o.extend_from_slice(&self.policy.command_code.unwrap_or(0).to_be_bytes());
+        o.push(
+            u8::from(self.policy.command_code.is_some())
+                | u8::from(self.policy.auth_value_needed) << 1
+                | u8::from(self.policy.password_needed) << 2,
+        );
+        o
+    }
+
+    /// The inverse of [`Session::marshal`]; None if the bytes are not a session.
+    pub fn parse(bytes: &[u8]) -> Option<Session> {
+        let mut r = crate::object::public::Reader::new(bytes);
+        let handle = r.u32().ok()?;
+        let kind = r.u8().ok()?;
+        let auth_hash = HashAlg::from_alg_id(r.u16().ok()?)?;
+        let session_key = Zeroizing::new(r.tpm2b(64).ok()?.to_vec());
+        let nonce_tpm = r.tpm2b(64).ok()?.to_vec();
+        let nonce_caller = r.tpm2b(64).ok()?.to_vec();
+        let bind_handle = r.u32().ok()?;
+        let bind = (r.u8().ok()? == 1).then_some(bind_handle);
+        let sym_tag = r.u8().ok()?;
+        let sym_arg = r.u16().ok()?;
+        let symmetric = match sym_tag {
+            0 => SymDef::Null,
+            1 => SymDef::Xor(HashAlg::from_alg_id(sym_arg)?),
+            2 => SymDef::AesCfb { key_bits: sym_arg },
+            _ => return None,
+        };
+        let digest = r.tpm2b(64).ok()?.to_vec();
+        let cc = r.u32().ok()?;
+        let flags = r.u8().ok()?;
+        if !r.is_empty() {
+            return None;
+        }
+        Some(Session {
+            handle,
+            kind,
+            auth_hash,
+            session_key,
+            nonce_tpm,
+            nonce_caller,
+            bind,
+            symmetric,
+            policy: PolicyState {
+                digest,
+                command_code: (flags & 1 != 0).then_some(cc),
+                auth_value_needed: flags & 2 != 0,
+                password_needed: flags & 4 != 0,
+            },
+        })
     }
 }

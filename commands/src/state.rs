@@ -46,6 +46,8 @@ pub struct Permanent {
     pub total_reset_count: u32,
     /// Seeds, proofs, authorization values and policies of the hierarchies.
     pub hier: Hierarchies,
+    /// Dictionary-attack counters and parameters.
+    pub da: crate::da::DaState,
     /// Objects made persistent with EvictControl, by handle.
     pub persistent: Vec<Object>,
 }
@@ -62,6 +64,7 @@ impl Default for Permanent {
             tpm_established: false,
             total_reset_count: 0,
             hier: Hierarchies::default(),
+            da: crate::da::DaState::default(),
             persistent: Vec::new(),
         }
     }
@@ -113,6 +116,9 @@ const P_DISABLE_CLEAR: u16 = 20;
 /// Repeated: one persistent object each.
 const P_OBJECT: u16 = 21;
 const P_TOTAL_RESET_COUNT: u16 = 22;
+/// failedTries, maxTries, recoveryTime, lockoutRecovery (u32 each), then
+/// lockoutAuthEnabled and daUsed (one octet each).
+const P_DA: u16 = 23;
 
 const S_UPDATE_COUNTER: u16 = 1;
 const S_ACTIVE_ALLOCATION: u16 = 2;
@@ -251,6 +257,19 @@ impl Permanent {
         }
         w.field(P_DISABLE_CLEAR, &[u8::from(h.disable_clear)]);
         w.field(P_TOTAL_RESET_COUNT, &self.total_reset_count.to_be_bytes());
+        let da = &self.da;
+        let mut v = Vec::with_capacity(18);
+        for x in [
+            da.failed_tries,
+            da.max_tries,
+            da.recovery_time,
+            da.lockout_recovery,
+        ] {
+            v.extend_from_slice(&x.to_be_bytes());
+        }
+        v.push(u8::from(da.lockout_auth_enabled));
+        v.push(u8::from(da.used));
+        w.field(P_DA, &v);
         for object in &self.persistent {
             w.field(P_OBJECT, &object.marshal_state());
         }
@@ -289,6 +308,21 @@ impl Permanent {
                 P_LOCKOUT_POLICY => p.hier.lockout_policy = policy_of(tag, v)?,
                 P_DISABLE_CLEAR => p.hier.disable_clear = bool_of(tag, v)?,
                 P_TOTAL_RESET_COUNT => p.total_reset_count = u32_of(tag, v)?,
+                P_DA => {
+                    let bad = DecodeError::BadField(tag);
+                    if v.len() != 18 {
+                        return Err(bad);
+                    }
+                    let word = |i: usize| u32_of(tag, v.get(4 * i..4 * i + 4).unwrap_or_default());
+                    p.da = crate::da::DaState {
+                        failed_tries: word(0)?,
+                        max_tries: word(1)?,
+                        recovery_time: word(2)?,
+                        lockout_recovery: word(3)?,
+                        lockout_auth_enabled: bool_of(tag, v.get(16..17).unwrap_or_default())?,
+                        used: bool_of(tag, v.get(17..18).unwrap_or_default())?,
+                    };
+                }
                 P_OBJECT => p
                     .persistent
                     .push(Object::parse_state(v).map_err(|_| DecodeError::BadField(tag))?),

@@ -6,7 +6,8 @@
 //! through GetCapability(TPM_CAP_COMMANDS).
 
 use crate::families::{
-    capability, clock, context, hierarchy, object, pcr, random, selftest, session, startup,
+    capability, clock, context, da, hierarchy, object, pcr, policy, random, selftest, session,
+    startup,
 };
 use crate::pipeline::Ctx;
 use crate::rc::Rc;
@@ -27,6 +28,8 @@ pub enum HandleKind {
     HierarchyAuth,
     /// TPMI_RH_CLEAR: lockout or platform.
     Clear,
+    /// TPMI_RH_LOCKOUT.
+    Lockout,
     /// TPMI_RH_PROVISION: owner or platform.
     Provision,
     /// TPMI_DH_OBJECT: a loaded transient or persistent object.
@@ -37,6 +40,8 @@ pub enum HandleKind {
     Parent,
     /// TPMI_DH_CONTEXT: a loaded session or transient object.
     Context,
+    /// TPMI_SH_POLICY: a loaded policy (or trial) session.
+    PolicySession,
     /// TPMI_DH_ENTITY+ (anything with an authValue, or TPM_RH_NULL).
     EntityOrNull,
 }
@@ -108,9 +113,11 @@ const HIERARCHY_OR_NULL_USER: &[HandleSpec] = &[handle(
 )];
 const HIERARCHY_AUTH_USER: &[HandleSpec] = &[handle(HandleKind::HierarchyAuth, AuthRole::User)];
 const CLEAR_USER: &[HandleSpec] = &[handle(HandleKind::Clear, AuthRole::User)];
+const LOCKOUT_USER: &[HandleSpec] = &[handle(HandleKind::Lockout, AuthRole::User)];
 const OBJECT_USER: &[HandleSpec] = &[handle(HandleKind::Object, AuthRole::User)];
 const OBJECT_NO_AUTH: &[HandleSpec] = &[handle(HandleKind::Object, AuthRole::None)];
 const PARENT_USER: &[HandleSpec] = &[handle(HandleKind::Parent, AuthRole::User)];
+const POLICY_SESSION: &[HandleSpec] = &[handle(HandleKind::PolicySession, AuthRole::None)];
 const CONTEXT_NO_AUTH: &[HandleSpec] = &[handle(HandleKind::Context, AuthRole::None)];
 const PROVISION_AND_OBJECT: &[HandleSpec] = &[
     handle(HandleKind::Provision, AuthRole::User),
@@ -158,6 +165,8 @@ pub static COMMANDS: &[CommandDef] = &[
     cmd!(0x0000_012B, "PCR_Allocate", PLATFORM_USER, sessions: true, nv: true, pcr::pcr_allocate),
     cmd!(0x0000_012E, "SetPrimaryPolicy", HIERARCHY_AUTH_USER, sessions: true, nv: true, crypt: (true, false), rhandle: false, hierarchy::set_primary_policy),
     cmd!(0x0000_0131, "CreatePrimary", HIERARCHY_OR_NULL_USER, sessions: true, nv: false, crypt: (true, true), rhandle: true, hierarchy::create_primary),
+    cmd!(0x0000_0139, "DictionaryAttackLockReset", LOCKOUT_USER, sessions: true, nv: true, da::dictionary_attack_lock_reset),
+    cmd!(0x0000_013A, "DictionaryAttackParameters", LOCKOUT_USER, sessions: true, nv: true, da::dictionary_attack_parameters),
     cmd!(0x0000_013C, "PCR_Event", PCR_USER, sessions: true, nv: true, crypt: (true, false), rhandle: false, pcr::pcr_event),
     cmd!(0x0000_013D, "PCR_Reset", PCR_USER_NO_NULL, sessions: true, nv: true, pcr::pcr_reset),
     cmd!(0x0000_0142, "IncrementalSelfTest", &[], sessions: true, nv: true, selftest::incremental_self_test),
@@ -173,14 +182,18 @@ pub static COMMANDS: &[CommandDef] = &[
     cmd!(0x0000_0162, "ContextSave", CONTEXT_NO_AUTH, sessions: true, nv: false, context::context_save),
     cmd!(0x0000_0165, "FlushContext", &[], sessions: false, nv: false, context::flush_context),
     cmd!(0x0000_0167, "LoadExternal", &[], sessions: true, nv: false, crypt: (true, true), rhandle: true, object::load_external),
+    cmd!(0x0000_016B, "PolicyAuthValue", POLICY_SESSION, sessions: true, nv: false, policy::policy_auth_value),
+    cmd!(0x0000_016C, "PolicyCommandCode", POLICY_SESSION, sessions: true, nv: false, policy::policy_command_code),
     cmd!(0x0000_0173, "ReadPublic", OBJECT_NO_AUTH, sessions: true, nv: false, crypt: (false, true), rhandle: false, object::read_public_cmd),
     cmd!(0x0000_0176, "StartAuthSession", KEY_AND_BIND, sessions: true, nv: false, crypt: (true, false), rhandle: true, session::start_auth_session),
     cmd!(0x0000_017A, "GetCapability", &[], sessions: true, nv: false, capability::get_capability),
     cmd!(0x0000_017B, "GetRandom", &[], sessions: true, nv: false, crypt: (false, true), rhandle: false, random::get_random),
     cmd!(0x0000_017C, "GetTestResult", &[], sessions: true, nv: false, crypt: (false, true), rhandle: false, selftest::get_test_result),
     cmd!(0x0000_017E, "PCR_Read", &[], sessions: true, nv: false, pcr::pcr_read),
+    cmd!(0x0000_0180, "PolicyRestart", POLICY_SESSION, sessions: true, nv: false, policy::policy_restart),
     cmd!(0x0000_0181, "ReadClock", &[], sessions: true, nv: false, clock::read_clock),
     cmd!(0x0000_0182, "PCR_Extend", PCR_USER, sessions: true, nv: true, pcr::pcr_extend),
+    cmd!(0x0000_0189, "PolicyGetDigest", POLICY_SESSION, sessions: true, nv: false, crypt: (false, true), rhandle: false, policy::policy_get_digest),
     cmd!(0x0000_018A, "TestParms", &[], sessions: true, nv: false, capability::test_parms),
     cmd!(0x0000_0191, "CreateLoaded", PARENT_USER, sessions: true, nv: false, crypt: (true, true), rhandle: true, object::create_loaded),
 ];

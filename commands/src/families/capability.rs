@@ -240,8 +240,8 @@ fn handles_from(engine: &crate::engine::Engine, property: u32) -> Option<Vec<u32
         HT_PERMANENT => PERMANENT_HANDLES.to_vec(),
         // TPM_HT_LOADED_SESSION: every loaded session, HMAC and policy alike.
         HT_HMAC_SESSION => engine.sessions.iter().map(|s| s.handle).collect(),
-        // TPM_HT_SAVED_SESSION: no session can be saved yet (ContextSave).
-        HT_POLICY_SESSION => Vec::new(),
+        // TPM_HT_SAVED_SESSION: sessions saved with ContextSave.
+        HT_POLICY_SESSION => engine.saved_sessions.iter().map(|s| s.0).collect(),
         HT_TRANSIENT => engine.objects.iter().map(|o| o.handle).collect(),
         HT_PERSISTENT => crate::families::context::persistent_handles(engine),
         // No NV index exists yet.
@@ -274,7 +274,10 @@ fn tpm_properties(engine: &crate::engine::Engine) -> Vec<(u32, u32)> {
         | u32::from(!h.endorsement_auth.is_empty()) << 1
         | u32::from(!h.lockout_auth.is_empty()) << 2
         | u32::from(h.disable_clear) << 8
+        | u32::from(engine.perm.da.in_lockout()) << 9
         | 1 << 10; // tpmGeneratedEPS
+    let active_max = crate::session::MAX_ACTIVE_SESSIONS as u32;
+    let active = (engine.sessions.len() + engine.saved_sessions.len()) as u32;
     let transient = engine.objects.len() as u32;
     let persistent = engine.perm.persistent.len() as u32;
     let transient_slots = MAX_LOADED_OBJECTS as u32;
@@ -297,7 +300,7 @@ fn tpm_properties(engine: &crate::engine::Engine) -> Vec<(u32, u32)> {
         (0x10E, transient_slots),          // HR_TRANSIENT_MIN
         (0x10F, persistent_slots),         // HR_PERSISTENT_MIN
         (0x110, slots),                    // HR_LOADED_MIN
-        (0x111, slots),                    // ACTIVE_SESSIONS_MAX
+        (0x111, active_max),               // ACTIVE_SESSIONS_MAX
         (0x112, PCR_COUNT as u32),
         (0x113, PCR_SELECT_MIN as u32),
         (0x114, 0xFFFF),                              // CONTEXT_GAP_MAX
@@ -326,27 +329,27 @@ fn tpm_properties(engine: &crate::engine::Engine) -> Vec<(u32, u32)> {
         (0x12C, 1024),     // NV_BUFFER_MAX
         (0x12D, 0),        // MODES
         (0x12E, MAX_CAP_BUFFER as u32),
-        (0x200, permanent),                     // PERMANENT
-        (0x201, startup_clear),                 // STARTUP_CLEAR: all hierarchies enabled
-        (0x202, 0),                             // HR_NV_INDEX
-        (0x203, loaded),                        // HR_LOADED
-        (0x204, slots - loaded),                // HR_LOADED_AVAIL
-        (0x205, loaded),                        // HR_ACTIVE
-        (0x206, slots - loaded),                // HR_ACTIVE_AVAIL
-        (0x207, transient_slots - transient),   // HR_TRANSIENT_AVAIL
-        (0x208, persistent),                    // HR_PERSISTENT
-        (0x209, persistent_slots - persistent), // HR_PERSISTENT_AVAIL
-        (0x20A, 0),                             // NV_COUNTERS
-        (0x20B, 2048),                          // NV_COUNTERS_AVAIL
-        (0x20C, 0),                             // ALGORITHM_SET
-        (0x20D, EccCurve::ALL.len() as u32),    // LOADED_CURVES
-        (0x20E, 0),                             // LOCKOUT_COUNTER
-        (0x20F, 3),                             // MAX_AUTH_FAIL
-        (0x210, 1000),                          // LOCKOUT_INTERVAL (s)
-        (0x211, 1000),                          // LOCKOUT_RECOVERY (s)
-        (0x212, 0),                             // NV_WRITE_RECOVERY
-        (0x213, 0),                             // AUDIT_COUNTER_0
-        (0x214, 0),                             // AUDIT_COUNTER_1
+        (0x200, permanent),                       // PERMANENT
+        (0x201, startup_clear),                   // STARTUP_CLEAR: all hierarchies enabled
+        (0x202, 0),                               // HR_NV_INDEX
+        (0x203, loaded),                          // HR_LOADED
+        (0x204, slots - loaded),                  // HR_LOADED_AVAIL
+        (0x205, active),                          // HR_ACTIVE
+        (0x206, active_max - active),             // HR_ACTIVE_AVAIL
+        (0x207, transient_slots - transient),     // HR_TRANSIENT_AVAIL
+        (0x208, persistent),                      // HR_PERSISTENT
+        (0x209, persistent_slots - persistent),   // HR_PERSISTENT_AVAIL
+        (0x20A, 0),                               // NV_COUNTERS
+        (0x20B, 2048),                            // NV_COUNTERS_AVAIL
+        (0x20C, 0),                               // ALGORITHM_SET
+        (0x20D, EccCurve::ALL.len() as u32),      // LOADED_CURVES
+        (0x20E, engine.perm.da.failed_tries),     // LOCKOUT_COUNTER
+        (0x20F, engine.perm.da.max_tries),        // MAX_AUTH_FAIL
+        (0x210, engine.perm.da.recovery_time),    // LOCKOUT_INTERVAL (s)
+        (0x211, engine.perm.da.lockout_recovery), // LOCKOUT_RECOVERY (s)
+        (0x212, 0),                               // NV_WRITE_RECOVERY
+        (0x213, 0),                               // AUDIT_COUNTER_0
+        (0x214, 0),                               // AUDIT_COUNTER_1
     ]
 }
 

@@ -55,11 +55,10 @@ impl crate::engine::Engine {
 pub fn context_save(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     ctx.params.finish()?;
     let handle = ctx.handles[0];
-    if (handle >> 24) as u8 != HT_TRANSIENT {
-        // Session contexts are not implemented yet.
-        return Err(Rc::HANDLE.handle(1));
-    }
     let engine = &mut *ctx.engine;
+    if (handle >> 24) as u8 != HT_TRANSIENT {
+        return save_session(ctx, handle);
+    }
     let object = engine.object_or_err(handle)?;
     let saved = if object.public.has(ST_CLEAR) {
         SAVED_ST_CLEAR_OBJECT
@@ -89,7 +88,9 @@ pub fn context_load(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     ctx.params.finish()?;
     let engine = &mut *ctx.engine;
     match (saved >> 24) as u8 {
-        HT_HMAC_SESSION | HT_POLICY_SESSION => return Err(Rc::HANDLE.param(1)),
+        HT_HMAC_SESSION | HT_POLICY_SESSION => {
+            return load_session(ctx, sequence, saved, hierarchy, &blob);
+        }
         HT_TRANSIENT if saved == SAVED_OBJECT || saved == SAVED_ST_CLEAR_OBJECT => {}
         _ => return Err(Rc::VALUE.param(1)),
     }
@@ -115,6 +116,56 @@ pub fn context_load(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     Ok(())
 }
 
+/// ContextSave of a session: the session leaves its slot; its handle stays
+/// reserved and the context can be loaded once (the sequence number must match).
+fn save_session(ctx: &mut Ctx<'_>, handle: u32) -> Result<(), Rc> {
+    let engine = &mut *ctx.engine;
+    let i = engine
+        .sessions
+        .iter()
+        .position(|s| s.handle == handle)
+        .ok_or(Rc::REFERENCE_H0)?;
+    let plain = engine.sessions.get(i).ok_or(Rc::FAILURE)?.marshal();
+    let sequence = engine.gr.object_context_id;
+    let bound = engine.context_binding(sequence, handle, RH_NULL);
+    let blob = seal_context(engine.proof(RH_NULL), sequence, handle, &bound, &plain)?;
+    engine.gr.object_context_id = sequence.wrapping_add(1);
+    engine.sessions.remove(i);
+    engine.saved_sessions.push((handle, sequence));
+    ctx.out.u64(sequence).u32(handle).u32(RH_NULL).tpm2b(&blob);
+    Ok(())
+}
+
+/// ContextLoad of a session saved by [`save_session`].
+fn load_session(
+    ctx: &mut Ctx<'_>,
+    sequence: u64,
+    handle: u32,
+    hierarchy: u32,
+    blob: &[u8],
+) -> Result<(), Rc> {
+    let engine = &mut *ctx.engine;
+    if hierarchy != RH_NULL {
+        return Err(Rc::INTEGRITY.param(1));
+    }
+    if !engine.saved_sessions.contains(&(handle, sequence)) {
+        return Err(Rc::HANDLE.param(1));
+    }
+    if engine.sessions.len() >= crate::session::MAX_LOADED_SESSIONS {
+        return Err(Rc::SESSION_MEMORY);
+    }
+    let bound = engine.context_binding(sequence, handle, RH_NULL);
+    let plain = open_context(engine.proof(RH_NULL), sequence, handle, &bound, blob)
+        .map_err(|rc| rc.param(1))?;
+    let session = crate::session::Session::parse(&plain)
+        .filter(|s| s.handle == handle)
+        .ok_or(Rc::INTEGRITY.param(1))?;
+    engine.saved_sessions.retain(|s| *s != (handle, sequence));
+    engine.sessions.push(session);
+    ctx.response_handle = Some(handle);
+    Ok(())
+}
+
 /// TPM2_FlushContext (Part 3, 28.4): ends a loaded session or object.
 pub fn flush_context(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     let handle = ctx.params.read::<TpmUint32>()?.value();
@@ -122,9 +173,10 @@ pub fn flush_context(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     let engine = &mut *ctx.engine;
     let removed = match (handle >> 24) as u8 {
         HT_HMAC_SESSION | HT_POLICY_SESSION => {
-            let before = engine.sessions.len();
+            let before = engine.sessions.len() + engine.saved_sessions.len();
             engine.sessions.retain(|s| s.handle != handle);
-            engine.sessions.len() != before
+            engine.saved_sessions.retain(|s| s.0 != handle);
+            engine.sessions.len() + engine.saved_sessions.len() != before
         }
         HT_TRANSIENT => {
             let before = engine.objects.len();

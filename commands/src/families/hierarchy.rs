@@ -198,6 +198,7 @@ pub fn clear(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
         .perm
         .persistent
         .retain(|o| o.hierarchy != RH_OWNER && o.hierarchy != RH_ENDORSEMENT);
+    engine.perm.da = crate::da::DaState::default();
     engine.perm.clock_ms = 0;
     engine.clock_anchor_ms = ctx.platform.monotonic_ms();
     engine.perm.clock_safe = true;

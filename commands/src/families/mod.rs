@@ -4,9 +4,11 @@
 pub mod capability;
 pub mod clock;
 pub mod context;
+pub mod da;
 pub mod hierarchy;
 pub mod object;
 pub mod pcr;
+pub mod policy;
 pub mod random;
 pub mod selftest;
 pub mod session;

@@ -267,9 +267,8 @@ pub(crate) fn read_public(
     }
     // A structure running past its TPM2B's size is a size mismatch: libtpms
     // parses on into the next parameter and then reports TPM_RC_SIZE.
-    Public::parse(bytes, null_name_ok, derive).map_err(|rc| {
-        if rc == Rc::INSUFFICIENT { Rc::SIZE } else { rc }.param(n)
-    })
+    Public::parse(bytes, null_name_ok, derive)
+        .map_err(|rc| if rc == Rc::INSUFFICIENT { Rc::SIZE } else { rc }.param(n))
 }
 
 /// The creation inputs after inSensitive and inPublic: outsideInfo, creationPCR.

@@ -69,6 +69,9 @@ pub fn start_auth_session(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     if engine.sessions.len() >= MAX_LOADED_SESSIONS {
         return Err(Rc::SESSION_MEMORY);
     }
+    if engine.sessions.len() + engine.saved_sessions.len() >= crate::session::MAX_ACTIVE_SESSIONS {
+        return Err(Rc::SESSION_HANDLES);
+    }
     let bind_handle = (bind != RH_NULL).then_some(bind);
     let bind_auth = match bind_handle {
         Some(h) => engine.entity_auth_value(h)?,
@@ -100,6 +103,7 @@ pub fn start_auth_session(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
         nonce_caller,
         bind: bind_handle,
         symmetric,
+        policy: crate::session::PolicyState::new(auth_hash),
     });
     ctx.response_handle = Some(handle);
     Ok(())
@@ -114,7 +118,9 @@ fn free_handle(engine: &crate::engine::Engine, ht: u8) -> u32 {
             !engine
                 .sessions
                 .iter()
-                .any(|s| s.handle & 0x00FF_FFFF == h & 0x00FF_FFFF)
+                .map(|s| s.handle)
+                .chain(engine.saved_sessions.iter().map(|s| s.0))
+                .any(|s| s & 0x00FF_FFFF == h & 0x00FF_FFFF)
         })
         .unwrap_or(base)
 }

@@ -50,7 +50,9 @@ pub fn startup(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
         engine.gc.ph_enable = true;
         restore_or_reset_null(engine, ctx.platform, saved.reset.clone())?;
     } else {
-        // Startup(CLEAR): hierarchies enabled, platformAuth/Policy empty.
+        // Startup(CLEAR): hierarchies enabled, platformAuth/Policy empty,
+        // saved session contexts invalid.
+        engine.saved_sessions.clear();
         engine.gc = crate::hierarchy::StateClear::default();
         engine.active_allocation = engine.perm.pcr_allocation;
         reset_pcrs(engine, ctx.locality);
@@ -74,6 +76,9 @@ pub fn startup(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
             engine.perm.restart_count = 0;
         }
     }
+    let now = engine.clock_now(ctx.platform.monotonic_ms());
+    let tpm_reset = su == SU_CLEAR && engine.perm.restart_count == 0;
+    engine.da_startup(tpm_reset, prior != Orderly::None, now);
     engine.orderly_startup = prior != Orderly::None;
     // From now on a power loss is not orderly.
     engine.perm.orderly = Orderly::None;
@@ -147,6 +152,7 @@ pub fn shutdown(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
         engine.perm.orderly = Orderly::Clear;
     }
     engine.perm.clock_safe = true;
+    engine.perm.da.used = false;
     engine.nv_dirty = true;
     Ok(())
 }
