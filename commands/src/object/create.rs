@@ -121,10 +121,10 @@ pub fn validate_public(parent: Option<&Object>, public: &Public) -> Result<(), R
         {
             return Err(Rc::ATTRIBUTES);
         }
-        if p.is_derivation_parent() {
-            if has(FIXED_TPM) != (parent_attrs & FIXED_TPM != 0) || !has(FIXED_PARENT) {
-                return Err(Rc::ATTRIBUTES);
-            }
+        if p.is_derivation_parent()
+            && (has(FIXED_TPM) != (parent_attrs & FIXED_TPM != 0) || !has(FIXED_PARENT))
+        {
+            return Err(Rc::ATTRIBUTES);
         }
     }
     scheme_checks(parent, public)
@@ -251,12 +251,12 @@ pub fn rsa_exponent(e: u32) -> Result<u32, Rc> {
     if e == 0 {
         return Ok(65537);
     }
-    if e < 65537 || e % 2 == 0 {
+    if e < 65537 || e.is_multiple_of(2) {
         return Err(Rc::RANGE);
     }
     let mut d = 3u32;
     while d.saturating_mul(d) <= e {
-        if e % d == 0 {
+        if e.is_multiple_of(d) {
             return Err(Rc::RANGE);
         }
         d += 2;
@@ -454,10 +454,10 @@ pub fn check_public_key(public: &Public) -> Result<(), Rc> {
                 return Err(Rc::KEY);
             }
         }
-        (Parms::Ecc { curve, .. }, Unique::Ecc { x, y }) => {
-            if !vtpm_crypto::ecc_point_valid(*curve, x, y) {
-                return Err(Rc::ECC_POINT);
-            }
+        (Parms::Ecc { curve, .. }, Unique::Ecc { x, y })
+            if !vtpm_crypto::ecc_point_valid(*curve, x, y) =>
+        {
+            return Err(Rc::ECC_POINT);
         }
         _ => {}
     }
