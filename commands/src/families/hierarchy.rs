@@ -8,7 +8,7 @@ use vtpm_crypto::HashAlg;
 use crate::consts::{RH_ENDORSEMENT, RH_LOCKOUT, RH_OWNER, RH_PLATFORM, RH_PLATFORM_NV};
 use crate::families::object::{Origin, read_creation_inputs, read_public, read_sensitive_create};
 use crate::hierarchy::Policy;
-use crate::object::{Object, alg};
+use crate::object::alg;
 use crate::pipeline::{Ctx, trim_trailing_zeros};
 use crate::rc::{Rc, ValueKind};
 use crate::secret::Secret;
@@ -38,15 +38,7 @@ pub fn create_primary(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
             .creation_outputs(ctx.locality, hierarchy, &created, &outside, &selections);
     let public_2b = created.public.marshal_2b();
     let name = created.name.clone();
-    let handle = ctx.engine.load_object(Object {
-        handle: 0,
-        public: created.public,
-        name: created.name,
-        qualified_name: created.qualified_name,
-        sensitive: Some(created.sensitive),
-        hierarchy: created.hierarchy,
-    })?;
-    ctx.response_handle = Some(handle);
+    ctx.response_handle = Some(ctx.engine.load_created(created)?);
     ctx.out.bytes(&public_2b);
     ctx.out.bytes(&data);
     ctx.out.tpm2b(hash.as_bytes());

@@ -144,6 +144,18 @@ impl Engine {
         Ok(handle)
     }
 
+    /// Loads a freshly created object (CreatePrimary, CreateLoaded).
+    pub(crate) fn load_created(&mut self, created: Created) -> Result<u32, Rc> {
+        self.load_object(Object {
+            handle: 0,
+            public: created.public,
+            name: created.name,
+            qualified_name: created.qualified_name,
+            sensitive: Some(created.sensitive),
+            hierarchy: created.hierarchy,
+        })
+    }
+
     /// Fails early when no transient slot is free.
     pub(crate) fn need_object_slot(&self) -> Result<(), Rc> {
         if self.objects.len() >= MAX_LOADED_OBJECTS {
@@ -354,15 +366,7 @@ pub fn create_loaded(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     };
     let public_2b = created.public.marshal_2b();
     let name = created.name.clone();
-    let handle = ctx.engine.load_object(Object {
-        handle: 0,
-        public: created.public,
-        name: created.name,
-        qualified_name: created.qualified_name,
-        sensitive: Some(created.sensitive),
-        hierarchy: created.hierarchy,
-    })?;
-    ctx.response_handle = Some(handle);
+    ctx.response_handle = Some(ctx.engine.load_created(created)?);
     ctx.out.tpm2b(&private);
     ctx.out.bytes(&public_2b);
     ctx.out.tpm2b(&name);
