@@ -1170,7 +1170,11 @@ fn object_changeauth(peer: Peer) {
             "-C", "srk.ctx", "-u", "k.pub", "-r", "k2.priv", "-c", "k2.ctx",
         ],
     );
-    t.fails(TPM_RC_BAD_AUTH, "tpm2_unseal", &["-c", "k2.ctx", "-p", "k1"]);
+    t.fails(
+        TPM_RC_BAD_AUTH,
+        "tpm2_unseal",
+        &["-c", "k2.ctx", "-p", "k1"],
+    );
     assert_eq!(
         t.ok("tpm2_unseal", &["-c", "k2.ctx", "-p", "k2"]),
         "noda data"
