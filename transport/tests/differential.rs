@@ -30,8 +30,6 @@ const ALLOWED: &[(&str, &str)] = &[
     // well-formed error, which is all firmware probes need.
     ("TPM 1.2 tagged command", "spec (0x01E) vs libtpms (0x084)"),
     ("unknown tag 0x1234", "spec (0x01E) vs libtpms (0x084)"),
-    // RSA/ECC objects arrive in a later issue; vtpm must reject them (TPM_RC_*), swtpm accepts.
-    ("TestParms RSA-2048", "RSA not implemented in vtpm yet"),
 ];
 
 const PW: fn() -> Vec<u8> = pw_auth_area;
