@@ -24,11 +24,13 @@ static NEXT_PORT: AtomicU16 = AtomicU16::new(0);
 
 /// A port P such that P and P+1 are both free on 127.0.0.1 (bind-tested; unique within this process).
 pub fn free_port_pair() -> u16 {
-    // Spread test binaries over 20000..60000 by pid; step by 2 so pairs never overlap in-process.
-    let base = (std::process::id() % 2_000) * 20;
+    // Spread test binaries over 20000..32000 by pid (below the kernel's ephemeral range, so a
+    // client socket in TIME_WAIT never holds a port we pick); step by 2 so pairs never overlap
+    // in-process.
+    let base = (std::process::id() % 600) * 20;
     loop {
         let n = u32::from(NEXT_PORT.fetch_add(2, Ordering::Relaxed));
-        let p = (20_000 + (base + n) % 40_000) as u16;
+        let p = (20_000 + (base + n) % 12_000) as u16;
         let a = TcpListener::bind(("127.0.0.1", p));
         let b = TcpListener::bind(("127.0.0.1", p + 1));
         if a.is_ok() && b.is_ok() {
