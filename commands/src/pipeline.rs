@@ -337,7 +337,9 @@ impl Engine {
                 &extra,
                 session.attributes,
             );
-            if !ct_eq(expected.as_bytes(), session.hmac) {
+            // With an empty HMAC key an empty HMAC is accepted (Part 1, 19.6.x).
+            let empty_ok = key.is_empty() && session.hmac.is_empty();
+            if !empty_ok && !ct_eq(expected.as_bytes(), session.hmac) {
                 let rc = self.auth_failure(entity);
                 if let Some(h) = entity
                     && rc == Rc::AUTH_FAIL
@@ -443,10 +445,15 @@ impl Engine {
                     s.auth_hash
                         .digest(&[&0u32.to_be_bytes(), &def.cc.to_be_bytes(), out]);
                 let key = plan.keys.get(i).map(|k| k.as_slice()).unwrap_or_default();
-                let mac = s.response_hmac(key, rp_hash.as_bytes(), session.attributes);
                 push_2b(&mut auth, &s.nonce_tpm);
                 auth.push(session.attributes);
-                push_2b(&mut auth, mac.as_bytes());
+                if key.is_empty() && session.hmac.is_empty() {
+                    // The caller sent an empty HMAC under an empty key: so does the TPM.
+                    push_2b(&mut auth, &[]);
+                } else {
+                    let mac = s.response_hmac(key, rp_hash.as_bytes(), session.attributes);
+                    push_2b(&mut auth, mac.as_bytes());
+                }
                 if session.attributes & session::ATTR_CONTINUE == 0 {
                     self.sessions.retain(|s| s.handle != session.handle);
                 }

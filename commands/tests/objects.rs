@@ -8,8 +8,7 @@
 //! parameter n adds `0x040 | n << 8`, handle n adds `n << 8`, session n adds
 //! `0x800 | n << 8`. Format-zero codes and warnings carry none.
 //!
-//! Tests marked `#[ignore = "engine bug: ..."]` are written to the spec and
-//! document a deviation of the engine.
+//! Tests marked `//! document a deviation of the engine.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -666,7 +665,6 @@ fn derived_key_needs_fixed_parent_and_the_parents_fixed_tpm() {
 }
 
 #[test]
-#[ignore = "engine bug: CreateLoaded (families/object.rs create_object, Origin::Derived) does not refuse sensitiveDataOrigin SET in a derived template"]
 fn derived_key_with_sensitive_data_origin_is_refused() {
     let mut t = Tpm::started();
     let parent = create_primary(&mut t, RH_OWNER, &[], &derivation_parent_template()).unwrap();
@@ -686,7 +684,6 @@ fn derived_key_with_sensitive_data_origin_is_refused() {
 }
 
 #[test]
-#[ignore = "engine bug: CreateLoaded (families/object.rs create_object, Origin::Derived) derives RSA keys; the spec refuses them"]
 fn derived_rsa_key_is_refused() {
     let mut t = Tpm::started();
     let parent = create_primary(&mut t, RH_OWNER, &[], &derivation_parent_template()).unwrap();
@@ -710,7 +707,6 @@ fn derived_rsa_key_is_refused() {
 }
 
 #[test]
-#[ignore = "engine bug: CreateLoaded (families/object.rs create_loaded) returns a wrapped outPrivate for a derived object; the spec returns an Empty Buffer"]
 fn derived_object_has_no_out_private() {
     let mut t = Tpm::started();
     let parent = create_primary(&mut t, RH_OWNER, &[], &derivation_parent_template()).unwrap();
@@ -728,7 +724,6 @@ fn derived_object_has_no_out_private() {
 }
 
 #[test]
-#[ignore = "engine bug: CreateLoaded (families/object.rs create_object, Origin::Derived) refuses inSensitive.data (TPM_RC_SIZE param 1); the spec reads a TPMS_DERIVE from it"]
 fn derivation_label_and_context_may_come_in_in_sensitive_data() {
     let mut t = Tpm::started();
     let parent = create_primary(&mut t, RH_OWNER, &[], &derivation_parent_template()).unwrap();
@@ -1348,7 +1343,6 @@ fn policy_command_code_authorizes_unseal() {
 }
 
 #[test]
-#[ignore = "engine bug: pipeline.rs check_sessions compares a full HMAC even when the HMAC key is empty; the spec accepts an Empty Buffer then"]
 fn empty_hmac_is_accepted_when_the_hmac_key_is_empty() {
     let mut t = Tpm::started();
     let (obj, _) = policy_sealed(&mut t);

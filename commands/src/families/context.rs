@@ -15,6 +15,8 @@ use crate::rc::Rc;
 
 /// savedHandle of an object context (Part 2, TPMI_DH_SAVED).
 const SAVED_OBJECT: u32 = 0x8000_0000;
+/// savedHandle of a sequence object context.
+const SAVED_SEQUENCE: u32 = 0x8000_0001;
 /// savedHandle of an stClear object context.
 const SAVED_ST_CLEAR_OBJECT: u32 = 0x8000_0002;
 /// Largest TPM2B_CONTEXT_DATA accepted.
@@ -92,6 +94,8 @@ pub fn context_load(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
             return load_session(ctx, sequence, saved, hierarchy, &blob);
         }
         HT_TRANSIENT if saved == SAVED_OBJECT || saved == SAVED_ST_CLEAR_OBJECT => {}
+        // A sequence-object context: none can have been saved, so none verifies.
+        HT_TRANSIENT if saved == SAVED_SEQUENCE => return Err(Rc::INTEGRITY.param(1)),
         _ => return Err(Rc::VALUE.param(1)),
     }
     if !matches!(

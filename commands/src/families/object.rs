@@ -11,7 +11,8 @@ use crate::families::pcr::{Selection, read_selections};
 use crate::object::create::{self, SensitiveCreate};
 use crate::object::protect::Protector;
 use crate::object::public::{
-    DECRYPT, FIXED_PARENT, FIXED_TPM, Parms, Public, RESTRICTED, Reader, SIGN, Unique, put2b,
+    DECRYPT, FIXED_PARENT, FIXED_TPM, Parms, Public, RESTRICTED, Reader, SENSITIVE_DATA_ORIGIN,
+    SIGN, Unique, put2b,
 };
 use crate::object::{MAX_LOADED_OBJECTS, MAX_SYM_DATA, Object, Sensitive, alg, qualified_name};
 use crate::pipeline::Ctx;
@@ -69,9 +70,40 @@ impl Engine {
         };
         match origin {
             Origin::Derived(_) => {
+                // Part 3, 12.9: a derived object takes no sensitive data origin
+                // and is never RSA (no derivation for primes is defined).
+                if public.has(SENSITIVE_DATA_ORIGIN) {
+                    return Err(Rc::ATTRIBUTES);
+                }
+                if public.object_type == alg::RSA {
+                    return Err(Rc::TYPE.param(2));
+                }
                 create::validate_public(parent.as_ref(), &public).map_err(|rc| rc.param(2))?;
+                // inSensitive.data may carry a TPMS_DERIVE whose non-empty label
+                // and context replace the template's.
                 if !sens.data.is_empty() {
-                    return Err(Rc::SIZE.param(1));
+                    let mut r = crate::object::public::Reader::new(sens.data.as_bytes());
+                    let label = r
+                        .tpm2b(crate::object::public::LABEL_MAX_BUFFER)
+                        .map_err(|rc| rc.param(1))?;
+                    let context = r
+                        .tpm2b(crate::object::public::LABEL_MAX_BUFFER)
+                        .map_err(|rc| rc.param(1))?;
+                    if !r.is_empty() {
+                        return Err(Rc::SIZE.param(1));
+                    }
+                    if let Unique::Derive {
+                        label: l,
+                        context: c,
+                    } = &mut public.unique
+                    {
+                        if !label.is_empty() {
+                            *l = label.to_vec();
+                        }
+                        if !context.is_empty() {
+                            *c = context.to_vec();
+                        }
+                    }
                 }
             }
             _ => create::create_checks(parent.as_ref(), &public, sens.data.len())
@@ -109,7 +141,8 @@ impl Engine {
                 )?
             }
         };
-        let sensitive = create::generate(&mut public, sens, &mut rng)?;
+        let derived = matches!(origin, Origin::Derived(_));
+        let sensitive = create::generate(&mut public, sens, &mut rng, derived)?;
         let name = public.name();
         let (hierarchy, parent_qn) = match (&origin, &parent) {
             (Origin::Primary(h), _) => (*h, h.to_be_bytes().to_vec()),
@@ -360,9 +393,11 @@ pub fn create_loaded(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     let created = ctx
         .engine
         .create_object(ctx.platform, origin, &sens, public)?;
+    // Only ordinary objects come back wrapped: primary and derived objects are
+    // re-created from their seed (Part 3, 12.9).
     let private = match origin {
-        Origin::Primary(_) => Vec::new(),
-        _ => wrap_for(ctx.engine, parent, &created)?,
+        Origin::Child(_) => wrap_for(ctx.engine, parent, &created)?,
+        Origin::Primary(_) | Origin::Derived(_) => Vec::new(),
     };
     let public_2b = created.public.marshal_2b();
     let name = created.name.clone();

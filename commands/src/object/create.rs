@@ -282,15 +282,17 @@ fn draw(rng: &mut dyn KeyRng, n: usize) -> Result<Secret, Rc> {
 }
 
 /// Generates the key of a validated template: fills `public.unique` and
-/// returns the sensitive area (authValue from `create`, trimmed).
+/// returns the sensitive area (authValue from `create`, trimmed). A derived
+/// object draws its secret from `rng` although sensitiveDataOrigin is clear.
 pub fn generate(
     public: &mut Public,
     create: &SensitiveCreate,
     rng: &mut dyn KeyRng,
+    derived: bool,
 ) -> Result<Sensitive, Rc> {
     let name_alg = public.name_alg.ok_or(Rc::HASH)?;
     let is_parent = public.has(RESTRICTED) && public.has(DECRYPT);
-    let origin = public.has(SENSITIVE_DATA_ORIGIN);
+    let origin = public.has(SENSITIVE_DATA_ORIGIN) || derived;
     let auth = Secret::new(crate::pipeline::trim_trailing_zeros(
         create.user_auth.as_bytes(),
     ));
@@ -481,6 +483,6 @@ pub fn primary_public_area(seed: &[u8], template: &[u8], data: &[u8]) -> Result<
         user_auth: Secret::empty(),
         data: Secret::new(data),
     };
-    generate(&mut public, &create, &mut rng)?;
+    generate(&mut public, &create, &mut rng, false)?;
     Ok(public.marshal())
 }
