@@ -220,7 +220,9 @@ impl Engine {
             ) && let Ok(auth) = self.entity_auth_value(*entity)
                 && let Some(key) = plan.keys.get_mut(i)
             {
-                *key = loaded.hmac_key(Some(*entity), trim_trailing_zeros(&auth));
+                let id =
+                    session::BindEntity::new(self.entity_name(*entity), trim_trailing_zeros(&auth));
+                *key = loaded.hmac_key(Some(&id), trim_trailing_zeros(&auth));
             }
         }
         let auths = self.finish_sessions(platform, def, &sessions, &plan, &mut out)?;
@@ -325,7 +327,10 @@ impl Engine {
                 Some(h) => self.entity_auth_value(h)?,
                 None => Vec::new(),
             };
-            let key = loaded.hmac_key(entity, trim_trailing_zeros(&auth_value));
+            let id = entity.map(|h| {
+                session::BindEntity::new(self.entity_name(h), trim_trailing_zeros(&auth_value))
+            });
+            let key = loaded.hmac_key(id.as_ref(), trim_trailing_zeros(&auth_value));
             let cp_hash = loaded
                 .auth_hash
                 .digest(&[&def.cc.to_be_bytes(), names, params]);

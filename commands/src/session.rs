@@ -56,6 +56,25 @@ impl PolicyState {
     }
 }
 
+/// What identifies a bind entity (Part 1, 19.6.x; the reference's
+/// ComputeBoundEntity): its Name, and for entities whose Name is not just a
+/// handle, its authValue at StartAuthSession too — changing that value unbinds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BindEntity {
+    pub name: Vec<u8>,
+    pub auth: Zeroizing<Vec<u8>>,
+}
+
+impl BindEntity {
+    pub fn new(name: Vec<u8>, auth: &[u8]) -> BindEntity {
+        let auth = if name.len() == 4 { &[][..] } else { auth };
+        BindEntity {
+            name,
+            auth: Zeroizing::new(auth.to_vec()),
+        }
+    }
+}
+
 /// One loaded session.
 pub struct Session {
     pub handle: u32,
@@ -64,8 +83,8 @@ pub struct Session {
     pub session_key: Zeroizing<Vec<u8>>,
     pub nonce_tpm: Vec<u8>,
     pub nonce_caller: Vec<u8>,
-    /// The handle of the entity the session is bound to, if any.
-    pub bind: Option<u32>,
+    /// The entity the session is bound to, if any.
+    pub bind: Option<BindEntity>,
     pub symmetric: SymDef,
     /// Policy and trial sessions: the policy so far.
     pub policy: PolicyState,
@@ -99,11 +118,11 @@ impl Session {
     /// The HMAC key for authorizing `entity`: sessionKey || authValue, where the
     /// authValue is left out when the session is bound to that very entity
     /// (Part 1, 19.6.5).
-    pub fn hmac_key(&self, entity: Option<u32>, auth_value: &[u8]) -> Zeroizing<Vec<u8>> {
+    pub fn hmac_key(&self, entity: Option<&BindEntity>, auth_value: &[u8]) -> Zeroizing<Vec<u8>> {
         // A policy session includes the authValue only after PolicyAuthValue.
         let include_auth = entity.is_some()
             && if self.kind == SE_HMAC {
-                entity != self.bind
+                entity != self.bind.as_ref()
             } else {
                 self.policy.auth_value_needed
             };
@@ -201,8 +220,12 @@ impl Session {
         put2b(&mut o, &self.session_key);
         put2b(&mut o, &self.nonce_tpm);
         put2b(&mut o, &self.nonce_caller);
-        o.extend_from_slice(&self.bind.unwrap_or(0).to_be_bytes());
         o.push(u8::from(self.bind.is_some()));
+        let (bind_name, bind_auth) = self.bind.as_ref().map_or((&[][..], &[][..]), |b| {
+            (b.name.as_slice(), b.auth.as_slice())
+        });
+        put2b(&mut o, bind_name);
+        put2b(&mut o, bind_auth);
         match self.symmetric {
             SymDef::Null => o.extend_from_slice(&[0, 0, 0]),
             SymDef::Xor(h) => {
@@ -233,8 +256,13 @@ impl Session {
         let session_key = Zeroizing::new(r.tpm2b(64).ok()?.to_vec());
         let nonce_tpm = r.tpm2b(64).ok()?.to_vec();
         let nonce_caller = r.tpm2b(64).ok()?.to_vec();
-        let bind_handle = r.u32().ok()?;
-        let bind = (r.u8().ok()? == 1).then_some(bind_handle);
+        let bound = r.u8().ok()? == 1;
+        let bind_name = r.tpm2b(2 + 64).ok()?.to_vec();
+        let bind_auth = r.tpm2b(64).ok()?;
+        let bind = bound.then(|| BindEntity {
+            name: bind_name,
+            auth: Zeroizing::new(bind_auth.to_vec()),
+        });
         let sym_tag = r.u8().ok()?;
         let sym_arg = r.u16().ok()?;
         let symmetric = match sym_tag {

@@ -13,6 +13,9 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
+pub mod report;
+pub mod suites;
+
 /// How long a server may take until its data port accepts connections.
 pub const START_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long one tool invocation may run before it is killed.

@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 extern crate alloc;
 
+mod asym;
 mod cfb;
 mod ct;
 mod drbg;
@@ -17,6 +18,7 @@ mod keygen;
 mod prime;
 mod rsa;
 
+pub use asym::{AsymError, ecdh_shared_x, rsa_oaep_decrypt, rsa_oaep_encrypt};
 pub use cfb::{CfbError, aes_cfb_decrypt, aes_cfb_encrypt};
 pub use ct::ct_eq;
 pub use drbg::{CtrDrbg, DrbgError};

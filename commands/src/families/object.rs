@@ -118,11 +118,7 @@ impl Engine {
                 &template_name,
                 sens.data.as_bytes(),
             )?,
-            Origin::Child(_) => {
-                let mut entropy = zeroize::Zeroizing::new([0u8; 48]);
-                self.random(platform, &mut entropy[..])?;
-                CtrDrbg::instantiate(&entropy[..], &[], b"vtpm object").map_err(|_| Rc::FAILURE)?
-            }
+            Origin::Child(_) => self.fresh_drbg(platform)?,
             Origin::Derived(_) => {
                 let p = parent.as_ref().ok_or(Rc::FAILURE)?;
                 let (Unique::Derive { label, context }, Parms::KeyedHash { scheme }) =
@@ -187,6 +183,13 @@ impl Engine {
             sensitive: Some(created.sensitive),
             hierarchy: created.hierarchy,
         })
+    }
+
+    /// A DRBG seeded from the TPM's RNG, for key generation and RSA blinding.
+    pub(crate) fn fresh_drbg(&mut self, platform: &mut dyn Platform) -> Result<CtrDrbg, Rc> {
+        let mut entropy = zeroize::Zeroizing::new([0u8; 48]);
+        self.random(platform, &mut entropy[..])?;
+        CtrDrbg::instantiate(&entropy[..], &[], b"vtpm object").map_err(|_| Rc::FAILURE)
     }
 
     /// Fails early when no transient slot is free.

@@ -4,6 +4,8 @@ use tpm2_protocol::basic::TpmUint16;
 use vtpm_crypto::HashAlg;
 
 use crate::consts::{HT_HMAC_SESSION, HT_POLICY_SESSION, MAX_DIGEST_SIZE, RH_NULL};
+use crate::object::alg;
+use crate::object::public::{DECRYPT, MAX_ECC_KEY_BYTES, Parms, Reader, Unique};
 use crate::pipeline::{Ctx, trim_trailing_zeros};
 use crate::rc::{Rc, ValueKind};
 use crate::session::{MAX_LOADED_SESSIONS, SE_HMAC, SE_POLICY, SE_TRIAL, Session, SymDef};
@@ -44,13 +46,71 @@ fn read_symmetric(ctx: &mut Ctx<'_>) -> Result<SymDef, Rc> {
     }
 }
 
-/// TPM2_StartAuthSession (Part 3, 11.1): a new HMAC, policy or trial session.
-/// The session key comes from the bind entity's authValue; salting (tpmKey)
-/// needs a loaded key and is refused until objects exist.
+/// The salt of a salted session (Part 1, 24.x "Secret sharing"): RSA-OAEP with
+/// label "SECRET", or ECDH + KDFe("SECRET") with the caller's ephemeral point.
+fn decrypt_salt(
+    ctx: &mut Ctx<'_>,
+    tpm_key: u32,
+    encrypted: &[u8],
+) -> Result<zeroize::Zeroizing<alloc::vec::Vec<u8>>, Rc> {
+    let engine = &mut *ctx.engine;
+    let key = engine.object_or_err(tpm_key)?.clone();
+    let Some(sensitive) = key.sensitive.as_ref() else {
+        return Err(Rc::HANDLE.handle(1));
+    };
+    if !key.public.has(DECRYPT) {
+        return Err(Rc::ATTRIBUTES.handle(1));
+    }
+    let name_alg = key.public.name_alg.ok_or(Rc::KEY.handle(1))?;
+    if encrypted.is_empty() {
+        return Err(Rc::VALUE.param(2));
+    }
+    let salt = match (&key.public.parms, &key.public.unique) {
+        (
+            Parms::Rsa {
+                scheme, exponent, ..
+            },
+            Unique::Rsa(n),
+        ) => {
+            let hash = match scheme.scheme {
+                alg::NULL => name_alg,
+                alg::OAEP => HashAlg::from_alg_id(scheme.hash).ok_or(Rc::SCHEME.handle(1))?,
+                _ => return Err(Rc::SCHEME.handle(1)),
+            };
+            let e = crate::object::create::rsa_exponent(*exponent)?;
+            let pair = vtpm_crypto::rsa_from_prime(n, e, sensitive.secret.as_bytes())
+                .map_err(|_| Rc::KEY.handle(1))?;
+            let mut rng = engine.fresh_drbg(ctx.platform)?;
+            vtpm_crypto::rsa_oaep_decrypt(&pair, hash, b"SECRET\0", encrypted, &mut rng)
+                .map_err(|_| Rc::VALUE.param(2))?
+        }
+        (Parms::Ecc { curve, .. }, Unique::Ecc { x, .. }) => {
+            let mut r = Reader::new(encrypted);
+            let qx = r.tpm2b(MAX_ECC_KEY_BYTES).map_err(|rc| rc.param(2))?;
+            let qy = r.tpm2b(MAX_ECC_KEY_BYTES).map_err(|rc| rc.param(2))?;
+            if !r.is_empty() {
+                return Err(Rc::SIZE.param(2));
+            }
+            let z = vtpm_crypto::ecdh_shared_x(*curve, sensitive.secret.as_bytes(), qx, qy)
+                .map_err(|_| Rc::ECC_POINT.param(2))?;
+            let bits = (name_alg.digest_size() * 8) as u32;
+            vtpm_crypto::kdfe(name_alg, &z, b"SECRET", qx, x, bits)
+        }
+        _ => return Err(Rc::KEY.handle(1)),
+    };
+    if salt.len() > name_alg.digest_size() {
+        return Err(Rc::VALUE.param(2));
+    }
+    Ok(salt)
+}
+
+/// TPM2_StartAuthSession (Part 3, 11.1): a new HMAC, policy or trial session,
+/// bound (the bind entity's authValue keys it) and/or salted (a secret sent
+/// encrypted to `tpmKey`).
 pub fn start_auth_session(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     let [tpm_key, bind, _] = ctx.handles;
     let nonce_caller = ctx.params.read_2b(MAX_DIGEST_SIZE)?.to_vec();
-    let salt = ctx.params.read_2b(512)?;
+    let encrypted_salt = ctx.params.read_2b(512)?.to_vec();
     let session_type = ctx.params.read::<tpm2_protocol::basic::TpmUint8>()?.value();
     let symmetric = read_symmetric(ctx)?;
     let auth_hash_id = ctx.params.read_as::<TpmUint16>(ValueKind::Hash)?.value();
@@ -58,17 +118,22 @@ pub fn start_auth_session(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     if nonce_caller.len() < 16 {
         return Err(Rc::SIZE.param(1));
     }
-    if tpm_key == RH_NULL && !salt.is_empty() {
+    if tpm_key == RH_NULL && !encrypted_salt.is_empty() {
         return Err(Rc::VALUE.param(2));
     }
     if !matches!(session_type, SE_HMAC | SE_POLICY | SE_TRIAL) {
         return Err(Rc::VALUE.param(3));
     }
     let auth_hash = HashAlg::from_alg_id(auth_hash_id).ok_or(Rc::HASH.param(5))?;
-    let engine = &mut *ctx.engine;
-    if engine.sessions.len() >= MAX_LOADED_SESSIONS {
+    if ctx.engine.sessions.len() >= MAX_LOADED_SESSIONS {
         return Err(Rc::SESSION_MEMORY);
     }
+    let salt = if tpm_key == RH_NULL {
+        zeroize::Zeroizing::new(alloc::vec::Vec::new())
+    } else {
+        decrypt_salt(ctx, tpm_key, &encrypted_salt)?
+    };
+    let engine = &mut *ctx.engine;
     if engine.sessions.len() + engine.saved_sessions.len() >= crate::session::MAX_ACTIVE_SESSIONS {
         return Err(Rc::SESSION_HANDLES);
     }
@@ -81,9 +146,9 @@ pub fn start_auth_session(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     engine.random(ctx.platform, &mut nonce_tpm)?;
     let session_key = Session::derive_key(
         auth_hash,
-        bind_handle.is_some(),
+        bind_handle.is_some() || tpm_key != RH_NULL,
         trim_trailing_zeros(&bind_auth),
-        &[],
+        &salt,
         &nonce_tpm,
         &nonce_caller,
     );
@@ -101,7 +166,9 @@ pub fn start_auth_session(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
         session_key,
         nonce_tpm,
         nonce_caller,
-        bind: bind_handle,
+        bind: bind_handle.map(|h| {
+            crate::session::BindEntity::new(engine.entity_name(h), trim_trailing_zeros(&bind_auth))
+        }),
         symmetric,
         policy: crate::session::PolicyState::new(auth_hash),
     });
