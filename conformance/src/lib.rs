@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
+pub mod diff;
 pub mod report;
 pub mod suites;
 
@@ -540,4 +541,26 @@ pub fn unhex(s: &str) -> Option<Vec<u8>> {
         .step_by(2)
         .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
         .collect()
+}
+
+/// The vtpm binary of this workspace: `$CARGO_TARGET_DIR` (if set; relative to the current
+/// directory, as Cargo takes it) or `<workspace>/target`,
+/// the newer of `release/vtpm` and `debug/vtpm`; `debug/vtpm` if neither exists.
+pub fn vtpm_binary(workspace: &Path) -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .map(|t| match std::env::current_dir() {
+            Ok(cwd) if t.is_relative() => cwd.join(t),
+            _ => t,
+        })
+        .unwrap_or_else(|| workspace.join("target"));
+    let modified = |p: &PathBuf| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    ["release", "debug"]
+        .iter()
+        .map(|p| target.join(p).join("vtpm"))
+        .filter_map(|p| modified(&p).map(|t| (t, p)))
+        .max_by_key(|(t, _)| *t)
+        .map(|(_, p)| p)
+        .unwrap_or_else(|| target.join("debug/vtpm"))
 }

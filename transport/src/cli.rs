@@ -26,6 +26,9 @@ vtpm socket: a drop-in replacement for `swtpm socket`
                                   level 1 logs connections and control commands,
                                   level 2 and more also TPM command and response codes
   -t, --terminate                 exit when the data connection is closed
+  --record FILE                   append every TPM command from a client and its
+                                  response to FILE, one hex line each (see
+                                  transport/src/record.rs); FILE holds secrets
   -d, --daemon                    run in the background once the sockets are bound
   The bind address defaults to 127.0.0.1.
 
@@ -33,7 +36,7 @@ vtpm mssim: the Microsoft TPM simulator protocol (tpm2-tss TCTI mssim, IBM TSS)
   --port P                        command port P (default 2321), platform port P+1
   --bindaddr A                    default 127.0.0.1
   --tpmstate dir=DIR              default as without arguments
-  --pid, --log, -d                as for vtpm socket
+  --pid, --log, --record, -d      as for vtpm socket
 
   -h, --help      this text
   -V, --version   the version
@@ -107,6 +110,8 @@ pub struct Common {
     pub pid: Option<PidTarget>,
     pub log: LogConfig,
     pub daemon: bool,
+    /// `--record FILE`: append client commands and responses to FILE.
+    pub record: Option<PathBuf>,
     /// Non-fatal remarks about the command line (ignored keys), printed at start.
     pub warnings: Vec<String>,
 }
@@ -221,6 +226,7 @@ fn parse_socket(args: &[String]) -> Result<SocketConfig, CliError> {
             "--locality" => parse_locality(it.value(name, inline)?, &mut cfg)?,
             "--pid" => cfg.common.pid = Some(parse_pid(it.value(name, inline)?)?),
             "--log" => cfg.common.log = parse_log(it.value(name, inline)?, &mut cfg.common)?,
+            "--record" => cfg.common.record = Some(PathBuf::from(it.value(name, inline)?)),
             "--seccomp" => {
                 // vtpm installs no seccomp profile; accepting the option keeps harnesses working.
                 it.value(name, inline)?;
@@ -253,6 +259,7 @@ fn parse_mssim(args: &[String]) -> Result<MssimConfig, CliError> {
             }
             "--pid" => cfg.common.pid = Some(parse_pid(it.value(name, inline)?)?),
             "--log" => cfg.common.log = parse_log(it.value(name, inline)?, &mut cfg.common)?,
+            "--record" => cfg.common.record = Some(PathBuf::from(it.value(name, inline)?)),
             other => return err(format!("unknown option '{other}' for vtpm mssim")),
         }
     }
@@ -591,5 +598,19 @@ mod tests {
         );
         assert!(cfg.disconnect);
         assert_eq!(cfg.common.state_dir, Some(PathBuf::from("/var/t")));
+    }
+
+    #[test]
+    fn record_option() {
+        assert_eq!(
+            socket("socket --port 5 --record /tmp/r").common.record,
+            Some(PathBuf::from("/tmp/r"))
+        );
+        assert_eq!(socket("socket --port 5").common.record, None);
+        match parse(&args("mssim --record=/tmp/m")) {
+            Ok(Command::Mssim(cfg)) => assert_eq!(cfg.common.record, Some("/tmp/m".into())),
+            other => unreachable!("{other:?}"),
+        }
+        assert!(parse(&args("socket --port 5 --record")).is_err());
     }
 }

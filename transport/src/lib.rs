@@ -10,6 +10,7 @@ pub mod host;
 pub mod log;
 pub mod mssim;
 pub mod net;
+pub mod record;
 pub mod server;
 pub mod swtpm;
 pub mod tpm;

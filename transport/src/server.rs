@@ -9,6 +9,7 @@ use std::thread;
 use crate::cli::{Common, Endpoint};
 use crate::daemon::{self, ExitReason, ExitSender};
 use crate::net::{Listener, Stream};
+use crate::record::Recorder;
 use crate::tpm::Tpm;
 use crate::{log, vlog};
 
@@ -18,7 +19,13 @@ pub fn open_tpm(common: &Common, state_dir: &std::path::Path) -> Result<Arc<Tpm>
     for warning in &common.warnings {
         log::error(format_args!("warning: {warning}"));
     }
-    Ok(Arc::new(Tpm::open(state_dir)?))
+    let mut tpm = Tpm::open(state_dir)?;
+    if let Some(path) = &common.record {
+        let recorder = Recorder::open(path)
+            .map_err(|e| format!("cannot open the record file {}: {e}", path.display()))?;
+        tpm.record_to(recorder);
+    }
+    Ok(Arc::new(tpm))
 }
 
 pub fn bind(endpoint: &Endpoint, what: &str) -> Result<Listener, String> {

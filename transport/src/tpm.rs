@@ -10,6 +10,7 @@ use vtpm::Device;
 
 use crate::cli::StartupType;
 use crate::host::{self, HostPlatform};
+use crate::record::Recorder;
 use crate::vlog;
 
 pub type HostDevice = Device<HostPlatform>;
@@ -18,6 +19,8 @@ pub struct Tpm {
     device: Mutex<HostDevice>,
     cancel: Arc<AtomicBool>,
     state_dir: PathBuf,
+    /// `--record`: where client commands and their responses are appended.
+    recorder: Option<Recorder>,
     /// Held (locked) for the life of the server.
     _lock: File,
 }
@@ -36,8 +39,14 @@ impl Tpm {
             device: Mutex::new(device),
             cancel,
             state_dir: dir.to_path_buf(),
+            recorder: None,
             _lock: lock,
         })
+    }
+
+    /// Records every client command executed from now on (`--record`).
+    pub fn record_to(&mut self, recorder: Recorder) {
+        self.recorder = Some(recorder);
     }
 
     pub fn state_dir(&self) -> &Path {
@@ -60,9 +69,20 @@ impl Tpm {
         }
     }
 
-    /// Executes one TPM command; logs only its command code and response code.
+    /// Executes one TPM command from a client; logs only its command code and response
+    /// code, and appends the exchange to the record file if there is one.
     pub fn execute(&self, locality: u8, command: &[u8]) -> Vec<u8> {
-        let response = self.lock().execute(locality, command);
+        self.execute_inner(locality, command, true)
+    }
+
+    fn execute_inner(&self, locality: u8, command: &[u8], record: bool) -> Vec<u8> {
+        let mut device = self.lock();
+        let response = device.execute(locality, command);
+        if let (true, Some(recorder)) = (record, &self.recorder) {
+            // Still under the device lock: lines are in execution order.
+            recorder.record(locality, command, &response);
+        }
+        drop(device);
         if crate::log::enabled(2) {
             let cc = crate::wire::command_code(command).unwrap_or(0);
             let rc = crate::wire::be_u32(&response, 6).unwrap_or(0);
@@ -97,7 +117,8 @@ impl Tpm {
     /// Sends TPM2_Startup like swtpm's startup-* flags; its result is only logged
     /// (a TPM already started answers TPM_RC_INITIALIZE, which is fine).
     fn startup(&self, ty: StartupType) {
-        let response = self.execute(0, &startup_command(ty));
+        // Not a client command: not recorded.
+        let response = self.execute_inner(0, &startup_command(ty), false);
         let rc = crate::wire::be_u32(&response, 6).unwrap_or(u32::MAX);
         vlog!(1, "automatic TPM2_Startup({ty:?}): rc 0x{rc:x}");
     }

@@ -46,13 +46,7 @@ fn main() -> ExitCode {
             s => selected.push(s.to_string()),
         }
     }
-    let vtpm = vtpm.unwrap_or_else(|| {
-        ["release", "debug"]
-            .iter()
-            .map(|p| workspace.join("target").join(p).join("vtpm"))
-            .find(|p| p.exists())
-            .unwrap_or_else(|| workspace.join("target/debug/vtpm"))
-    });
+    let vtpm = vtpm.unwrap_or_else(|| vtpm_conformance::vtpm_binary(&workspace));
     if !vtpm.exists() {
         eprintln!(
             "conformance: no vtpm binary at {} (cargo build -p vtpm-transport first, or --vtpm PATH)",
