@@ -5,6 +5,17 @@
 //! - [`dir`] (feature `std`): a directory store that replaces its file atomically.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
+// An engine crate answers every input with a result, never a panic: these lints are
+// errors here whatever the workspace says (test modules allow what they need).
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::unreachable,
+    clippy::todo,
+    clippy::unimplemented
+)]
 
 extern crate alloc;
 
