@@ -11,10 +11,15 @@
 #                                  options, e.g. "swtpm socket --tpm2" or "/x/vtpm socket --tpm2"
 #   VTPM_CONFORMANCE_TEST_TIMEOUT  seconds after which the servers of a hung test are killed, so
 #                                  the TCTI call fails instead of blocking forever (default 60)
+#   VTPM_CONFORMANCE_TMP           where the servers' state dirs go (default: the system's)
+#
+# A server also dies with pytest (PR_SET_PDEATHSIG), should the C library crash it.
 
+import ctypes
 import os
 import random
 import shlex
+import signal
 import socket
 import subprocess
 import tempfile
@@ -29,6 +34,11 @@ from test import TSS2_BaseTest as base
 START_TIMEOUT = 10.0
 TEST_TIMEOUT = float(os.environ.get("VTPM_CONFORMANCE_TEST_TIMEOUT", "60"))
 LIVE = set()  # servers currently running, for the watchdog
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _die_with_pytest():
+    _libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG, in the child before exec
 
 
 def _free_port_pair():
@@ -53,7 +63,7 @@ class ExternalSimulator:
     def __init__(self):
         self.tpm = None
         self._port = None
-        self.working_dir = tempfile.TemporaryDirectory()
+        self.working_dir = tempfile.TemporaryDirectory(dir=os.environ.get("VTPM_CONFORMANCE_TMP"))
 
     def start(self):
         base_cmd = shlex.split(os.environ["VTPM_CONFORMANCE_SERVER"])
@@ -67,7 +77,9 @@ class ExternalSimulator:
                 "--flags", "not-need-init",
             ]
             log = tempfile.TemporaryFile()
-            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+            proc = subprocess.Popen(
+                cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, preexec_fn=_die_with_pytest
+            )
             deadline = time.monotonic() + START_TIMEOUT
             while proc.poll() is None and time.monotonic() < deadline:
                 with socket.socket() as s:

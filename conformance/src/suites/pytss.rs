@@ -53,6 +53,8 @@ pub fn run(peer: &Peer, work: &Path) -> io::Result<SuiteResult> {
     copy_dir(&sdist.join("test"), &work.join("test"))?;
     std::fs::write(work.join("conftest.py"), CONFTEST)?;
     std::fs::write(work.join("pytest.ini"), PYTEST_INI)?;
+    let tmp = work.join("tmp");
+    std::fs::create_dir_all(&tmp)?;
     let server = [
         peer.program().display().to_string(),
         "socket".into(),
@@ -78,6 +80,7 @@ pub fn run(peer: &Peer, work: &Path) -> io::Result<SuiteResult> {
                 "VTPM_CONFORMANCE_TEST_TIMEOUT",
                 SERVER_KILL_SECS.to_string(),
             )
+            .env("VTPM_CONFORMANCE_TMP", &tmp)
             .env("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
             .env("PYTHONDONTWRITEBYTECODE", "1")
             .env("PYTHONNOUSERSITE", "1")
