@@ -7,6 +7,7 @@
 use alloc::vec::Vec;
 use tpm2_protocol::TpmUnmarshal;
 
+use crate::object::public::Reader;
 use crate::rc::{self, Rc, ValueKind};
 
 /// The parameter area of a command, consumed field by field.
@@ -58,6 +59,45 @@ impl<'a> Params<'a> {
             .ok_or(Rc::INSUFFICIENT.param(n))?;
         self.rest = rest;
         Ok(data)
+    }
+
+    /// A sized structure (a TPM2B around a structure) as the reference
+    /// unmarshals it: the structure is parsed from everything after the size,
+    /// then its length must equal the size (TPM_RC_SIZE). `None` for size 0.
+    pub fn read_sized<T>(
+        &mut self,
+        parse: impl FnOnce(&mut Reader<'a>) -> Result<T, Rc>,
+    ) -> Result<Option<T>, Rc> {
+        self.index += 1;
+        let n = self.index;
+        let (size, rest) = match self.rest {
+            [a, b, rest @ ..] => (usize::from(u16::from_be_bytes([*a, *b])), rest),
+            _ => return Err(Rc::INSUFFICIENT.param(n)),
+        };
+        if size == 0 {
+            self.rest = rest;
+            return Ok(None);
+        }
+        let mut r = Reader::new(rest);
+        let value = parse(&mut r).map_err(|rc| rc.param(n))?;
+        if rest.len() - r.rest.len() != size {
+            return Err(Rc::SIZE.param(n));
+        }
+        self.rest = r.rest;
+        Ok(Some(value))
+    }
+
+    /// A structure parsed outside the codec, counted as one parameter.
+    pub fn read_struct<T>(
+        &mut self,
+        parse: impl FnOnce(&mut Reader<'a>) -> Result<T, Rc>,
+    ) -> Result<T, Rc> {
+        self.index += 1;
+        let n = self.index;
+        let mut r = Reader::new(self.rest);
+        let value = parse(&mut r).map_err(|rc| rc.param(n))?;
+        self.rest = r.rest;
+        Ok(value)
     }
 
     /// The unread bytes, consumed: for structures parsed outside the codec.

@@ -100,7 +100,9 @@ impl Engine {
             return self.run_in_failure_mode(platform, locality, cc, command);
         }
         let def = def.ok_or(Rc::COMMAND_CODE)?;
-        if !self.started && def.cc != crate::families::startup::CC_STARTUP {
+        // Startup is checked before anything else: refused once started, and
+        // the only command before it (Part 3, 9.3).
+        if self.started == (def.cc == crate::families::startup::CC_STARTUP) {
             return Err(Rc::INITIALIZE);
         }
         if locality > 4 {
@@ -144,7 +146,7 @@ impl Engine {
         let handle_bytes = def.handles.len() * 4;
         let (handle_area, rest) = body
             .split_at_checked(handle_bytes)
-            .ok_or(Rc::INSUFFICIENT)?;
+            .ok_or(Rc::INSUFFICIENT.handle(body.len() / 4 + 1))?;
         for (i, spec) in def.handles.iter().enumerate() {
             let h = be_u32(handle_area, i * 4).ok_or(Rc::INSUFFICIENT)?;
             self.check_handle(spec.kind, h).map_err(|rc| {
@@ -167,10 +169,13 @@ impl Engine {
 
         // Authorization area.
         let (sessions, params) = if has_sessions {
+            // The area's size is checked before the command's refusal of
+            // sessions, as the reference does.
+            let split = split_auth_area(rest)?;
             if !def.sessions {
                 return Err(Rc::AUTH_CONTEXT);
             }
-            parse_auth_area(rest)?
+            parse_auth_area(split)?
         } else {
             (Vec::new(), rest)
         };
@@ -293,11 +298,13 @@ impl Engine {
                 plan.keys.push(Zeroizing::new(Vec::new()));
                 continue;
             }
+            // TPMI_SH_AUTH_SESSION: a password, HMAC or policy session handle.
             if !matches!(
                 (session.handle >> 24) as u8,
                 consts::HT_HMAC_SESSION | consts::HT_POLICY_SESSION
-            ) {
-                return Err(Rc::HANDLE.session(n));
+            ) || session.handle & 0x00FF_FFFF >= session::MAX_ACTIVE_SESSIONS as u32
+            {
+                return Err(Rc::VALUE.session(n));
             }
             let Some(loaded) = self.sessions.iter().find(|s| s.handle == session.handle) else {
                 // No session is loaded under this handle (a warning, numbered from 0).
@@ -421,7 +428,8 @@ impl Engine {
             }
         }
         for session in sessions.iter().filter(|s| s.handle != consts::RS_PW) {
-            let size = self.session(session.handle)?.auth_hash.digest_size();
+            // nonceTPM keeps the size it got at StartAuthSession (that of nonceCaller).
+            let size = self.session(session.handle)?.nonce_tpm.len();
             let mut nonce = alloc::vec![0u8; size];
             self.random(platform, &mut nonce)?;
             if let Some(s) = self
@@ -511,9 +519,10 @@ impl Engine {
         if let Some(p) = self.hierarchy_policy(h) {
             return (p.alg != crate::object::alg::NULL).then(|| (p.alg, p.digest.clone()));
         }
+        // An object's policy is always "available": an empty authPolicy simply
+        // never matches (TPM_RC_POLICY_FAIL), as in the reference.
         let o = self.object(h)?;
-        let alg = o.public.name_alg?;
-        (!o.public.auth_policy.is_empty()).then(|| (alg.alg_id(), o.public.auth_policy.clone()))
+        Some((o.public.name_alg?.alg_id(), o.public.auth_policy.clone()))
     }
 
     /// A policy session authorizing `entity` for command `cc`: its digest
@@ -604,7 +613,9 @@ impl Engine {
             HandleKind::Context => match ht {
                 consts::HT_TRANSIENT => self.check_object_handle(h),
                 consts::HT_HMAC_SESSION | consts::HT_POLICY_SESSION => {
-                    if self.sessions.iter().any(|s| s.handle == h) {
+                    if h & 0x00FF_FFFF >= session::MAX_ACTIVE_SESSIONS as u32 {
+                        Err(Rc::VALUE)
+                    } else if self.sessions.iter().any(|s| s.handle == h) {
                         Ok(())
                     } else {
                         Err(Rc::REFERENCE_H0)
@@ -613,7 +624,9 @@ impl Engine {
                 _ => Err(Rc::VALUE),
             },
             HandleKind::PolicySession => {
-                if ht != consts::HT_POLICY_SESSION {
+                if ht != consts::HT_POLICY_SESSION
+                    || h & 0x00FF_FFFF >= session::MAX_ACTIVE_SESSIONS as u32
+                {
                     Err(Rc::VALUE)
                 } else if self.sessions.iter().any(|s| s.handle == h) {
                     Ok(())
@@ -626,7 +639,8 @@ impl Engine {
                     return self.check_object_handle(h);
                 }
                 if ht == consts::HT_NV_INDEX {
-                    return Err(Rc::REFERENCE_H0);
+                    // No NV index is defined yet.
+                    return Err(Rc::HANDLE);
                 }
                 if (h as usize) < PCR_COUNT {
                     return Ok(());
@@ -640,6 +654,10 @@ impl Engine {
     /// persistent one an object in NV whose hierarchy is enabled.
     fn check_object_handle(&self, h: u32) -> Result<(), Rc> {
         match (h >> 24) as u8 {
+            // TPMI_DH_OBJECT admits TRANSIENT_FIRST..TRANSIENT_LAST only.
+            consts::HT_TRANSIENT if h & 0x00FF_FFFF >= crate::object::MAX_LOADED_OBJECTS as u32 => {
+                Err(Rc::VALUE)
+            }
             consts::HT_TRANSIENT => {
                 if self.objects.iter().any(|o| o.handle == h) {
                     Ok(())
@@ -673,7 +691,8 @@ pub(crate) fn trim_trailing_zeros(v: &[u8]) -> &[u8] {
 
 /// Splits the authorization area (after the handles) into sessions and the
 /// parameter area.
-fn parse_auth_area(rest: &[u8]) -> Result<(Vec<AuthSession<'_>>, &[u8]), Rc> {
+/// Splits off the authorization area by its size field.
+fn split_auth_area(rest: &[u8]) -> Result<(&[u8], &[u8]), Rc> {
     let auth_size = be_u32(rest, 0).ok_or(Rc::AUTHSIZE)? as usize;
     let area = rest.get(4..).unwrap_or_default();
     if auth_size > area.len() {
@@ -683,7 +702,13 @@ fn parse_auth_area(rest: &[u8]) -> Result<(Vec<AuthSession<'_>>, &[u8]), Rc> {
     if auth_size < 9 {
         return Err(Rc::SIZE);
     }
-    let (mut auth, params) = area.split_at(auth_size);
+    Ok(area.split_at(auth_size))
+}
+
+/// Parses the sessions of an authorization area split off by [`split_auth_area`].
+fn parse_auth_area<'a>(
+    (mut auth, params): (&'a [u8], &'a [u8]),
+) -> Result<(Vec<AuthSession<'a>>, &'a [u8]), Rc> {
     let mut sessions = Vec::new();
     while !auth.is_empty() {
         if sessions.len() == MAX_SESSIONS {

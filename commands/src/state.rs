@@ -60,7 +60,8 @@ impl Default for Permanent {
             restart_count: 0,
             clock_ms: 0,
             clock_safe: true,
-            orderly: Orderly::None,
+            // A TPM leaves manufacture shut down cleanly (as the reference does).
+            orderly: Orderly::Clear,
             tpm_established: false,
             total_reset_count: 0,
             hier: Hierarchies::default(),

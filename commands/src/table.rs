@@ -133,6 +133,12 @@ const KEY_AND_BIND: &[HandleSpec] = &[
 ];
 
 macro_rules! cmd {
+    ($cc:expr, $name:literal, $handles:expr, sessions: $s:expr, nv: $nv:expr, extensive, $action:path) => {
+        CommandDef {
+            extensive: true,
+            ..cmd!($cc, $name, $handles, sessions: $s, nv: $nv, $action)
+        }
+    };
     ($cc:expr, $name:literal, $handles:expr, sessions: $s:expr, nv: $nv:expr, $action:path) => {
         cmd!($cc, $name, $handles, sessions: $s, nv: $nv, crypt: (false, false), rhandle: false, $action)
     };
@@ -156,10 +162,10 @@ macro_rules! cmd {
 /// Every implemented command, sorted by command code (checked by a unit test).
 pub static COMMANDS: &[CommandDef] = &[
     cmd!(0x0000_0120, "EvictControl", PROVISION_AND_OBJECT, sessions: true, nv: true, context::evict_control),
-    cmd!(0x0000_0121, "HierarchyControl", HIERARCHY_USER, sessions: true, nv: true, hierarchy::hierarchy_control),
-    cmd!(0x0000_0124, "ChangeEPS", PLATFORM_USER, sessions: true, nv: true, hierarchy::change_eps),
-    cmd!(0x0000_0125, "ChangePPS", PLATFORM_USER, sessions: true, nv: true, hierarchy::change_pps),
-    cmd!(0x0000_0126, "Clear", CLEAR_USER, sessions: true, nv: true, hierarchy::clear),
+    cmd!(0x0000_0121, "HierarchyControl", HIERARCHY_USER, sessions: true, nv: true, extensive, hierarchy::hierarchy_control),
+    cmd!(0x0000_0124, "ChangeEPS", PLATFORM_USER, sessions: true, nv: true, extensive, hierarchy::change_eps),
+    cmd!(0x0000_0125, "ChangePPS", PLATFORM_USER, sessions: true, nv: true, extensive, hierarchy::change_pps),
+    cmd!(0x0000_0126, "Clear", CLEAR_USER, sessions: true, nv: true, extensive, hierarchy::clear),
     cmd!(0x0000_0127, "ClearControl", CLEAR_USER, sessions: true, nv: true, hierarchy::clear_control),
     cmd!(0x0000_0129, "HierarchyChangeAuth", HIERARCHY_AUTH_USER, sessions: true, nv: true, crypt: (true, false), rhandle: false, hierarchy::hierarchy_change_auth),
     cmd!(0x0000_012B, "PCR_Allocate", PLATFORM_USER, sessions: true, nv: true, pcr::pcr_allocate),
@@ -178,8 +184,8 @@ pub static COMMANDS: &[CommandDef] = &[
     cmd!(0x0000_0153, "Create", OBJECT_USER, sessions: true, nv: false, crypt: (true, true), rhandle: false, object::create),
     cmd!(0x0000_0157, "Load", OBJECT_USER, sessions: true, nv: false, crypt: (true, true), rhandle: true, object::load),
     cmd!(0x0000_015E, "Unseal", OBJECT_USER, sessions: true, nv: false, crypt: (false, true), rhandle: false, object::unseal),
-    cmd!(0x0000_0161, "ContextLoad", &[], sessions: true, nv: false, crypt: (false, false), rhandle: true, context::context_load),
-    cmd!(0x0000_0162, "ContextSave", CONTEXT_NO_AUTH, sessions: true, nv: false, context::context_save),
+    cmd!(0x0000_0161, "ContextLoad", &[], sessions: false, nv: false, crypt: (false, false), rhandle: true, context::context_load),
+    cmd!(0x0000_0162, "ContextSave", CONTEXT_NO_AUTH, sessions: false, nv: false, context::context_save),
     cmd!(0x0000_0165, "FlushContext", &[], sessions: false, nv: false, context::flush_context),
     cmd!(0x0000_0167, "LoadExternal", &[], sessions: true, nv: false, crypt: (true, true), rhandle: true, object::load_external),
     cmd!(0x0000_016B, "PolicyAuthValue", POLICY_SESSION, sessions: true, nv: false, policy::policy_auth_value),

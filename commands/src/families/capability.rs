@@ -63,11 +63,10 @@ fn algorithms() -> Vec<(u16, u32)> {
             ALG_HASH | ALG_OBJECT | ALG_SIGNING | ALG_ENCRYPTING,
         ),
         (alg::XOR, ALG_SYMMETRIC | ALG_HASH),
-        (alg::NULL, 0),
         (alg::RSASSA, ALG_ASYMMETRIC | ALG_SIGNING),
         (alg::RSAES, ALG_ASYMMETRIC | ALG_ENCRYPTING),
         (alg::RSAPSS, ALG_ASYMMETRIC | ALG_SIGNING),
-        (alg::OAEP, ALG_ASYMMETRIC | ALG_ENCRYPTING | ALG_HASH),
+        (alg::OAEP, ALG_ASYMMETRIC | ALG_ENCRYPTING),
         (alg::ECDSA, ALG_ASYMMETRIC | ALG_SIGNING),
         (alg::ECDH, ALG_ASYMMETRIC | ALG_METHOD),
         (alg::ECDAA, ALG_ASYMMETRIC | ALG_SIGNING),
@@ -121,6 +120,10 @@ fn write_list<T: Clone>(
 /// TPM2_GetCapability (Part 3, 30.2).
 pub fn get_capability(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     let cap = ctx.params.read::<TpmUint32>()?.value();
+    // TPM_CAP is checked as it is unmarshaled, before the other parameters.
+    if cap > CAP_ACT {
+        return Err(Rc::VALUE.param(1));
+    }
     let property = ctx.params.read::<TpmUint32>()?.value();
     let count = ctx.params.read::<TpmUint32>()?.value();
     ctx.params.finish()?;
@@ -167,9 +170,13 @@ pub fn get_capability(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
             }
         }
         CAP_TPM_PROPERTIES => {
+            // From `property` to the end of its group (fixed 0x1xx or variable
+            // 0x2xx), never into the next one (Part 3, 30.2).
+            let start = property.max(0x100);
+            let next_group = (start / 0x100 + 1) * 0x100;
             let props: Vec<(u32, u32)> = tpm_properties(ctx.engine)
                 .into_iter()
-                .filter(|(tag, _)| *tag >= property)
+                .filter(|(tag, _)| *tag >= start && *tag < next_group && start < 0x300)
                 .collect();
             write_list(out, cap, &props, count, 8, |o, (tag, value)| {
                 o.u32(tag).u32(value);

@@ -80,29 +80,36 @@ pub fn context_save(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
 /// TPM2_ContextLoad (Part 3, 28.3): reloads a saved object context; the
 /// integrity check fails if the hierarchy's proof changed since.
 pub fn context_load(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
-    let sequence = ctx
-        .params
-        .read::<tpm2_protocol::basic::TpmUint64>()?
-        .value();
-    let saved = ctx.params.read::<TpmUint32>()?.value();
-    let hierarchy = ctx.params.read::<TpmUint32>()?.value();
-    let blob = ctx.params.read_2b(MAX_CONTEXT_SIZE)?.to_vec();
+    // TPMS_CONTEXT is one parameter: its fields are checked as it is unmarshaled.
+    let (sequence, saved, hierarchy, blob) = ctx.params.read_struct(|r| {
+        let sequence = u64::from(r.u32()?) << 32 | u64::from(r.u32()?);
+        let saved = r.u32()?;
+        if !is_saved_handle(saved) {
+            return Err(Rc::VALUE);
+        }
+        let hierarchy = r.u32()?;
+        if !matches!(
+            hierarchy,
+            RH_OWNER | RH_PLATFORM | crate::consts::RH_ENDORSEMENT | RH_NULL
+        ) {
+            return Err(Rc::VALUE);
+        }
+        Ok((
+            sequence,
+            saved,
+            hierarchy,
+            r.tpm2b(MAX_CONTEXT_SIZE)?.to_vec(),
+        ))
+    })?;
     ctx.params.finish()?;
     let engine = &mut *ctx.engine;
     match (saved >> 24) as u8 {
         HT_HMAC_SESSION | HT_POLICY_SESSION => {
             return load_session(ctx, sequence, saved, hierarchy, &blob);
         }
-        HT_TRANSIENT if saved == SAVED_OBJECT || saved == SAVED_ST_CLEAR_OBJECT => {}
         // A sequence-object context: none can have been saved, so none verifies.
-        HT_TRANSIENT if saved == SAVED_SEQUENCE => return Err(Rc::INTEGRITY.param(1)),
-        _ => return Err(Rc::VALUE.param(1)),
-    }
-    if !matches!(
-        hierarchy,
-        RH_OWNER | RH_PLATFORM | crate::consts::RH_ENDORSEMENT | RH_NULL
-    ) {
-        return Err(Rc::VALUE.param(1));
+        _ if saved == SAVED_SEQUENCE => return Err(Rc::INTEGRITY.param(1)),
+        _ => {}
     }
     if !engine.hierarchy_enabled(hierarchy) {
         return Err(Rc::HIERARCHY.param(1));
@@ -170,9 +177,29 @@ fn load_session(
     Ok(())
 }
 
+/// TPMI_DH_SAVED: a session handle, or one of the object-context handles.
+fn is_saved_handle(h: u32) -> bool {
+    match (h >> 24) as u8 {
+        HT_HMAC_SESSION | HT_POLICY_SESSION => {
+            h & 0x00FF_FFFF < crate::session::MAX_ACTIVE_SESSIONS as u32
+        }
+        _ => matches!(h, SAVED_OBJECT | SAVED_SEQUENCE | SAVED_ST_CLEAR_OBJECT),
+    }
+}
+
 /// TPM2_FlushContext (Part 3, 28.4): ends a loaded session or object.
 pub fn flush_context(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     let handle = ctx.params.read::<TpmUint32>()?.value();
+    // TPMI_DH_CONTEXT: a session or transient object handle in range.
+    let index = handle & 0x00FF_FFFF;
+    let in_range = match (handle >> 24) as u8 {
+        HT_HMAC_SESSION | HT_POLICY_SESSION => index < crate::session::MAX_ACTIVE_SESSIONS as u32,
+        HT_TRANSIENT => index < crate::object::MAX_LOADED_OBJECTS as u32,
+        _ => false,
+    };
+    if !in_range {
+        return Err(Rc::VALUE.param(1));
+    }
     ctx.params.finish()?;
     let engine = &mut *ctx.engine;
     let removed = match (handle >> 24) as u8 {
@@ -201,10 +228,10 @@ pub fn flush_context(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
 pub fn evict_control(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     let [auth, object_handle, _] = ctx.handles;
     let persistent = ctx.params.read::<TpmUint32>()?.value();
-    ctx.params.finish()?;
     if (persistent >> 24) as u8 != HT_PERSISTENT {
         return Err(Rc::VALUE.param(1));
     }
+    ctx.params.finish()?;
     let engine = &mut *ctx.engine;
     let object = engine.object_or_err(object_handle)?;
     let is_evict = (object_handle >> 24) as u8 == HT_PERSISTENT;

@@ -53,6 +53,13 @@ pub fn create_primary(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
 pub fn hierarchy_control(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     let auth = ctx.handles[0];
     let enable = ctx.params.read::<TpmUint32>()?.value();
+    // TPMI_RH_ENABLES.
+    if !matches!(
+        enable,
+        RH_PLATFORM | RH_PLATFORM_NV | RH_OWNER | RH_ENDORSEMENT
+    ) {
+        return Err(Rc::VALUE.param(1));
+    }
     let state = read_yes_no(ctx)?;
     ctx.params.finish()?;
     let engine = &mut *ctx.engine;
@@ -103,13 +110,13 @@ pub fn set_primary_policy(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     let auth = ctx.handles[0];
     let digest = ctx.params.read_2b(crate::consts::MAX_DIGEST_SIZE)?.to_vec();
     let hash = ctx.params.read_as::<TpmUint16>(ValueKind::Hash)?.value();
-    ctx.params.finish()?;
     let size = match hash {
         alg::NULL => 0,
         h => HashAlg::from_alg_id(h)
             .ok_or(Rc::HASH.param(2))?
             .digest_size(),
     };
+    ctx.params.finish()?;
     if digest.len() != size {
         return Err(Rc::SIZE.param(1));
     }

@@ -11,8 +11,8 @@ use crate::families::pcr::{Selection, read_selections};
 use crate::object::create::{self, SensitiveCreate};
 use crate::object::protect::Protector;
 use crate::object::public::{
-    DECRYPT, FIXED_PARENT, FIXED_TPM, Parms, Public, RESTRICTED, Reader, SENSITIVE_DATA_ORIGIN,
-    SIGN, Unique, put2b,
+    DECRYPT, FIXED_PARENT, FIXED_TPM, Parms, Public, RESTRICTED, SENSITIVE_DATA_ORIGIN, SIGN,
+    Unique, put2b,
 };
 use crate::object::{MAX_LOADED_OBJECTS, MAX_SYM_DATA, Object, Sensitive, alg, qualified_name};
 use crate::pipeline::Ctx;
@@ -22,8 +22,6 @@ use crate::secret::Secret;
 
 /// TPM_ST_CREATION.
 const ST_CREATION: u16 = 0x8021;
-/// Largest TPM2B_PUBLIC / TPM2B_TEMPLATE contents we accept.
-const MAX_PUBLIC: usize = 1024;
 /// Largest TPM2B_PRIVATE contents.
 const MAX_PRIVATE: usize = 1024;
 /// TPM2B_DATA (outsideInfo).
@@ -290,33 +288,23 @@ impl Engine {
     }
 }
 
-/// Reads TPM2B_SENSITIVE_CREATE as parameter `ctx.params.index() + 1`.
+/// Reads a TPM2B_SENSITIVE_CREATE (a zero size is TPM_RC_SIZE).
 pub(crate) fn read_sensitive_create(ctx: &mut Ctx<'_>) -> Result<SensitiveCreate, Rc> {
-    let bytes = ctx.params.read_2b(usize::from(u16::MAX))?;
-    let n = ctx.params.index();
-    if bytes.is_empty() {
-        return Err(Rc::SIZE.param(n));
-    }
-    let mut wrapped = Vec::with_capacity(bytes.len() + 2);
-    put2b(&mut wrapped, bytes);
-    SensitiveCreate::parse(&mut Reader::new(&wrapped)).map_err(|rc| rc.param(n))
+    ctx.params
+        .read_sized(SensitiveCreate::parse_from)?
+        .ok_or(Rc::SIZE.param(ctx.params.index()))
 }
 
-/// Reads a TPM2B_PUBLIC (or TPM2B_TEMPLATE) parameter.
+/// Reads a TPM2B_PUBLIC (or TPM2B_TEMPLATE) parameter; a zero size is
+/// TPM_RC_SIZE.
 pub(crate) fn read_public(
     ctx: &mut Ctx<'_>,
     null_name_ok: bool,
     derive: bool,
 ) -> Result<Public, Rc> {
-    let bytes = ctx.params.read_2b(MAX_PUBLIC)?;
-    let n = ctx.params.index();
-    if bytes.is_empty() {
-        return Err(Rc::SIZE.param(n));
-    }
-    // A structure running past its TPM2B's size is a size mismatch: libtpms
-    // parses on into the next parameter and then reports TPM_RC_SIZE.
-    Public::parse(bytes, null_name_ok, derive)
-        .map_err(|rc| if rc == Rc::INSUFFICIENT { Rc::SIZE } else { rc }.param(n))
+    ctx.params
+        .read_sized(|r| Public::parse_from(r, null_name_ok, derive))?
+        .ok_or(Rc::SIZE.param(ctx.params.index()))
 }
 
 /// The creation inputs after inSensitive and inPublic: outsideInfo, creationPCR.
@@ -416,11 +404,11 @@ pub fn create_loaded(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
 pub fn load(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     let parent_handle = ctx.handles[0];
     let private = ctx.params.read_2b(MAX_PRIVATE)?.to_vec();
+    let public = read_public(ctx, false, false)?;
+    ctx.params.finish()?;
     if private.is_empty() {
         return Err(Rc::SIZE.param(1));
     }
-    let public = read_public(ctx, false, false)?;
-    ctx.params.finish()?;
     ctx.engine.need_object_slot()?;
     let parent = ctx.engine.object_or_err(parent_handle)?;
     if !parent.is_storage_parent() && !parent.is_derivation_parent() {
@@ -455,10 +443,11 @@ pub fn load(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
 /// TPM2_LoadExternal (Part 3, 12.3): a public key, or a key pair in the clear,
 /// loaded into a hierarchy (NULL when the private part is given).
 pub fn load_external(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
-    let private = ctx.params.read_2b(usize::from(u16::MAX))?.to_vec();
+    let private = ctx
+        .params
+        .read_sized(crate::object::Sensitive::parse_from)?;
     let public = read_public(ctx, true, false)?;
     let hierarchy = ctx.params.read::<TpmUint32>()?.value();
-    ctx.params.finish()?;
     if !matches!(
         hierarchy,
         crate::consts::RH_OWNER
@@ -468,24 +457,25 @@ pub fn load_external(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     ) {
         return Err(Rc::VALUE.param(3));
     }
+    ctx.params.finish()?;
     ctx.engine.need_object_slot()?;
     if !ctx.engine.hierarchy_enabled(hierarchy) {
         return Err(Rc::HIERARCHY.param(3));
     }
-    let sensitive = if private.is_empty() {
-        None
-    } else {
-        if hierarchy != RH_NULL {
-            return Err(Rc::HIERARCHY.param(3));
+    let sensitive = match private {
+        None => None,
+        Some((t, s)) => {
+            if hierarchy != RH_NULL {
+                return Err(Rc::HIERARCHY.param(3));
+            }
+            if public.has(FIXED_TPM) || public.has(FIXED_PARENT) || public.has(RESTRICTED) {
+                return Err(Rc::ATTRIBUTES.param(2));
+            }
+            if t != public.object_type {
+                return Err(Rc::TYPE.param(1));
+            }
+            Some(s)
         }
-        if public.has(FIXED_TPM) || public.has(FIXED_PARENT) || public.has(RESTRICTED) {
-            return Err(Rc::ATTRIBUTES.param(2));
-        }
-        let (t, s) = crate::object::Sensitive::parse(&private).map_err(|rc| rc.param(1))?;
-        if t != public.object_type {
-            return Err(Rc::TYPE.param(1));
-        }
-        Some(s)
     };
     create::scheme_checks(None, &public).map_err(|rc| rc.param(2))?;
     match &sensitive {

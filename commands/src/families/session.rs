@@ -142,7 +142,8 @@ pub fn start_auth_session(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
         Some(h) => engine.entity_auth_value(h)?,
         None => alloc::vec::Vec::new(),
     };
-    let mut nonce_tpm = alloc::vec![0u8; auth_hash.digest_size()];
+    // nonceTPM is as long as nonceCaller (Part 3, 11.1).
+    let mut nonce_tpm = alloc::vec![0u8; nonce_caller.len()];
     engine.random(ctx.platform, &mut nonce_tpm)?;
     let session_key = Session::derive_key(
         auth_hash,

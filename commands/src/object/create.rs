@@ -35,18 +35,10 @@ pub struct SensitiveCreate {
 }
 
 impl SensitiveCreate {
-    /// Parses a TPM2B_SENSITIVE_CREATE (a zero size is TPM_RC_SIZE).
-    pub fn parse(r: &mut Reader<'_>) -> Result<SensitiveCreate, Rc> {
-        let inner = r.tpm2b(usize::from(u16::MAX))?;
-        if inner.is_empty() {
-            return Err(Rc::SIZE);
-        }
-        let mut ir = Reader::new(inner);
-        let user_auth = Secret::new(ir.tpm2b(MAX_DIGEST)?);
-        let data = Secret::new(ir.tpm2b(MAX_SYM_DATA)?);
-        if !ir.is_empty() {
-            return Err(Rc::SIZE);
-        }
+    /// Parses a TPMS_SENSITIVE_CREATE from the front of `r`.
+    pub fn parse_from(r: &mut Reader<'_>) -> Result<SensitiveCreate, Rc> {
+        let user_auth = Secret::new(r.tpm2b(MAX_DIGEST)?);
+        let data = Secret::new(r.tpm2b(MAX_SYM_DATA)?);
         Ok(SensitiveCreate { user_auth, data })
     }
 }

@@ -74,13 +74,23 @@ impl Sensitive {
     /// Parses a TPMT_SENSITIVE, returning its type; all input must be used.
     pub fn parse(bytes: &[u8]) -> Result<(u16, Sensitive), Rc> {
         let mut r = Reader::new(bytes);
-        let t = r.u16()?;
-        let auth = Secret::new(r.tpm2b(public::MAX_DIGEST)?);
-        let seed = Secret::new(r.tpm2b(public::MAX_DIGEST)?);
-        let secret = Secret::new(r.tpm2b(public::MAX_RSA_KEY_BYTES)?);
+        let parsed = Sensitive::parse_from(&mut r)?;
         if !r.is_empty() {
             return Err(Rc::SIZE);
         }
+        Ok(parsed)
+    }
+
+    /// Parses a TPMT_SENSITIVE from the front of `r`; its type is a
+    /// TPMI_ALG_PUBLIC (TPM_RC_TYPE otherwise).
+    pub fn parse_from(r: &mut Reader<'_>) -> Result<(u16, Sensitive), Rc> {
+        let t = r.u16()?;
+        if !matches!(t, alg::RSA | alg::KEYEDHASH | alg::ECC | alg::SYMCIPHER) {
+            return Err(Rc::TYPE);
+        }
+        let auth = Secret::new(r.tpm2b(public::MAX_DIGEST)?);
+        let seed = Secret::new(r.tpm2b(public::MAX_DIGEST)?);
+        let secret = Secret::new(r.tpm2b(public::MAX_RSA_KEY_BYTES)?);
         Ok((t, Sensitive { auth, seed, secret }))
     }
 }

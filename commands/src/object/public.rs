@@ -320,6 +320,15 @@ impl Public {
     /// derivation parent). The whole input must be consumed.
     pub fn parse(bytes: &[u8], null_name_ok: bool, derive: bool) -> Result<Public, Rc> {
         let mut r = Reader::new(bytes);
+        let public = Public::parse_from(&mut r, null_name_ok, derive)?;
+        if !r.is_empty() {
+            return Err(Rc::SIZE);
+        }
+        Ok(public)
+    }
+
+    /// Parses a TPMT_PUBLIC from the front of `r`.
+    pub fn parse_from(r: &mut Reader<'_>, null_name_ok: bool, derive: bool) -> Result<Public, Rc> {
         let object_type = r.u16()?;
         if !matches!(
             object_type,
@@ -333,7 +342,7 @@ impl Public {
             return Err(Rc::RESERVED_BITS);
         }
         let auth_policy = r.tpm2b(MAX_DIGEST)?.to_vec();
-        let parms = read_parms(&mut r, object_type)?;
+        let parms = read_parms(r, object_type)?;
         let unique = if derive {
             Unique::Derive {
                 label: r.tpm2b(LABEL_MAX_BUFFER)?.to_vec(),
@@ -349,9 +358,6 @@ impl Public {
                 _ => Unique::Digest(r.tpm2b(MAX_DIGEST)?.to_vec()),
             }
         };
-        if !r.is_empty() {
-            return Err(Rc::SIZE);
-        }
         Ok(Public {
             object_type,
             name_alg: HashAlg::from_alg_id(name_alg_id),
