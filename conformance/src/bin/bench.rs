@@ -885,10 +885,12 @@ fn find_vtpm(o: &Options) -> Result<PathBuf, Box<dyn Error>> {
     if let Some(p) = &o.vtpm {
         return Ok(p.clone());
     }
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
+    // Cargo sets CARGO_MANIFEST_DIR when it runs the binary; the compile-time value is the
+    // fallback for a binary started by hand.
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    let workspace = manifest.parent().map(Path::to_path_buf).unwrap_or_default();
     let exe = std::env::current_exe()?;
     let target = exe
         .parent()
