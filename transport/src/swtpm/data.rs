@@ -115,16 +115,20 @@ pub fn serve(sw: &Swtpm, mut stream: Stream) {
 /// Returns true when the connection ends with an error reply (to be delivered
 /// before closing).
 fn serve_commands(sw: &Swtpm, stream: &mut Stream) -> bool {
+    // Header and body come out of one buffer: one read per command, not three.
+    // The protocol is strictly request/response, so nothing is read ahead of
+    // a reply the client still waits for.
+    let mut reader = io::BufReader::with_capacity(8192, stream);
     loop {
         let max = sw.buffer_size.load(Ordering::SeqCst);
-        let reply = match read_request(stream, max) {
+        let reply = match read_request(&mut reader, max) {
             Ok(Request::Raw(command)) => execute(sw, sw.locality.load(Ordering::SeqCst), &command),
             Ok(Request::Framed { locality, command }) => {
                 frame_response(&execute(sw, locality, &command))
             }
             Err(ReadError::BadSize { framed }) => {
                 crate::vlog!(1, "data channel: command size out of range; closing");
-                return stream.write_all(&size_error(framed)).is_ok();
+                return reader.get_mut().write_all(&size_error(framed)).is_ok();
             }
             Err(ReadError::Closed) => return false,
             Err(ReadError::Io(e)) => {
@@ -132,7 +136,7 @@ fn serve_commands(sw: &Swtpm, stream: &mut Stream) -> bool {
                 return false;
             }
         };
-        if stream.write_all(&reply).is_err() || sw.disconnect {
+        if reader.get_mut().write_all(&reply).is_err() || sw.disconnect {
             return false;
         }
     }
