@@ -48,6 +48,10 @@ pub struct Engine {
     pub(crate) init_ms: u64,
     /// Host time at which `perm.clock_ms` was taken.
     pub(crate) clock_anchor_ms: u64,
+    /// `clock_anchor_ms` is meaningful (the engine has been initialized).
+    pub(crate) clock_running: bool,
+    /// PCR_Allocate ran since _TPM_Init: Shutdown(STATE) is refused.
+    pub(crate) pcr_reconfigured: bool,
     pub(crate) hash_sequence: Option<HashSequence>,
     /// Set by a DRTM sequence before Startup: PCR 0 then starts from the H-CRTM value.
     pub(crate) hcrtm_digests: Option<Vec<Digest>>,
@@ -98,6 +102,8 @@ impl Engine {
             drbg: None,
             init_ms: 0,
             clock_anchor_ms: 0,
+            clock_running: false,
+            pcr_reconfigured: false,
             hash_sequence: None,
             hcrtm_digests: None,
             selftests: SelfTests::new(),
@@ -116,6 +122,13 @@ impl Engine {
     /// instantiated from fresh platform entropy; without entropy the TPM fails.
     pub fn init(&mut self, platform: &mut dyn Platform) {
         let now = platform.monotonic_ms();
+        // Clock never goes back: a power cycle of a running engine keeps the
+        // time it had counted (only what was last written to NV is in `perm`).
+        if self.clock_running {
+            self.perm.clock_ms = self.clock_now(now);
+        }
+        self.clock_running = true;
+        self.pcr_reconfigured = false;
         self.started = false;
         self.init_ms = now;
         self.clock_anchor_ms = now;

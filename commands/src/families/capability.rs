@@ -32,6 +32,7 @@ const CAP_PCR_PROPERTIES: u32 = 7;
 const CAP_ECC_CURVES: u32 = 8;
 const CAP_AUTH_POLICIES: u32 = 9;
 const CAP_ACT: u32 = 10;
+const HMAC_SESSION_FIRST: u32 = 0x0200_0000;
 
 /// Room for list entries in one answer: MAX_CAP_BUFFER less the capability
 /// selector and the list count (Part 2, MAX_CAP_DATA).
@@ -119,6 +120,10 @@ fn write_list<T: Clone>(
 
 /// TPM2_GetCapability (Part 3, 30.2).
 pub fn get_capability(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
+    let now = ctx.engine.clock_now(ctx.platform.monotonic_ms());
+    // Self-healing of the DA counter shows in the properties without waiting
+    // for the next authorization.
+    ctx.engine.da_update(now);
     let cap = ctx.params.read::<TpmUint32>()?.value();
     // TPM_CAP is checked as it is unmarshaled, before the other parameters.
     if cap > CAP_ACT {
@@ -246,9 +251,19 @@ fn handles_from(engine: &crate::engine::Engine, property: u32) -> Option<Vec<u32
         HT_PCR => (0..PCR_COUNT as u32).collect(),
         HT_PERMANENT => PERMANENT_HANDLES.to_vec(),
         // TPM_HT_LOADED_SESSION: every loaded session, HMAC and policy alike.
-        HT_HMAC_SESSION => engine.sessions.iter().map(|s| s.handle).collect(),
+        // Sessions are listed by slot with the HMAC-session type, whatever
+        // their kind (as the reference does).
+        HT_HMAC_SESSION => engine
+            .sessions
+            .iter()
+            .map(|s| HMAC_SESSION_FIRST | (s.handle & 0x00FF_FFFF))
+            .collect(),
         // TPM_HT_SAVED_SESSION: sessions saved with ContextSave.
-        HT_POLICY_SESSION => engine.saved_sessions.iter().map(|s| s.0).collect(),
+        HT_POLICY_SESSION => engine
+            .saved_sessions
+            .iter()
+            .map(|s| HMAC_SESSION_FIRST | (s.0 & 0x00FF_FFFF))
+            .collect(),
         HT_TRANSIENT => engine.objects.iter().map(|o| o.handle).collect(),
         HT_PERSISTENT => crate::families::context::persistent_handles(engine),
         // No NV index exists yet.

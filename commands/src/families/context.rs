@@ -204,9 +204,11 @@ pub fn flush_context(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     let engine = &mut *ctx.engine;
     let removed = match (handle >> 24) as u8 {
         HT_HMAC_SESSION | HT_POLICY_SESSION => {
+            // A session is known by its slot: the reference lists every
+            // session with the HMAC-session type, so either type flushes it.
             let before = engine.sessions.len() + engine.saved_sessions.len();
-            engine.sessions.retain(|s| s.handle != handle);
-            engine.saved_sessions.retain(|s| s.0 != handle);
+            engine.sessions.retain(|s| s.handle & 0x00FF_FFFF != index);
+            engine.saved_sessions.retain(|s| s.0 & 0x00FF_FFFF != index);
             engine.sessions.len() + engine.saved_sessions.len() != before
         }
         HT_TRANSIENT => {

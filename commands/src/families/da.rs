@@ -14,7 +14,8 @@ pub fn dictionary_attack_lock_reset(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
 }
 
 /// TPM2_DictionaryAttackParameters (Part 3, 25.3): new maxTries, recoveryTime
-/// and lockoutRecovery; failedTries is reset.
+/// and lockoutRecovery. failedTries is kept (errata to 1.59): lowering maxTries
+/// below it locks out.
 pub fn dictionary_attack_parameters(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     let max_tries = ctx.params.read::<TpmUint32>()?.value();
     let recovery_time = ctx.params.read::<TpmUint32>()?.value();
@@ -24,7 +25,6 @@ pub fn dictionary_attack_parameters(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     da.max_tries = max_tries;
     da.recovery_time = recovery_time;
     da.lockout_recovery = lockout_recovery;
-    da.failed_tries = 0;
     ctx.engine.nv_dirty = true;
     Ok(())
 }

@@ -201,6 +201,8 @@ pub fn pcr_allocate(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
         ctx.engine.perm.pcr_allocation = allocation;
         ctx.engine.nv_dirty = true;
     }
+    // Until the next TPM Reset no state can be saved for a Resume.
+    ctx.engine.pcr_reconfigured = true;
     ctx.out
         .u8(1)
         .u32(PCR_COUNT as u32)

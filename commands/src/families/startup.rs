@@ -140,6 +140,10 @@ pub fn shutdown(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     let su = read_su(ctx)?;
     ctx.params.finish()?;
     let engine = &mut *ctx.engine;
+    // State cannot be saved for a Resume after PCR_Allocate (Part 3, 9.4).
+    if su == SU_STATE && engine.pcr_reconfigured {
+        return Err(Rc::TYPE.param(1));
+    }
     if su == SU_STATE {
         let mut saved =
             engine.snapshot_pcrs(|n| PCR_ATTRIBUTES.get(n).is_some_and(|a| a.state_save));
