@@ -37,7 +37,11 @@ fn start_session(t: &mut Tpm, nonce_caller: &[u8]) -> (u32, Vec<u8>) {
     let handle = u32::from_be_bytes(r[10..14].try_into().unwrap());
     assert_eq!(handle >> 24, 0x02, "an HMAC session handle");
     let n = u16::from_be_bytes(r[14..16].try_into().unwrap()) as usize;
-    assert_eq!(n, nonce_caller.len(), "nonceTPM has the size of nonceCaller (as libtpms)");
+    assert_eq!(
+        n,
+        nonce_caller.len(),
+        "nonceTPM has the size of nonceCaller (as libtpms)"
+    );
     (handle, r[16..16 + n].to_vec())
 }
 

@@ -121,11 +121,9 @@ fn main() -> ExitCode {
                 r.suite,
                 gains.len()
             );
-            if grow {
-                if let Err(e) = report::grow_ratchet(&ratchet_dir, &r.suite, &gains) {
-                    eprintln!("conformance: cannot grow the ratchet of {}: {e}", r.suite);
-                    failed = true;
-                }
+            if grow && let Err(e) = report::grow_ratchet(&ratchet_dir, &r.suite, &gains) {
+                eprintln!("conformance: cannot grow the ratchet of {}: {e}", r.suite);
+                failed = true;
             }
         }
     }
