@@ -507,6 +507,10 @@ impl Engine {
         let Some(o) = self.object(handle) else {
             return false;
         };
+        // A public-only object has no authValue to prove.
+        if o.sensitive.is_none() && role != AuthRole::None {
+            return true;
+        }
         match role {
             AuthRole::User => !o.public.has(crate::object::public::USER_WITH_AUTH),
             AuthRole::Admin => o.public.has(crate::object::public::ADMIN_WITH_POLICY),
