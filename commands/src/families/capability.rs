@@ -178,7 +178,8 @@ pub fn get_capability(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
             // From `property` to the end of its group (fixed 0x1xx or variable
             // 0x2xx), never into the next one (Part 3, 30.2).
             let start = property.max(0x100);
-            let next_group = (start / 0x100 + 1) * 0x100;
+            // Saturating: a property in the last group (0xFFFF_FFxx) would overflow.
+            let next_group = (start / 0x100 + 1).saturating_mul(0x100);
             let props: Vec<(u32, u32)> = tpm_properties(ctx.engine)
                 .into_iter()
                 .filter(|(tag, _)| *tag >= start && *tag < next_group && start < 0x300)
