@@ -14,8 +14,8 @@ fn get_capability_properties_in_the_last_group() {
     let mut t = Tpm::started();
     // Byte for byte the crashing command (count 0xFFFFFFF1).
     let command = [
-        0x80, 0x01, 0x00, 0x00, 0x00, 0x16, 0x00, 0x00, 0x01, 0x7a, 0x00, 0x00, 0x00, 0x06,
-        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xf1,
+        0x80, 0x01, 0x00, 0x00, 0x00, 0x16, 0x00, 0x00, 0x01, 0x7a, 0x00, 0x00, 0x00, 0x06, 0xff,
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xf1,
     ];
     let r = t.run(&command);
     assert_eq!(rc(&r), 0);
@@ -25,6 +25,10 @@ fn get_capability_properties_in_the_last_group() {
         let mut p = 6u32.to_be_bytes().to_vec();
         p.extend_from_slice(&property.to_be_bytes());
         p.extend_from_slice(&u32::MAX.to_be_bytes());
-        assert_eq!(rc(&t.run(&plain(CC_GET_CAPABILITY, &p))), 0, "{property:#x}");
+        assert_eq!(
+            rc(&t.run(&plain(CC_GET_CAPABILITY, &p))),
+            0,
+            "{property:#x}"
+        );
     }
 }

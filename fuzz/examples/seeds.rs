@@ -38,7 +38,9 @@ impl vtpm::Platform for SeedPlatform {
 }
 
 fn write(target: &str, name: &str, bytes: &[u8]) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus").join(target);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("corpus")
+        .join(target);
     fs::create_dir_all(&dir).unwrap();
     fs::write(dir.join(name), bytes).unwrap();
 }
@@ -103,7 +105,13 @@ fn state_image_seeds() {
         v
     };
     let mut images = Vec::new();
-    let new = || Device::open(SeedPlatform { counter: 0, stored: None }).unwrap();
+    let new = || {
+        Device::open(SeedPlatform {
+            counter: 0,
+            stored: None,
+        })
+        .unwrap()
+    };
 
     // Freshly manufactured.
     let mut d = new();
@@ -118,16 +126,37 @@ fn state_image_seeds() {
     let mut d = new();
     d.power_on(false).unwrap();
     d.execute(0, &command(0x8001, 0x144, &[0, 0]));
-    let r = d.execute(0, &pw_command(0x131, &[0x4000_0001], &create_primary_params()));
+    let r = d.execute(
+        0,
+        &pw_command(0x131, &[0x4000_0001], &create_primary_params()),
+    );
     assert_eq!(r[6..10], [0, 0, 0, 0], "CreatePrimary");
     let r = d.execute(
         0,
-        &pw_command(0x120, &[0x4000_0001, 0x8000_0000], &0x8100_0001u32.to_be_bytes()),
+        &pw_command(
+            0x120,
+            &[0x4000_0001, 0x8000_0000],
+            &0x8100_0001u32.to_be_bytes(),
+        ),
     );
     assert_eq!(r[6..10], [0, 0, 0, 0], "EvictControl");
-    d.execute(0, &pw_command(0x13A, &[0x4000_000A], &[0, 0, 0, 3, 0, 0, 0, 10, 0, 0, 0, 20]));
+    d.execute(
+        0,
+        &pw_command(
+            0x13A,
+            &[0x4000_000A],
+            &[0, 0, 0, 3, 0, 0, 0, 10, 0, 0, 0, 20],
+        ),
+    );
     d.execute(0, &pw_command(0x129, &[0x4000_0001], &b2(b"owner")));
-    d.execute(0, &pw_command(0x182, &[3], &[&[0, 0, 0, 1, 0, 0x0B][..], &[7; 32]].concat()));
+    d.execute(
+        0,
+        &pw_command(
+            0x182,
+            &[3],
+            &[&[0, 0, 0, 1, 0, 0x0B][..], &[7; 32]].concat(),
+        ),
+    );
     images.push(("persistent", d.state_image()));
     d.store_volatile().unwrap();
     images.push(("volatile", d.state_image()));
@@ -136,13 +165,37 @@ fn state_image_seeds() {
 
     for (name, image) in &images {
         write("state_image", &format!("whole_{name}"), &with(0, image));
-        write("state_image", &format!("body_{name}"), &with(1, &strip(image)));
-        write("state_image", &format!("engine_{name}"), &engine_parts(2, image));
-        write("state_image", &format!("engine_state_{name}"), &engine_parts(6, image));
-        write("state_image", &format!("device_{name}"), &with(3, &strip(image)));
-        write("state_image", &format!("device_state_{name}"), &with(7, &strip(image)));
+        write(
+            "state_image",
+            &format!("body_{name}"),
+            &with(1, &strip(image)),
+        );
+        write(
+            "state_image",
+            &format!("engine_{name}"),
+            &engine_parts(2, image),
+        );
+        write(
+            "state_image",
+            &format!("engine_state_{name}"),
+            &engine_parts(6, image),
+        );
+        write(
+            "state_image",
+            &format!("device_{name}"),
+            &with(3, &strip(image)),
+        );
+        write(
+            "state_image",
+            &format!("device_state_{name}"),
+            &with(7, &strip(image)),
+        );
     }
-    write("state_image", "empty_body", &with(1, b"VTPMSTAT\0\x01\0\x01\0\0\0\0"));
+    write(
+        "state_image",
+        "empty_body",
+        &with(1, b"VTPMSTAT\0\x01\0\x01\0\0\0\0"),
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -259,11 +312,19 @@ fn sequence_seeds() {
     let digest_values = [&[0, 0, 0, 1, 0, 0x0B][..], &[0x42; 32]].concat();
     let create_loaded = [b2(&[0, 0, 0, 4, 1, 2, 3, 4]), b2(&SEALED_TEMPLATE)].concat();
     let seeds: Vec<(&str, Vec<Vec<u8>>)> = vec![
-        ("unseal_pw", vec![op(UNSEAL, &[H_SEALED], A::Pw, P::Raw(&[]))]),
+        (
+            "unseal_pw",
+            vec![op(UNSEAL, &[H_SEALED], A::Pw, P::Raw(&[]))],
+        ),
         (
             "unseal_policy",
             vec![
-                op(POLICY_COMMAND_CODE, &[H_POLICY], A::None, P::Blob(B_UNSEAL_CC)),
+                op(
+                    POLICY_COMMAND_CODE,
+                    &[H_POLICY],
+                    A::None,
+                    P::Blob(B_UNSEAL_CC),
+                ),
                 op(POLICY_GET_DIGEST, &[H_POLICY], A::None, P::Raw(&[])),
                 op(UNSEAL, &[H_SEALED], A::Policy, P::Raw(&[])),
             ],
@@ -299,27 +360,62 @@ fn sequence_seeds() {
                 vec![0xD1], // Shutdown(CLEAR), TPM Reset
                 op(CONTEXT_LOAD, &[], A::None, P::Blob(B_CTX_PRIMARY)),
                 vec![0xD0, 0xF9],
-                op(GET_CAPABILITY, &[], A::None, P::Raw(&[0, 0, 0, 6, 0, 0, 2, 0, 0, 0, 0, 64])),
+                op(
+                    GET_CAPABILITY,
+                    &[],
+                    A::None,
+                    P::Raw(&[0, 0, 0, 6, 0, 0, 2, 0, 0, 0, 0, 64]),
+                ),
             ],
         ),
         (
             "evict_persist",
             vec![
-                op(EVICT_CONTROL, &[H_OWNER, H_PRIMARY], A::Pw, P::Raw(&[0x81, 0, 0, 1])),
+                op(
+                    EVICT_CONTROL,
+                    &[H_OWNER, H_PRIMARY],
+                    A::Pw,
+                    P::Raw(&[0x81, 0, 0, 1]),
+                ),
                 vec![0xD8],
                 op(READ_PUBLIC, &[H_PERSISTENT], A::None, P::Raw(&[])),
                 op(CREATE, &[H_PERSISTENT], A::Pw, P::Blob(B_CREATE_SEALED)),
-                op(EVICT_CONTROL, &[H_OWNER, H_PERSISTENT], A::Pw, P::Raw(&[0x81, 0, 0, 1])),
+                op(
+                    EVICT_CONTROL,
+                    &[H_OWNER, H_PERSISTENT],
+                    A::Pw,
+                    P::Raw(&[0x81, 0, 0, 1]),
+                ),
             ],
         ),
         (
             "hierarchy_auth",
             vec![
-                op(HIERARCHY_CHANGE_AUTH, &[H_OWNER], A::Pw, P::Raw(&b2(&[0xAA, 0xBB]))),
-                op(CREATE_PRIMARY, &[H_OWNER], A::PwValue(&[0xAA, 0xBB]), P::Blob(B_CREATE_PRIMARY)),
+                op(
+                    HIERARCHY_CHANGE_AUTH,
+                    &[H_OWNER],
+                    A::Pw,
+                    P::Raw(&b2(&[0xAA, 0xBB])),
+                ),
+                op(
+                    CREATE_PRIMARY,
+                    &[H_OWNER],
+                    A::PwValue(&[0xAA, 0xBB]),
+                    P::Blob(B_CREATE_PRIMARY),
+                ),
                 op(CREATE_PRIMARY, &[H_NULL], A::Pw, P::Blob(B_CREATE_PRIMARY)),
-                op(SET_PRIMARY_POLICY, &[H_OWNER], A::PwValue(&[0xAA, 0xBB]), P::Raw(&[0, 32, 1, 2, 0, 0x0B])),
-                op(HIERARCHY_CONTROL, &[H_PLATFORM], A::Pw, P::Raw(&[0x40, 0, 0, 0x0B, 0])),
+                op(
+                    SET_PRIMARY_POLICY,
+                    &[H_OWNER],
+                    A::PwValue(&[0xAA, 0xBB]),
+                    P::Raw(&[0, 32, 1, 2, 0, 0x0B]),
+                ),
+                op(
+                    HIERARCHY_CONTROL,
+                    &[H_PLATFORM],
+                    A::Pw,
+                    P::Raw(&[0x40, 0, 0, 0x0B, 0]),
+                ),
                 op(CLEAR, &[H_LOCKOUT], A::Pw, P::Raw(&[])),
                 vec![0xDD],
             ],
@@ -327,12 +423,32 @@ fn sequence_seeds() {
         (
             "da_lockout",
             vec![
-                op(DA_PARAMETERS, &[H_LOCKOUT], A::Pw, P::Raw(&[0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 1])),
+                op(
+                    DA_PARAMETERS,
+                    &[H_LOCKOUT],
+                    A::Pw,
+                    P::Raw(&[0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 1]),
+                ),
                 op(DA_LOCK_RESET, &[H_LOCKOUT], A::PwValue(b"bad"), P::Raw(&[])),
                 op(HIERARCHY_CHANGE_AUTH, &[H_OWNER], A::Pw, P::Raw(&b2(b"x"))),
-                op(CREATE_PRIMARY, &[H_OWNER], A::PwValue(b"y"), P::Blob(B_CREATE_PRIMARY)),
-                op(CREATE_PRIMARY, &[H_OWNER], A::PwValue(b"y"), P::Blob(B_CREATE_PRIMARY)),
-                op(CREATE_PRIMARY, &[H_OWNER], A::PwValue(b"y"), P::Blob(B_CREATE_PRIMARY)),
+                op(
+                    CREATE_PRIMARY,
+                    &[H_OWNER],
+                    A::PwValue(b"y"),
+                    P::Blob(B_CREATE_PRIMARY),
+                ),
+                op(
+                    CREATE_PRIMARY,
+                    &[H_OWNER],
+                    A::PwValue(b"y"),
+                    P::Blob(B_CREATE_PRIMARY),
+                ),
+                op(
+                    CREATE_PRIMARY,
+                    &[H_OWNER],
+                    A::PwValue(b"y"),
+                    P::Blob(B_CREATE_PRIMARY),
+                ),
                 vec![0xEA, 0x10],
                 op(DA_LOCK_RESET, &[H_LOCKOUT], A::Pw, P::Raw(&[])),
                 vec![0xD9],
@@ -344,19 +460,35 @@ fn sequence_seeds() {
                 op(PCR_EXTEND, &[H_PCR16], A::Pw, P::Raw(&digest_values)),
                 op(PCR_EVENT, &[H_PCR16], A::Hmac, P::Raw(&b2(b"event"))),
                 op(PCR_RESET, &[H_PCR16], A::Pw, P::Raw(&[])),
-                op(PCR_ALLOCATE, &[H_PLATFORM], A::Pw, P::Raw(&[0, 0, 0, 1, 0, 0x0B, 3, 0xFF, 0xFF, 0xFF])),
+                op(
+                    PCR_ALLOCATE,
+                    &[H_PLATFORM],
+                    A::Pw,
+                    P::Raw(&[0, 0, 0, 1, 0, 0x0B, 3, 0xFF, 0xFF, 0xFF]),
+                ),
                 vec![0xF0, 0xF1, 3, 1, 2, 3, 0xF2, 0xF3],
                 vec![0xD3],
             ],
         ),
         (
             "flush_all",
-            vec![flush(H_PRIMARY), flush(H_SEALED), flush(H_HMAC), flush(H_POLICY), flush(H_SAVED_SESSION)],
+            vec![
+                flush(H_PRIMARY),
+                flush(H_SEALED),
+                flush(H_HMAC),
+                flush(H_POLICY),
+                flush(H_SAVED_SESSION),
+            ],
         ),
         (
             "policy_session",
             vec![
-                op(START_AUTH_SESSION, &[H_NULL, H_NULL], A::None, P::Blob(B_START_HMAC + 1)),
+                op(
+                    START_AUTH_SESSION,
+                    &[H_NULL, H_NULL],
+                    A::None,
+                    P::Blob(B_START_HMAC + 1),
+                ),
                 op(POLICY_AUTH_VALUE, &[H_POLICY], A::None, P::Raw(&[])),
                 op(POLICY_GET_DIGEST, &[H_POLICY], A::None, P::Raw(&[])),
                 op(POLICY_RESTART, &[H_POLICY], A::None, P::Raw(&[])),
@@ -367,10 +499,20 @@ fn sequence_seeds() {
         (
             "object_change_auth",
             vec![
-                op(OBJECT_CHANGE_AUTH, &[H_SEALED, H_PRIMARY], A::Pw, P::Raw(&b2(b"AB"))),
+                op(
+                    OBJECT_CHANGE_AUTH,
+                    &[H_SEALED, H_PRIMARY],
+                    A::Pw,
+                    P::Raw(&b2(b"AB")),
+                ),
                 op(CREATE_LOADED, &[H_PRIMARY], A::Pw, P::Raw(&create_loaded)),
                 op(READ_PUBLIC, &[H_NEW], A::None, P::Raw(&[])),
-                op(TEST_PARMS, &[], A::None, P::Raw(&[0, 0x23, 0, 0x10, 0, 0x10, 0, 3, 0, 0x10])),
+                op(
+                    TEST_PARMS,
+                    &[],
+                    A::None,
+                    P::Raw(&[0, 0x23, 0, 0x10, 0, 0x10, 0, 3, 0, 0x10]),
+                ),
             ],
         ),
         (
@@ -378,7 +520,12 @@ fn sequence_seeds() {
             vec![
                 vec![0xF8, 0, 0, 1, 1],
                 op(GET_TEST_RESULT, &[], A::None, P::Raw(&[])),
-                op(GET_CAPABILITY, &[], A::None, P::Raw(&[0, 0, 0, 6, 0, 0, 1, 0, 0, 0, 0, 8])),
+                op(
+                    GET_CAPABILITY,
+                    &[],
+                    A::None,
+                    P::Raw(&[0, 0, 0, 6, 0, 0, 1, 0, 0, 0, 0, 8]),
+                ),
                 op(SHUTDOWN, &[], A::None, P::Raw(&[0, 1])),
                 vec![0xD4],
             ],
@@ -396,7 +543,11 @@ fn sequence_seeds() {
         let mut v = vec![0xC0];
         v.extend_from_slice(&(cmd.len() as u16).to_be_bytes());
         v.extend_from_slice(cmd);
-        write("sequence", &format!("raw_{}", entry.file_name().to_string_lossy()), &v);
+        write(
+            "sequence",
+            &format!("raw_{}", entry.file_name().to_string_lossy()),
+            &v,
+        );
     }
 }
 
@@ -421,9 +572,21 @@ fn ctrl_seeds() {
         ("get_config", vec![0, 0, 0, 15]),
         ("set_datafd", vec![0, 0, 0, 16]),
         ("set_buffersize", vec![0, 0, 0, 17, 0, 0, 0x10, 0]),
-        ("get_info", vec![0, 0, 0, 18, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0]),
+        (
+            "get_info",
+            vec![0, 0, 0, 18, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0],
+        ),
         // The tail is a data-channel stream: a raw command, then a framed one.
-        ("data_raw_framed", [&[0x02, 3, 5][..], &startup, &[0, 0, 0, 8, 3, 0, 0, 0, 12], &startup].concat()),
+        (
+            "data_raw_framed",
+            [
+                &[0x02, 3, 5][..],
+                &startup,
+                &[0, 0, 0, 8, 3, 0, 0, 0, 12],
+                &startup,
+            ]
+            .concat(),
+        ),
         ("data_short", [&[0x81, 0xFF][..], &startup[..8]].concat()),
     ];
     for (name, bytes) in seeds {
@@ -434,17 +597,32 @@ fn ctrl_seeds() {
 fn mssim_seeds() {
     let startup = command(0x8001, 0x144, &[0, 0]);
     let send = |loc: u8, cmd: &[u8]| {
-        [&[0, 0, 0, 8, loc][..], &(cmd.len() as u32).to_be_bytes(), cmd].concat()
+        [
+            &[0, 0, 0, 8, loc][..],
+            &(cmd.len() as u32).to_be_bytes(),
+            cmd,
+        ]
+        .concat()
     };
     let seeds: Vec<(&str, Vec<u8>)> = vec![
         ("send", [&[0u8][..], &send(0, &startup)].concat()),
-        ("send_chunked", [&[3u8, 1, 7, 0xFF][..], &send(3, &startup), &send(0, &[])].concat()),
+        (
+            "send_chunked",
+            [&[3u8, 1, 7, 0xFF][..], &send(3, &startup), &send(0, &[])].concat(),
+        ),
         ("handshake", vec![0, 0, 0, 0, 15, 0, 0, 0, 1]),
         (
             "hash",
-            vec![0, 0, 0, 0, 5, 0, 0, 0, 6, 0, 0, 0, 2, 0xAA, 0xBB, 0, 0, 0, 7],
+            vec![
+                0, 0, 0, 0, 5, 0, 0, 0, 6, 0, 0, 0, 2, 0xAA, 0xBB, 0, 0, 0, 7,
+            ],
         ),
-        ("misc", vec![0, 0, 0, 0, 16, 0, 0, 0, 0, 0, 0, 0, 20, 0, 0, 0, 21, 0, 0, 0, 99]),
+        (
+            "misc",
+            vec![
+                0, 0, 0, 0, 16, 0, 0, 0, 0, 0, 0, 0, 20, 0, 0, 0, 21, 0, 0, 0, 99,
+            ],
+        ),
         ("too_large", vec![0, 0, 0, 0, 8, 0, 0, 0, 0x10, 1]),
     ];
     for (name, bytes) in seeds {

@@ -58,7 +58,11 @@ struct Chunked<'a> {
 
 impl Read for Chunked<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let size = self.sizes.get(self.turn % self.sizes.len().max(1)).copied().unwrap_or(0);
+        let size = self
+            .sizes
+            .get(self.turn % self.sizes.len().max(1))
+            .copied()
+            .unwrap_or(0);
         self.turn += 1;
         // An EINTR, never twice in a row (a retrying reader must make progress).
         if size == 0xFF && !self.interrupted {
@@ -125,7 +129,11 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let (sizes, stream) = rest.split_at(usize::from(n % 8).min(rest.len()));
-    let max = if n & 0x80 != 0 { ctrl::MIN_BUFFER_SIZE } else { data::MAX_COMMAND_SIZE };
+    let max = if n & 0x80 != 0 {
+        ctrl::MIN_BUFFER_SIZE
+    } else {
+        data::MAX_COMMAND_SIZE
+    };
     let mut reader = Chunked {
         data: stream,
         sizes,

@@ -33,5 +33,8 @@ fuzz_target!(|data: &[u8]| {
     }
     let response = engine.execute(&mut platform, sel & 0x07, command);
     assert!(response.len() >= 10);
-    assert_eq!(u32::from_be_bytes([response[2], response[3], response[4], response[5]]) as usize, response.len());
+    assert_eq!(
+        u32::from_be_bytes([response[2], response[3], response[4], response[5]]) as usize,
+        response.len()
+    );
 });

@@ -21,7 +21,11 @@ struct Chunked<'a> {
 
 impl Read for Chunked<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let size = self.sizes.get(self.turn % self.sizes.len().max(1)).copied().unwrap_or(0);
+        let size = self
+            .sizes
+            .get(self.turn % self.sizes.len().max(1))
+            .copied()
+            .unwrap_or(0);
         self.turn += 1;
         // An EINTR, never twice in a row (a retrying reader must make progress).
         if size == 0xFF && !self.interrupted {
@@ -63,7 +67,11 @@ fuzz_target!(|data: &[u8]| {
         let before = reader.data.len();
         match mssim::read_command_request(&mut reader) {
             Ok(request) => {
-                assert_eq!(before - reader.data.len(), wire_len(&request), "{request:?}");
+                assert_eq!(
+                    before - reader.data.len(),
+                    wire_len(&request),
+                    "{request:?}"
+                );
                 match &request {
                     CommandRequest::Send { locality, command } => {
                         assert!(command.len() <= mssim::MAX_BUFFER as usize);
@@ -99,9 +107,16 @@ fuzz_target!(|data: &[u8]| {
             Err(ReadError::TooLarge) => {
                 // The refused length is the word after the command (and locality).
                 let at = consumed
-                    + if stream.get(consumed..consumed + 4) == Some(&[0, 0, 0, 8]) { 5 } else { 4 };
+                    + if stream.get(consumed..consumed + 4) == Some(&[0, 0, 0, 8]) {
+                        5
+                    } else {
+                        4
+                    };
                 let len = wire::be_u32(stream, at);
-                assert!(len.is_some_and(|l| l > mssim::MAX_BUFFER), "TooLarge for {len:?}");
+                assert!(
+                    len.is_some_and(|l| l > mssim::MAX_BUFFER),
+                    "TooLarge for {len:?}"
+                );
                 break;
             }
             Err(ReadError::Closed) => {

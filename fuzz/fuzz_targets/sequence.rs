@@ -178,11 +178,15 @@ fn command(tag: u16, cc: u32, body: &[u8]) -> Vec<u8> {
 }
 
 fn be16(b: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_be_bytes(b.get(at..at.checked_add(2)?)?.try_into().ok()?))
+    Some(u16::from_be_bytes(
+        b.get(at..at.checked_add(2)?)?.try_into().ok()?,
+    ))
 }
 
 fn be32(b: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_be_bytes(b.get(at..at.checked_add(4)?)?.try_into().ok()?))
+    Some(u32::from_be_bytes(
+        b.get(at..at.checked_add(4)?)?.try_into().ok()?,
+    ))
 }
 
 /// Reads a TPM2B at `*at`, advancing it.
@@ -215,7 +219,11 @@ fn check_response(response: &[u8]) {
     );
     if be32(response, 6) != Some(0) {
         assert_eq!(response.len(), 10, "an error response is a bare header");
-        assert_eq!(tag, Some(ST_NO_SESSIONS), "an error response has no sessions");
+        assert_eq!(
+            tag,
+            Some(ST_NO_SESSIONS),
+            "an error response has no sessions"
+        );
     }
 }
 
@@ -360,7 +368,10 @@ impl Harness {
     /// The Name of an entity as it enters cpHash (ReadPublic for objects).
     fn name(&mut self, h: u32) -> Vec<u8> {
         if matches!(h >> 24, 0x80 | 0x81) {
-            let r = self.run(0, &command(ST_NO_SESSIONS, CC_READ_PUBLIC, &h.to_be_bytes()));
+            let r = self.run(
+                0,
+                &command(ST_NO_SESSIONS, CC_READ_PUBLIC, &h.to_be_bytes()),
+            );
             if let Some(p) = parse_response(&r, false) {
                 let mut at = 0;
                 let _ = take_b2(p.params, &mut at);
@@ -374,9 +385,19 @@ impl Harness {
 
     /// A session's TPMS_AUTH_COMMAND with the HMAC an unbound, unsalted session
     /// computes when every authValue involved is empty.
-    fn session_auth(&mut self, session: u32, cp_hash: &[u8], nonce_caller: &[u8], attrs: u8) -> Vec<u8> {
+    fn session_auth(
+        &mut self,
+        session: u32,
+        cp_hash: &[u8],
+        nonce_caller: &[u8],
+        attrs: u8,
+    ) -> Vec<u8> {
         let nonce_tpm = self.nonce(session);
-        let mac = hmac(HashAlg::Sha256, &[], &[cp_hash, nonce_caller, &nonce_tpm, &[attrs]]);
+        let mac = hmac(
+            HashAlg::Sha256,
+            &[],
+            &[cp_hash, nonce_caller, &nonce_tpm, &[attrs]],
+        );
         let mut a = session.to_be_bytes().to_vec();
         a.extend_from_slice(&b2(nonce_caller));
         a.push(attrs);
@@ -392,7 +413,11 @@ impl Harness {
             None => (input.u32(), usize::from(input.byte() % 4)),
         };
         let flags = input.byte();
-        let locality = if flags & 0x80 != 0 { (flags >> 4) & 0x7 } else { 0 };
+        let locality = if flags & 0x80 != 0 {
+            (flags >> 4) & 0x7
+        } else {
+            0
+        };
         // Handle area.
         let mut handles = Vec::new();
         for _ in 0..n_handles {
@@ -408,7 +433,11 @@ impl Harness {
         // Parameters.
         let pmode = input.byte();
         let mut params = if pmode < 0x80 && !self.blobs.is_empty() {
-            let mut p = self.blobs.get(usize::from(pmode & 0x3F) % self.blobs.len()).cloned().unwrap_or_default();
+            let mut p = self
+                .blobs
+                .get(usize::from(pmode & 0x3F) % self.blobs.len())
+                .cloned()
+                .unwrap_or_default();
             if pmode & 0x40 != 0 {
                 // A few point mutations of a known-good area.
                 for _ in 0..(input.byte() % 4) + 1 {
@@ -461,7 +490,12 @@ impl Harness {
                 };
                 let mut area = Vec::new();
                 for s in which.to_vec() {
-                    area.extend_from_slice(&self.session_auth(s, cp_hash.as_bytes(), &nonce_caller, attrs));
+                    area.extend_from_slice(&self.session_auth(
+                        s,
+                        cp_hash.as_bytes(),
+                        &nonce_caller,
+                        attrs,
+                    ));
                     sessions_used.push(s);
                 }
                 Some(area)
@@ -602,7 +636,10 @@ impl Harness {
             0xF4..=0xF7 => {
                 let pick = usize::from(input.byte()) % self.handles.len().max(1);
                 let h = self.handles.get(pick).copied().unwrap_or(RH_NULL);
-                let r = self.run(0, &command(ST_NO_SESSIONS, CC_CONTEXT_SAVE, &h.to_be_bytes()));
+                let r = self.run(
+                    0,
+                    &command(ST_NO_SESSIONS, CC_CONTEXT_SAVE, &h.to_be_bytes()),
+                );
                 self.digest_response(CC_CONTEXT_SAVE, &r, &[]);
                 if op & 1 != 0 {
                     if let Some(p) = parse_response(&r, false) {
@@ -645,7 +682,11 @@ fn srk_template() -> Vec<u8> {
 
 fn unseal_policy() -> Vec<u8> {
     HashAlg::Sha256
-        .digest(&[&[0u8; 32], &CC_POLICY_COMMAND_CODE.to_be_bytes(), &CC_UNSEAL.to_be_bytes()])
+        .digest(&[
+            &[0u8; 32],
+            &CC_POLICY_COMMAND_CODE.to_be_bytes(),
+            &CC_UNSEAL.to_be_bytes(),
+        ])
         .as_bytes()
         .to_vec()
 }
@@ -713,9 +754,9 @@ fn provision() -> Harness {
             RH_PLATFORM,
             RH_LOCKOUT,
             RS_PW,
-            0,          // PCR 0
-            16,         // PCR 16 (resettable)
-            23,         // PCR 23
+            0,           // PCR 0
+            16,          // PCR 16 (resettable)
+            23,          // PCR 23
             0x8100_0001, // a persistent handle for EvictControl
             0xFFFF_FFFF,
         ],
@@ -745,11 +786,17 @@ fn provision() -> Harness {
     h.policy_session = start_session(&mut h, 1);
     // A third session that lives context-saved.
     let saved = start_session(&mut h, 0);
-    let r = h.run(0, &command(ST_NO_SESSIONS, CC_CONTEXT_SAVE, &saved.to_be_bytes()));
+    let r = h.run(
+        0,
+        &command(ST_NO_SESSIONS, CC_CONTEXT_SAVE, &saved.to_be_bytes()),
+    );
     h.digest_response(CC_CONTEXT_SAVE, &r, &[]);
     // Saved contexts of both objects.
     for object in [primary, 0x8000_0001] {
-        let r = h.run(0, &command(ST_NO_SESSIONS, CC_CONTEXT_SAVE, &object.to_be_bytes()));
+        let r = h.run(
+            0,
+            &command(ST_NO_SESSIONS, CC_CONTEXT_SAVE, &object.to_be_bytes()),
+        );
         h.digest_response(CC_CONTEXT_SAVE, &r, &[]);
     }
     // Known-good parameter areas.

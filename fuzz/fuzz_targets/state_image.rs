@@ -90,16 +90,24 @@ fn exercise(mut run: impl FnMut(&[u8]) -> Vec<u8>, startup_state: bool) {
         check_response(&run(&command(0x8001, 0x173, &h.to_be_bytes())));
     }
     // PCR_Read of PCR 0 in SHA-256, ReadClock, GetCapability(TPM_PROPERTIES).
-    check_response(&run(&command(0x8001, 0x17E, &[0, 0, 0, 1, 0, 0x0B, 3, 1, 0, 0])));
+    check_response(&run(&command(
+        0x8001,
+        0x17E,
+        &[0, 0, 0, 1, 0, 0x0B, 3, 1, 0, 0],
+    )));
     check_response(&run(&command(0x8001, 0x181, &[])));
-    check_response(&run(&command(0x8001, 0x17A, &[0, 0, 0, 6, 0, 0, 2, 0, 0, 0, 0, 64])));
+    check_response(&run(&command(
+        0x8001,
+        0x17A,
+        &[0, 0, 0, 6, 0, 0, 2, 0, 0, 0, 0, 64],
+    )));
     // CreatePrimary(owner, ECC P-256 storage key) with an empty password session.
     let mut body = 0x4000_0001u32.to_be_bytes().to_vec();
     body.extend_from_slice(&[0, 0, 0, 9, 0x40, 0, 0, 9, 0, 0, 1, 0, 0]);
     body.extend_from_slice(&[0, 4, 0, 0, 0, 0]); // inSensitive
     let template: [u8; 26] = [
-        0, 0x23, 0, 0x0B, 0, 0x03, 0x04, 0x72, 0, 0, 0, 0x06, 0, 0x80, 0, 0x43, 0, 0x10, 0,
-        0x03, 0, 0x10, 0, 0, 0, 0,
+        0, 0x23, 0, 0x0B, 0, 0x03, 0x04, 0x72, 0, 0, 0, 0x06, 0, 0x80, 0, 0x43, 0, 0x10, 0, 0x03,
+        0, 0x10, 0, 0, 0, 0,
     ];
     body.extend_from_slice(&(template.len() as u16).to_be_bytes());
     body.extend_from_slice(&template);
@@ -111,7 +119,11 @@ fn image_round_trip(bytes: &[u8]) -> Option<Image> {
     let image = Image::decode(bytes).ok()?;
     let encoded = image.encode();
     assert_eq!(encoded, bytes, "an accepted image encodes to its own bytes");
-    assert_eq!(Image::decode(&encoded).as_ref(), Ok(&image), "image round trip");
+    assert_eq!(
+        Image::decode(&encoded).as_ref(),
+        Ok(&image),
+        "image round trip"
+    );
     Some(image)
 }
 
@@ -182,7 +194,10 @@ fuzz_target!(|data: &[u8]| {
             };
             // Opening commits a canonical image: it must read back and open again.
             let stored = device.platform().stored.clone().unwrap_or_default();
-            assert!(image_round_trip(&stored).is_some(), "committed image refused");
+            assert!(
+                image_round_trip(&stored).is_some(),
+                "committed image refused"
+            );
             if device.power_on(mode & 8 != 0).is_err() {
                 return;
             }
@@ -192,7 +207,11 @@ fuzz_target!(|data: &[u8]| {
                 counter: 0,
                 stored: Some(stored),
             });
-            assert!(reopened.is_ok(), "a committed image does not open: {:?}", reopened.err());
+            assert!(
+                reopened.is_ok(),
+                "a committed image does not open: {:?}",
+                reopened.err()
+            );
         }
     }
 });
