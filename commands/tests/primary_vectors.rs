@@ -15,56 +15,15 @@
 )]
 
 mod common;
+#[path = "../../crypto/tests/vector_file/mod.rs"]
+mod vector_file;
 
 use common::{Tpm, params, plain, rc, with_pw};
 use sha2::{Digest, Sha512};
-use std::collections::HashMap;
+use vector_file::{Record, field, records, to_hex};
 use vtpm_commands::primary_public_area;
 
-type Record = HashMap<String, String>;
-
 const VECTORS: &str = include_str!("vectors/primary.txt");
-
-fn records(text: &str) -> Vec<Record> {
-    let mut out = Vec::new();
-    let mut cur = Record::new();
-    for line in text.lines().map(str::trim) {
-        if line.starts_with('#') {
-            continue;
-        }
-        if line.is_empty() {
-            if !cur.is_empty() {
-                out.push(std::mem::take(&mut cur));
-            }
-            continue;
-        }
-        let (k, v) = line.split_once('=').expect("name = value");
-        let old = cur.insert(k.trim().to_owned(), v.trim().to_owned());
-        assert!(old.is_none(), "duplicate field {k}");
-    }
-    if !cur.is_empty() {
-        out.push(cur);
-    }
-    out
-}
-
-fn hex(s: &str) -> Vec<u8> {
-    assert!(s.len().is_multiple_of(2), "odd hex length: {s}");
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex digit"))
-        .collect()
-}
-
-fn to_hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-fn field(r: &Record, k: &str) -> Vec<u8> {
-    hex(r
-        .get(k)
-        .unwrap_or_else(|| panic!("missing {k} in {}", r["name"])))
-}
 
 fn by_name<'a>(recs: &'a [Record], name: &str) -> &'a Record {
     recs.iter()

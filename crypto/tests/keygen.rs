@@ -12,51 +12,13 @@
     reason = "test harness: a malformed vector file should fail loudly"
 )]
 
-use std::collections::HashMap;
 use vtpm_crypto::{
     CtrDrbg, EccCurve, KeyGenError, KeyRng, ecc_from_private, ecc_generate, ecc_point_valid,
     rsa_from_prime, rsa_generate, rsa_public_valid,
 };
 
-type Record = HashMap<String, String>;
-
-fn records(text: &str) -> Vec<Record> {
-    let mut out = Vec::new();
-    let mut cur = Record::new();
-    for line in text.lines().map(str::trim) {
-        if line.starts_with('#') {
-            continue;
-        }
-        if line.is_empty() {
-            if !cur.is_empty() {
-                out.push(std::mem::take(&mut cur));
-            }
-            continue;
-        }
-        let (k, v) = line.split_once('=').expect("name = value");
-        cur.insert(k.trim().to_owned(), v.trim().to_owned());
-    }
-    if !cur.is_empty() {
-        out.push(cur);
-    }
-    out
-}
-
-fn hex(s: &str) -> Vec<u8> {
-    assert!(s.len().is_multiple_of(2), "odd hex length: {s}");
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex digit"))
-        .collect()
-}
-
-fn to_hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-fn field(r: &Record, k: &str) -> Vec<u8> {
-    hex(r.get(k).unwrap_or_else(|| panic!("missing {k} in {r:?}")))
-}
+mod vector_file;
+use vector_file::{Record, field, records, to_hex};
 
 fn drbg(r: &Record) -> CtrDrbg {
     CtrDrbg::instantiate(&field(r, "entropy"), &field(r, "nonce"), &field(r, "pers"))
