@@ -17,6 +17,10 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkGroup, Criterion, measurement::WallTime};
 use vtpm_commands::{Engine, Platform};
+use vtpm_conformance::raw::{
+    ATTR_CONTINUE, Reader as Rd, auth_cmd, b2, no_auth_cmd as no_auth, plain, pw_session as pw,
+    split_response as split, u16s,
+};
 use vtpm_crypto::{HashAlg, hmac};
 
 type BenchResult<T> = Result<T, Box<dyn Error>>;
@@ -38,11 +42,8 @@ const CC_PCR_READ: u32 = 0x17E;
 const CC_PCR_EXTEND: u32 = 0x182;
 const CC_POLICY_GET_DIGEST: u32 = 0x189;
 
-const ST_NO_SESSIONS: u16 = 0x8001;
-const ST_SESSIONS: u16 = 0x8002;
 const RH_OWNER: u32 = 0x4000_0001;
 const RH_NULL: u32 = 0x4000_0007;
-const RS_PW: u32 = 0x4000_0009;
 
 // TPMA_OBJECT.
 const FIXED_TPM: u32 = 1 << 1;
@@ -78,7 +79,6 @@ const ECC_NIST_P256: u16 = 0x0003;
 // TPM_SE and TPMA_SESSION.
 const SE_HMAC: u8 = 0x00;
 const SE_POLICY: u8 = 0x01;
-const ATTR_CONTINUE: u8 = 0x01;
 const ATTR_ENCRYPT: u8 = 0x40;
 
 /// Entropy from a xorshift generator (cheap, so the benchmarks time the engine) and a
@@ -161,93 +161,6 @@ fn rc(resp: &[u8]) -> u32 {
         .and_then(|b| b.try_into().ok())
         .map(u32::from_be_bytes)
         .unwrap_or(u32::MAX)
-}
-
-fn cmd(tag: u16, cc: u32, body: &[u8]) -> Vec<u8> {
-    let mut v = tag.to_be_bytes().to_vec();
-    v.extend_from_slice(&u32::try_from(10 + body.len()).unwrap_or(0).to_be_bytes());
-    v.extend_from_slice(&cc.to_be_bytes());
-    v.extend_from_slice(body);
-    v
-}
-
-fn plain(cc: u32, params: &[u8]) -> Vec<u8> {
-    cmd(ST_NO_SESSIONS, cc, params)
-}
-
-fn b2(data: &[u8]) -> Vec<u8> {
-    let mut v = u16::try_from(data.len())
-        .unwrap_or(0)
-        .to_be_bytes()
-        .to_vec();
-    v.extend_from_slice(data);
-    v
-}
-
-fn u16s(values: &[u16]) -> Vec<u8> {
-    values.iter().flat_map(|v| v.to_be_bytes()).collect()
-}
-
-/// TPMS_AUTH_COMMAND of the empty password (continueSession SET).
-fn pw() -> Vec<u8> {
-    let mut a = RS_PW.to_be_bytes().to_vec();
-    a.extend_from_slice(&[0, 0, ATTR_CONTINUE, 0, 0]);
-    a
-}
-
-/// A TPM_ST_SESSIONS command: handles, authorization area, parameters.
-fn auth_cmd(cc: u32, handles: &[u32], session: &[u8], params: &[u8]) -> Vec<u8> {
-    let mut body: Vec<u8> = handles.iter().flat_map(|h| h.to_be_bytes()).collect();
-    body.extend_from_slice(&u32::try_from(session.len()).unwrap_or(0).to_be_bytes());
-    body.extend_from_slice(session);
-    body.extend_from_slice(params);
-    cmd(ST_SESSIONS, cc, &body)
-}
-
-/// A TPM_ST_NO_SESSIONS command with handles.
-fn no_auth(cc: u32, handles: &[u32], params: &[u8]) -> Vec<u8> {
-    let mut body: Vec<u8> = handles.iter().flat_map(|h| h.to_be_bytes()).collect();
-    body.extend_from_slice(params);
-    cmd(ST_NO_SESSIONS, cc, &body)
-}
-
-/// A big-endian reader over response bytes.
-struct Rd<'a>(&'a [u8]);
-
-impl<'a> Rd<'a> {
-    fn take(&mut self, n: usize) -> BenchResult<&'a [u8]> {
-        if n > self.0.len() {
-            return Err("response too short".into());
-        }
-        let (a, b) = self.0.split_at(n);
-        self.0 = b;
-        Ok(a)
-    }
-    fn u16(&mut self) -> BenchResult<u16> {
-        Ok(u16::from_be_bytes(self.take(2)?.try_into()?))
-    }
-    fn u32(&mut self) -> BenchResult<u32> {
-        Ok(u32::from_be_bytes(self.take(4)?.try_into()?))
-    }
-    fn b2(&mut self) -> BenchResult<&'a [u8]> {
-        let n = usize::from(self.u16()?);
-        self.take(n)
-    }
-}
-
-/// The response handle and the parameters of a success response.
-fn split(r: &[u8], has_handle: bool) -> BenchResult<(u32, &[u8])> {
-    let mut rd = Rd(r);
-    let tag = rd.u16()?;
-    rd.take(8)?;
-    let handle = if has_handle { rd.u32()? } else { 0 };
-    let params = if tag == ST_SESSIONS {
-        let n = rd.u32()? as usize;
-        rd.take(n)?
-    } else {
-        rd.0
-    };
-    Ok((handle, params))
 }
 
 fn public(object_type: u16, attrs: u32, rest: &[&[u8]]) -> Vec<u8> {
@@ -683,7 +596,7 @@ fn sessions(c: &mut Criterion) -> BenchResult<()> {
                 let handle = match split(&r, true) {
                     Ok((h, _)) => h,
                     Err(e) => {
-                        f.note(e);
+                        f.note(e.into());
                         return;
                     }
                 };

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
 pub mod diff;
+pub mod raw;
 pub mod report;
 pub mod suites;
 

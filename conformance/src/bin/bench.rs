@@ -22,6 +22,10 @@ use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
+use vtpm_conformance::raw::{
+    ATTR_CONTINUE, Reader as Rd, auth_cmd, b2, no_auth_cmd as no_auth, plain, pw_session as pw,
+    split_response as split, u16s,
+};
 use vtpm_conformance::{Peer, free_port_pair, read_response};
 use vtpm_crypto::{HashAlg, hmac};
 
@@ -53,12 +57,9 @@ const RC_COMMAND_CODE: u32 = 0x143;
 /// TPM_RC_INITIALIZE: TPM2_Startup not sent yet.
 const RC_INITIALIZE: u32 = 0x100;
 
-const ST_NO_SESSIONS: u16 = 0x8001;
-const ST_SESSIONS: u16 = 0x8002;
 const ST_HASHCHECK: u16 = 0x8024;
 const RH_OWNER: u32 = 0x4000_0001;
 const RH_NULL: u32 = 0x4000_0007;
-const RS_PW: u32 = 0x4000_0009;
 /// The NV index the NV item defines (owner range).
 const NV_INDEX: u32 = 0x0150_0020;
 
@@ -100,7 +101,6 @@ const ECC_NIST_P256: u16 = 0x0003;
 // TPM_SE and TPMA_SESSION.
 const SE_HMAC: u8 = 0x00;
 const SE_POLICY: u8 = 0x01;
-const ATTR_CONTINUE: u8 = 0x01;
 const ATTR_ENCRYPT: u8 = 0x40;
 
 /// How long a server may take to answer its first command.
@@ -123,6 +123,12 @@ enum Fail {
     },
     Io(io::Error),
     Parse(&'static str),
+}
+
+impl From<vtpm_conformance::raw::Short> for Fail {
+    fn from(_: vtpm_conformance::raw::Short) -> Fail {
+        Fail::Parse("a short response")
+    }
 }
 
 impl fmt::Display for Fail {
@@ -180,96 +186,6 @@ fn be_u32(b: Option<&[u8]>) -> Option<u32> {
 
 fn rc(resp: &[u8]) -> u32 {
     be_u32(resp.get(6..10)).unwrap_or(u32::MAX)
-}
-
-fn cmd(tag: u16, cc: u32, body: &[u8]) -> Vec<u8> {
-    let mut v = tag.to_be_bytes().to_vec();
-    v.extend_from_slice(&u32::try_from(10 + body.len()).unwrap_or(0).to_be_bytes());
-    v.extend_from_slice(&cc.to_be_bytes());
-    v.extend_from_slice(body);
-    v
-}
-
-fn plain(cc: u32, params: &[u8]) -> Vec<u8> {
-    cmd(ST_NO_SESSIONS, cc, params)
-}
-
-fn b2(data: &[u8]) -> Vec<u8> {
-    let mut v = u16::try_from(data.len())
-        .unwrap_or(0)
-        .to_be_bytes()
-        .to_vec();
-    v.extend_from_slice(data);
-    v
-}
-
-fn u16s(values: &[u16]) -> Vec<u8> {
-    values.iter().flat_map(|v| v.to_be_bytes()).collect()
-}
-
-/// TPMS_AUTH_COMMAND of the empty password (continueSession SET).
-fn pw() -> Vec<u8> {
-    let mut a = RS_PW.to_be_bytes().to_vec();
-    a.extend_from_slice(&[0, 0, ATTR_CONTINUE, 0, 0]);
-    a
-}
-
-/// A TPM_ST_SESSIONS command: handles, authorization area, parameters.
-fn auth_cmd(cc: u32, handles: &[u32], session: &[u8], params: &[u8]) -> Vec<u8> {
-    let mut body: Vec<u8> = handles.iter().flat_map(|h| h.to_be_bytes()).collect();
-    body.extend_from_slice(&u32::try_from(session.len()).unwrap_or(0).to_be_bytes());
-    body.extend_from_slice(session);
-    body.extend_from_slice(params);
-    cmd(ST_SESSIONS, cc, &body)
-}
-
-/// A TPM_ST_NO_SESSIONS command with handles.
-fn no_auth(cc: u32, handles: &[u32], params: &[u8]) -> Vec<u8> {
-    let mut body: Vec<u8> = handles.iter().flat_map(|h| h.to_be_bytes()).collect();
-    body.extend_from_slice(params);
-    cmd(ST_NO_SESSIONS, cc, &body)
-}
-
-/// A big-endian reader over response bytes.
-struct Rd<'a>(&'a [u8]);
-
-impl<'a> Rd<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], Fail> {
-        if n > self.0.len() {
-            return Err(Fail::Parse("a short response"));
-        }
-        let (a, b) = self.0.split_at(n);
-        self.0 = b;
-        Ok(a)
-    }
-    fn u16(&mut self) -> Result<u16, Fail> {
-        let b = self.take(2)?;
-        Ok(u16::from_be_bytes(
-            b.try_into().map_err(|_| Fail::Parse("a u16"))?,
-        ))
-    }
-    fn u32(&mut self) -> Result<u32, Fail> {
-        be_u32(Some(self.take(4)?)).ok_or(Fail::Parse("a u32"))
-    }
-    fn b2(&mut self) -> Result<&'a [u8], Fail> {
-        let n = usize::from(self.u16()?);
-        self.take(n)
-    }
-}
-
-/// The response handle (0 without) and the parameters of a success response.
-fn split(r: &[u8], has_handle: bool) -> Result<(u32, &[u8]), Fail> {
-    let mut rd = Rd(r);
-    let tag = rd.u16()?;
-    rd.take(8)?;
-    let handle = if has_handle { rd.u32()? } else { 0 };
-    let params = if tag == ST_SESSIONS {
-        let n = rd.u32()? as usize;
-        rd.take(n)?
-    } else {
-        rd.0
-    };
-    Ok((handle, params))
 }
 
 fn public(object_type: u16, attrs: u32, rest: &[&[u8]]) -> Vec<u8> {
