@@ -38,6 +38,7 @@ mod selftest;
 mod session;
 mod state;
 mod table;
+mod ticket;
 
 pub use engine::{Engine, FailureInfo, StateError};
 pub use object::create::primary_public_area;

@@ -3,7 +3,7 @@
 
 use alloc::vec::Vec;
 use tpm2_protocol::basic::TpmUint32;
-use vtpm_crypto::{CtrDrbg, HashAlg, hmac};
+use vtpm_crypto::{CtrDrbg, HashAlg};
 
 use crate::consts::{HT_PERMANENT, HT_TRANSIENT, RH_NULL};
 use crate::engine::Engine;
@@ -19,9 +19,9 @@ use crate::pipeline::Ctx;
 use crate::platform::Platform;
 use crate::rc::Rc;
 use crate::secret::Secret;
+use crate::ticket::ST_CREATION;
 
 /// TPM_ST_CREATION.
-const ST_CREATION: u16 = 0x8021;
 /// Largest TPM2B_PRIVATE contents.
 const MAX_PRIVATE: usize = 1024;
 /// TPM2B_DATA (outsideInfo).
@@ -276,15 +276,8 @@ impl Engine {
         name: &[u8],
         creation_hash: &[u8],
     ) -> Vec<u8> {
-        let digest = hmac(
-            HashAlg::Sha256,
-            self.proof(hierarchy),
-            &[&ST_CREATION.to_be_bytes(), name, creation_hash],
-        );
-        let mut t = ST_CREATION.to_be_bytes().to_vec();
-        t.extend_from_slice(&hierarchy.to_be_bytes());
-        put2b(&mut t, digest.as_bytes());
-        t
+        self.make_ticket(ST_CREATION, hierarchy, &[name, creation_hash])
+            .to_bytes()
     }
 }
 
