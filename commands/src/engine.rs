@@ -58,6 +58,9 @@ pub struct Engine {
     pub(crate) selftests: SelfTests,
     /// Loaded authorization sessions.
     pub(crate) sessions: Vec<crate::session::Session>,
+    /// The exclusive audit session (Part 1, "auditExclusive"): the audit session
+    /// that audited every command since its digest was started or reset.
+    pub(crate) exclusive_audit: Option<u32>,
     /// Saved (context-saved, not loaded) sessions: handle and context sequence.
     pub(crate) saved_sessions: Vec<(u32, u64)>,
     /// Loaded transient objects (at most MAX_LOADED_OBJECTS).
@@ -110,6 +113,7 @@ impl Engine {
             sessions: Vec::new(),
             objects: Vec::new(),
             saved_sessions: Vec::new(),
+            exclusive_audit: None,
             gc: crate::hierarchy::StateClear::default(),
             gr: crate::hierarchy::StateReset::default(),
             da_timers: crate::da::DaTimers::default(),
@@ -137,6 +141,7 @@ impl Engine {
         self.failure = None;
         self.selftests = SelfTests::new();
         self.sessions.clear();
+        self.exclusive_audit = None;
         self.objects.clear();
         self.drbg = None;
         let mut entropy = zeroize::Zeroizing::new([0u8; 48]);

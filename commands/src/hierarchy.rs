@@ -84,6 +84,13 @@ pub struct StateReset {
     pub null_proof: Secret,
     /// Sequence number of the next saved object context.
     pub object_context_id: u64,
+    /// Sequence number of the next saved session context (the reference's
+    /// contextCounter): separate from objects', so that a resource manager
+    /// swapping objects does not use up the session context gap.
+    pub session_context_id: u64,
+    /// The command audit digest; empty when cleared (the next audited
+    /// command starts it and increments the audit counter).
+    pub command_audit_digest: alloc::vec::Vec<u8>,
 }
 
 impl Engine {

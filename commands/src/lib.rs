@@ -22,6 +22,7 @@
 
 extern crate alloc;
 
+mod audit;
 mod codec;
 pub mod consts;
 mod da;

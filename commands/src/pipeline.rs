@@ -7,6 +7,7 @@
 use alloc::vec::Vec;
 use vtpm_crypto::ct_eq;
 
+use crate::audit::AuditRecord;
 use crate::codec::{Out, Params, be_u16, be_u32};
 use crate::consts::{self, MAX_COMMAND_SIZE, MAX_SESSIONS, PCR_COUNT};
 use crate::engine::Engine;
@@ -192,7 +193,9 @@ impl Engine {
         let now = self.clock_now(platform.monotonic_ms());
         let plan = self.check_sessions(def, &sessions, &entities, &names, params, now)?;
 
-        // Parameter decryption: the last step of session processing.
+        // Parameter decryption: the last step of session processing. Audit
+        // digests cover the parameters as they travelled.
+        let sent_params = params;
         let mut params = params.to_vec();
         if let Some((i, key)) = &plan.decrypt {
             let data = first_2b_mut(&mut params).ok_or(Rc::SIZE)?;
@@ -230,7 +233,21 @@ impl Engine {
                 *key = loaded.hmac_key(Some(&id), trim_trailing_zeros(&auth));
             }
         }
-        let auths = self.finish_sessions(platform, def, &sessions, &plan, &mut out)?;
+        let auths = self.finish_sessions(
+            platform,
+            def,
+            &sessions,
+            &plan,
+            &mut out,
+            &names,
+            sent_params,
+        )?;
+        self.audit_command(&AuditRecord {
+            cc: def.cc,
+            names: &names,
+            command_params: sent_params,
+            response_params: &out,
+        });
         Ok(build_response(response_handle, &auths, has_sessions, &out))
     }
 
@@ -249,12 +266,24 @@ impl Engine {
             keys: Vec::new(),
             decrypt: None,
             encrypt: None,
+            audit: None,
             policy_used: Vec::new(),
         };
-        // Which session decrypts / encrypts: at most one each.
+        // Which session decrypts / encrypts / audits: at most one each.
         for (i, s) in sessions.iter().enumerate() {
             if s.handle == consts::RS_PW {
                 continue;
+            }
+            if s.attributes & session::ATTR_AUDIT != 0 {
+                if plan.audit.is_some() {
+                    return Err(Rc::ATTRIBUTES.session(i + 1));
+                }
+                plan.audit = Some(i);
+            } else if s.attributes & (session::ATTR_AUDIT_EXCLUSIVE | session::ATTR_AUDIT_RESET)
+                != 0
+            {
+                // auditExclusive and auditReset qualify audit (Part 2, TPMA_SESSION).
+                return Err(Rc::ATTRIBUTES.session(i + 1));
             }
             if s.attributes & session::ATTR_DECRYPT != 0 {
                 if !def.decrypt || plan.decrypt.is_some() {
@@ -317,6 +346,16 @@ impl Engine {
             }
             if entity.is_some() && loaded.kind == session::SE_TRIAL {
                 return Err(Rc::AUTH_TYPE.session(n));
+            }
+            // auditExclusive: no command ran since this session's audit digest
+            // started that it did not audit. A command that starts (or with
+            // auditReset restarts) the digest is exclusive by definition.
+            if session.attributes & session::ATTR_AUDIT_EXCLUSIVE != 0
+                && session.attributes & session::ATTR_AUDIT_RESET == 0
+                && loaded.audit_digest.is_some()
+                && self.exclusive_audit != Some(session.handle)
+            {
+                return Err(Rc::EXCLUSIVE);
             }
             if let Some(h) = entity
                 && loaded.kind == session::SE_POLICY
@@ -405,6 +444,32 @@ impl Engine {
         }
     }
 
+    /// Session audit after a successful command: the audit session's digest is
+    /// started (or restarted by auditReset), which makes it the exclusive audit
+    /// session, then extended; any command it did not audit ends exclusivity.
+    fn audit_session(&mut self, audit: Option<(u32, u8)>, record: &AuditRecord<'_>) {
+        let Some((handle, attributes)) = audit else {
+            self.exclusive_audit = None;
+            return;
+        };
+        let Some(s) = self.sessions.iter_mut().find(|s| s.handle == handle) else {
+            return;
+        };
+        let digest = match &mut s.audit_digest {
+            Some(d) if attributes & session::ATTR_AUDIT_RESET == 0 => {
+                if self.exclusive_audit != Some(handle) {
+                    self.exclusive_audit = None;
+                }
+                d
+            }
+            slot => {
+                self.exclusive_audit = Some(handle);
+                slot.insert(Vec::new())
+            }
+        };
+        record.extend(s.auth_hash, digest);
+    }
+
     fn session(&self, handle: u32) -> Result<&Session, Rc> {
         self.sessions
             .iter()
@@ -421,6 +486,8 @@ impl Engine {
         sessions: &[AuthSession<'_>],
         plan: &SessionPlan,
         out: &mut [u8],
+        names: &[u8],
+        sent_params: &[u8],
     ) -> Result<Vec<Vec<u8>>, Rc> {
         for h in &plan.policy_used {
             if let Some(s) = self.sessions.iter_mut().find(|s| s.handle == *h) {
@@ -446,6 +513,20 @@ impl Engine {
             self.session(session_handle(sessions, *i))?
                 .encrypt_parameter(key, data)?;
         }
+        self.audit_session(
+            plan.audit.map(|i| {
+                (
+                    session_handle(sessions, i),
+                    sessions.get(i).map_or(0, |s| s.attributes),
+                )
+            }),
+            &AuditRecord {
+                cc: def.cc,
+                names,
+                command_params: sent_params,
+                response_params: out,
+            },
+        );
         let mut auths = Vec::new();
         for (i, session) in sessions.iter().enumerate() {
             let mut auth = Vec::new();
@@ -627,6 +708,18 @@ impl Engine {
                 }
                 _ => Err(Rc::VALUE),
             },
+            HandleKind::Endorsement => hierarchy(&[E]),
+            HandleKind::HmacSession => {
+                if ht != consts::HT_HMAC_SESSION
+                    || h & 0x00FF_FFFF >= session::MAX_ACTIVE_SESSIONS as u32
+                {
+                    Err(Rc::VALUE)
+                } else if self.sessions.iter().any(|s| s.handle == h) {
+                    Ok(())
+                } else {
+                    Err(Rc::REFERENCE_H0)
+                }
+            }
             HandleKind::PolicySession => {
                 if ht != consts::HT_POLICY_SESSION
                     || h & 0x00FF_FFFF >= session::MAX_ACTIVE_SESSIONS as u32
@@ -750,6 +843,8 @@ struct SessionPlan {
     decrypt: Option<(usize, Zeroizing<Vec<u8>>)>,
     /// The session that encrypts the first response parameter, and its key.
     encrypt: Option<(usize, Zeroizing<Vec<u8>>)>,
+    /// The session that audits the command, by position.
+    audit: Option<usize>,
     /// Policy sessions that authorized the command: restarted afterwards.
     policy_used: Vec<u32>,
 }

@@ -21,6 +21,8 @@ pub const SE_TRIAL: u8 = 0x03;
 
 // TPMA_SESSION bits.
 pub const ATTR_CONTINUE: u8 = 0x01;
+pub const ATTR_AUDIT_EXCLUSIVE: u8 = 0x02;
+pub const ATTR_AUDIT_RESET: u8 = 0x04;
 pub const ATTR_DECRYPT: u8 = 0x20;
 pub const ATTR_ENCRYPT: u8 = 0x40;
 pub const ATTR_AUDIT: u8 = 0x80;
@@ -88,6 +90,8 @@ pub struct Session {
     pub symmetric: SymDef,
     /// Policy and trial sessions: the policy so far.
     pub policy: PolicyState,
+    /// The session audit digest, once the session has audited a command.
+    pub audit_digest: Option<Vec<u8>>,
 }
 
 impl Session {
@@ -244,6 +248,8 @@ impl Session {
                 | u8::from(self.policy.auth_value_needed) << 1
                 | u8::from(self.policy.password_needed) << 2,
         );
+        o.push(u8::from(self.audit_digest.is_some()));
+        put2b(&mut o, self.audit_digest.as_deref().unwrap_or_default());
         o
     }
 
@@ -274,6 +280,8 @@ impl Session {
         let digest = r.tpm2b(64).ok()?.to_vec();
         let cc = r.u32().ok()?;
         let flags = r.u8().ok()?;
+        let audited = r.u8().ok()? == 1;
+        let audit_digest = r.tpm2b(64).ok()?.to_vec();
         if !r.is_empty() {
             return None;
         }
@@ -292,6 +300,7 @@ impl Session {
                 auth_value_needed: flags & 2 != 0,
                 password_needed: flags & 4 != 0,
             },
+            audit_digest: audited.then_some(audit_digest),
         })
     }
 }

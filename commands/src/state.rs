@@ -50,6 +50,8 @@ pub struct Permanent {
     pub da: crate::da::DaState,
     /// Objects made persistent with EvictControl, by handle.
     pub persistent: Vec<Object>,
+    /// The command audit list, its digest algorithm and counter.
+    pub audit: crate::audit::CommandAudit,
 }
 
 impl Default for Permanent {
@@ -67,6 +69,7 @@ impl Default for Permanent {
             hier: Hierarchies::default(),
             da: crate::da::DaState::default(),
             persistent: Vec::new(),
+            audit: crate::audit::CommandAudit::default(),
         }
     }
 }
@@ -120,6 +123,8 @@ const P_TOTAL_RESET_COUNT: u16 = 22;
 /// failedTries, maxTries, recoveryTime, lockoutRecovery (u32 each), then
 /// lockoutAuthEnabled and daUsed (one octet each).
 const P_DA: u16 = 23;
+/// Command audit: digest algorithm, counter, the audited command codes.
+const P_COMMAND_AUDIT: u16 = 30;
 
 const S_UPDATE_COUNTER: u16 = 1;
 const S_ACTIVE_ALLOCATION: u16 = 2;
@@ -128,6 +133,8 @@ const S_STATE_CLEAR: u16 = 4;
 const S_NULL_SEED: u16 = 5;
 const S_NULL_PROOF: u16 = 6;
 const S_CONTEXT_ID: u16 = 7;
+const S_COMMAND_AUDIT_DIGEST: u16 = 20;
+const S_SESSION_CONTEXT_ID: u16 = 21;
 
 /// Why a stored state part was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -274,6 +281,7 @@ impl Permanent {
         for object in &self.persistent {
             w.field(P_OBJECT, &object.marshal_state());
         }
+        w.field(P_COMMAND_AUDIT, &self.audit.encode());
         w.0
     }
 
@@ -327,6 +335,10 @@ impl Permanent {
                 P_OBJECT => p
                     .persistent
                     .push(Object::parse_state(v).map_err(|_| DecodeError::BadField(tag))?),
+                P_COMMAND_AUDIT => {
+                    p.audit =
+                        crate::audit::CommandAudit::decode(v).ok_or(DecodeError::BadField(tag))?
+                }
                 _ => {} // a field from a later version: skipped
             }
         }
@@ -364,6 +376,8 @@ impl Saved {
             w.field(S_NULL_SEED, r.null_seed.as_bytes());
             w.field(S_NULL_PROOF, r.null_proof.as_bytes());
             w.field(S_CONTEXT_ID, &r.object_context_id.to_be_bytes());
+            w.field(S_COMMAND_AUDIT_DIGEST, &r.command_audit_digest);
+            w.field(S_SESSION_CONTEXT_ID, &r.session_context_id.to_be_bytes());
         }
         w.0
     }
@@ -413,6 +427,19 @@ impl Saved {
                         .get_or_insert_with(StateReset::default)
                         .object_context_id = u64_of(tag, v)?
                 }
+                S_SESSION_CONTEXT_ID => {
+                    s.reset
+                        .get_or_insert_with(StateReset::default)
+                        .session_context_id = u64_of(tag, v)?
+                }
+                S_COMMAND_AUDIT_DIGEST => {
+                    if v.len() > crate::consts::MAX_DIGEST_SIZE {
+                        return Err(DecodeError::BadField(tag));
+                    }
+                    s.reset
+                        .get_or_insert_with(StateReset::default)
+                        .command_audit_digest = v.to_vec()
+                }
                 _ => {}
             }
         }
@@ -427,12 +454,14 @@ mod tests {
 
     #[test]
     fn permanent_round_trips_and_skips_unknown_fields() {
-        let p = Permanent {
+        let mut p = Permanent {
             reset_count: 7,
             clock_ms: 123_456,
             orderly: Orderly::State,
             ..Default::default()
         };
+        p.audit.set(0x17B);
+        p.audit.counter = 5;
         let mut bytes = p.encode();
         bytes.extend_from_slice(&[0x7F, 0xFF, 0x00, 0x02, 0xAA, 0xBB]);
         assert_eq!(Permanent::decode(&bytes), Ok(p));
@@ -467,6 +496,8 @@ mod tests {
                 null_seed: Secret::new(&[1; 64]),
                 null_proof: Secret::new(&[2; 64]),
                 object_context_id: 9,
+                command_audit_digest: alloc::vec![7; 32],
+                session_context_id: 70_000,
             }),
         };
         assert_eq!(Saved::decode(&s.encode()), Ok(s));

@@ -6,8 +6,8 @@
 //! through GetCapability(TPM_CAP_COMMANDS).
 
 use crate::families::{
-    capability, clock, context, da, hierarchy, object, pcr, policy, random, selftest, session,
-    startup,
+    audit, capability, clock, context, da, hierarchy, object, pcr, policy, random, selftest,
+    session, startup,
 };
 use crate::pipeline::Ctx;
 use crate::rc::Rc;
@@ -42,6 +42,10 @@ pub enum HandleKind {
     Context,
     /// TPMI_SH_POLICY: a loaded policy (or trial) session.
     PolicySession,
+    /// TPMI_SH_HMAC: a loaded HMAC session.
+    HmacSession,
+    /// TPMI_RH_ENDORSEMENT.
+    Endorsement,
     /// TPMI_DH_ENTITY+ (anything with an authValue, or TPM_RH_NULL).
     EntityOrNull,
 }
@@ -114,6 +118,7 @@ const HIERARCHY_OR_NULL_USER: &[HandleSpec] = &[handle(
 const HIERARCHY_AUTH_USER: &[HandleSpec] = &[handle(HandleKind::HierarchyAuth, AuthRole::User)];
 const CLEAR_USER: &[HandleSpec] = &[handle(HandleKind::Clear, AuthRole::User)];
 const LOCKOUT_USER: &[HandleSpec] = &[handle(HandleKind::Lockout, AuthRole::User)];
+const PROVISION_USER: &[HandleSpec] = &[handle(HandleKind::Provision, AuthRole::User)];
 const OBJECT_USER: &[HandleSpec] = &[handle(HandleKind::Object, AuthRole::User)];
 const OBJECT_NO_AUTH: &[HandleSpec] = &[handle(HandleKind::Object, AuthRole::None)];
 const PARENT_USER: &[HandleSpec] = &[handle(HandleKind::Parent, AuthRole::User)];
@@ -126,6 +131,15 @@ const PROVISION_AND_OBJECT: &[HandleSpec] = &[
 const OBJECT_ADMIN_AND_PARENT: &[HandleSpec] = &[
     handle(HandleKind::Object, AuthRole::Admin),
     handle(HandleKind::Object, AuthRole::None),
+];
+const ENDORSEMENT_AND_SIGNER: &[HandleSpec] = &[
+    handle(HandleKind::Endorsement, AuthRole::User),
+    handle(HandleKind::ObjectOrNull, AuthRole::User),
+];
+const ENDORSEMENT_SIGNER_AND_SESSION: &[HandleSpec] = &[
+    handle(HandleKind::Endorsement, AuthRole::User),
+    handle(HandleKind::ObjectOrNull, AuthRole::User),
+    handle(HandleKind::HmacSession, AuthRole::None),
 ];
 const KEY_AND_BIND: &[HandleSpec] = &[
     handle(HandleKind::ObjectOrNull, AuthRole::None),
@@ -175,6 +189,7 @@ pub static COMMANDS: &[CommandDef] = &[
     cmd!(0x0000_013A, "DictionaryAttackParameters", LOCKOUT_USER, sessions: true, nv: true, da::dictionary_attack_parameters),
     cmd!(0x0000_013C, "PCR_Event", PCR_USER, sessions: true, nv: true, crypt: (true, false), rhandle: false, pcr::pcr_event),
     cmd!(0x0000_013D, "PCR_Reset", PCR_USER_NO_NULL, sessions: true, nv: true, pcr::pcr_reset),
+    cmd!(0x0000_0140, "SetCommandCodeAuditStatus", PROVISION_USER, sessions: true, nv: true, audit::set_command_code_audit_status),
     cmd!(0x0000_0142, "IncrementalSelfTest", &[], sessions: true, nv: true, selftest::incremental_self_test),
     cmd!(0x0000_0143, "SelfTest", &[], sessions: true, nv: true, selftest::self_test),
     cmd!(0x0000_0144, "Startup", &[], sessions: false, nv: true, startup::startup),

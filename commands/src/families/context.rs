@@ -127,6 +127,13 @@ pub fn context_load(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     Ok(())
 }
 
+/// The widest spread of saved session contexts (Part 1, "Context gap"): the
+/// reference keeps each saved session's sequence in a 16-bit slot, whose
+/// values 0..=MAX_LOADED_SESSIONS mean "loaded", so a newer context may not
+/// reach the oldest saved one modulo 2^16. We keep that limit so that
+/// resource managers see the same TPM_RC_CONTEXT_GAP point as on other TPMs.
+const CONTEXT_GAP_LIMIT: u64 = (1 << 16) - (crate::session::MAX_LOADED_SESSIONS as u64 + 1);
+
 /// ContextSave of a session: the session leaves its slot; its handle stays
 /// reserved and the context can be loaded once (the sequence number must match).
 fn save_session(ctx: &mut Ctx<'_>, handle: u32) -> Result<(), Rc> {
@@ -136,11 +143,17 @@ fn save_session(ctx: &mut Ctx<'_>, handle: u32) -> Result<(), Rc> {
         .iter()
         .position(|s| s.handle == handle)
         .ok_or(Rc::REFERENCE_H0)?;
+    let sequence = engine.gr.session_context_id;
+    if let Some(oldest) = engine.saved_sessions.iter().map(|s| s.1).min()
+        && sequence.wrapping_sub(oldest) >= CONTEXT_GAP_LIMIT
+    {
+        // The oldest saved session must be loaded (and saved anew) first.
+        return Err(Rc::CONTEXT_GAP);
+    }
     let plain = engine.sessions.get(i).ok_or(Rc::FAILURE)?.marshal();
-    let sequence = engine.gr.object_context_id;
     let bound = engine.context_binding(sequence, handle, RH_NULL);
     let blob = seal_context(engine.proof(RH_NULL), sequence, handle, &bound, &plain)?;
-    engine.gr.object_context_id = sequence.wrapping_add(1);
+    engine.gr.session_context_id = sequence.wrapping_add(1);
     engine.sessions.remove(i);
     engine.saved_sessions.push((handle, sequence));
     ctx.out.u64(sequence).u32(handle).u32(RH_NULL).tpm2b(&blob);

@@ -172,6 +172,7 @@ pub fn start_auth_session(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
         }),
         symmetric,
         policy: crate::session::PolicyState::new(auth_hash),
+        audit_digest: None,
     });
     ctx.response_handle = Some(handle);
     Ok(())

@@ -66,6 +66,8 @@ pub fn startup(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
         } else {
             engine.reset_null_hierarchy(ctx.platform)?;
             engine.gr.object_context_id = 0;
+            engine.gr.command_audit_digest.clear();
+            engine.gr.session_context_id = 0;
             // TPM Reset. After a power loss Clock may have lost the time since
             // it was last stored: it is no longer known to be safe.
             if prior == Orderly::None && engine.perm.reset_count > 0 {

@@ -1,0 +1,129 @@
+//! Command audit list management, audit-session attributes and the session
+//! context gap, through the engine with raw command bytes.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+use common::*;
+
+const CC_SET_AUDIT: u32 = 0x140;
+const CC_START_AUTH_SESSION: u32 = 0x176;
+const CC_CONTEXT_SAVE: u32 = 0x162;
+const CC_CONTEXT_LOAD: u32 = 0x161;
+const CC_FLUSH_CONTEXT: u32 = 0x165;
+const RH_OWNER: u32 = 0x4000_0001;
+
+fn tpml_cc(codes: &[u32]) -> Vec<u8> {
+    let mut v = (codes.len() as u32).to_be_bytes().to_vec();
+    for c in codes {
+        v.extend_from_slice(&c.to_be_bytes());
+    }
+    v
+}
+
+fn set_audit(t: &mut Tpm, alg: u16, set: &[u32], clear: &[u32]) -> u32 {
+    let mut p = alg.to_be_bytes().to_vec();
+    p.extend_from_slice(&tpml_cc(set));
+    p.extend_from_slice(&tpml_cc(clear));
+    rc(&t.run(&with_pw(CC_SET_AUDIT, RH_OWNER, &p)))
+}
+
+/// An unbound, unsalted HMAC session with SHA-256 and no symmetric algorithm.
+fn start_hmac_session(t: &mut Tpm) -> u32 {
+    let mut p = 0x4000_0007u32.to_be_bytes().to_vec();
+    p.extend_from_slice(&0x4000_0007u32.to_be_bytes());
+    p.extend_from_slice(&[0, 16]);
+    p.extend_from_slice(&[0xA5; 16]);
+    p.extend_from_slice(&[0, 0, 0x00, 0x00, 0x10, 0x00, 0x0B]);
+    let r = t.run(&cmd(0x8001, CC_START_AUTH_SESSION, &p));
+    assert_eq!(rc(&r), 0);
+    u32::from_be_bytes(r[10..14].try_into().unwrap())
+}
+
+/// GetRandom(8) with one session entry (no authorization: audit/encrypt only).
+fn get_random_with(handle: u32, attrs: u8) -> Vec<u8> {
+    let mut auth = handle.to_be_bytes().to_vec();
+    auth.extend_from_slice(&[0, 16]);
+    auth.extend_from_slice(&[0x5A; 16]);
+    auth.push(attrs);
+    auth.extend_from_slice(&[0, 0]);
+    let mut body = (auth.len() as u32).to_be_bytes().to_vec();
+    body.extend_from_slice(&auth);
+    body.extend_from_slice(&[0, 8]);
+    cmd(0x8002, CC_GET_RANDOM, &body)
+}
+
+#[test]
+fn audit_list_changes_follow_part3() {
+    let mut t = Tpm::started();
+    assert_eq!(set_audit(&mut t, 0x000B, &[CC_GET_RANDOM], &[]), 0);
+    // Changing the algorithm together with the list is TPM_RC_VALUE, parameter 1.
+    assert_eq!(set_audit(&mut t, 0x000C, &[CC_GET_RANDOM], &[]), 0x1C4);
+    assert_eq!(set_audit(&mut t, 0x000C, &[], &[]), 0);
+    // A bad hash is TPM_RC_HASH for parameter 1; a list over MAX_CAP_CC is TPM_RC_SIZE.
+    assert_eq!(set_audit(&mut t, 0x0099, &[], &[]), 0x1C3);
+    let too_many = vec![CC_GET_RANDOM; 255];
+    assert_eq!(set_audit(&mut t, 0x0010, &too_many, &[]), 0x2D5);
+    // Unimplemented codes and clearing SetCommandCodeAuditStatus are ignored.
+    assert_eq!(set_audit(&mut t, 0x0010, &[0x1FFF], &[CC_SET_AUDIT]), 0);
+}
+
+#[test]
+fn audit_attributes_are_checked() {
+    let mut t = Tpm::started();
+    let s = start_hmac_session(&mut t);
+    // auditExclusive / auditReset without audit: TPM_RC_ATTRIBUTES, session 1.
+    assert_eq!(rc(&t.run(&get_random_with(s, 0x03))), 0x982);
+    assert_eq!(rc(&t.run(&get_random_with(s, 0x05))), 0x982);
+    // A command that starts the session's audit digest is exclusive (as libtpms).
+    assert_eq!(rc(&t.run(&get_random_with(s, 0x83))), 0);
+    assert_eq!(rc(&t.run(&get_random_with(s, 0x81))), 0);
+    assert_eq!(rc(&t.run(&get_random_with(s, 0x83))), 0);
+    // ...until a command runs that it does not audit.
+    assert_eq!(rc(&t.run(&plain(CC_GET_RANDOM, &[0, 4]))), 0);
+    assert_eq!(rc(&t.run(&get_random_with(s, 0x83))), 0x121);
+    // auditReset restarts the digest and exclusivity.
+    assert_eq!(rc(&t.run(&get_random_with(s, 0x85))), 0);
+    assert_eq!(rc(&t.run(&get_random_with(s, 0x83))), 0);
+}
+
+#[test]
+fn session_context_gap_is_enforced() {
+    let mut t = Tpm::started();
+    let oldest = start_hmac_session(&mut t);
+    let r = t.run(&plain(CC_CONTEXT_SAVE, &oldest.to_be_bytes()));
+    assert_eq!(rc(&r), 0);
+    let oldest_context = r[10..].to_vec();
+    let first = u64::from_be_bytes(oldest_context[..8].try_into().unwrap());
+    let other = start_hmac_session(&mut t);
+    // Saving and reloading another session moves the context counter on; the
+    // save that would bring it 2^16 - 4 past the oldest saved session fails.
+    let mut saves = 0u64;
+    loop {
+        let r = t.run(&plain(CC_CONTEXT_SAVE, &other.to_be_bytes()));
+        if rc(&r) != 0 {
+            assert_eq!(rc(&r), 0x901, "TPM_RC_CONTEXT_GAP");
+            break;
+        }
+        let sequence = u64::from_be_bytes(r[10..18].try_into().unwrap());
+        assert_eq!(sequence, first + 1 + saves);
+        saves += 1;
+        assert_eq!(rc(&t.run(&plain(CC_CONTEXT_LOAD, &r[10..]))), 0);
+        assert!(saves < 70_000, "no gap limit");
+    }
+    assert_eq!(
+        saves, 65_531,
+        "the same limit as the reference's 16-bit slots"
+    );
+    // Reloading the oldest session (and saving it anew) lifts the limit.
+    assert_eq!(rc(&t.run(&plain(CC_CONTEXT_LOAD, &oldest_context))), 0);
+    assert_eq!(
+        rc(&t.run(&plain(CC_FLUSH_CONTEXT, &oldest.to_be_bytes()))),
+        0
+    );
+    assert_eq!(rc(&t.run(&plain(CC_CONTEXT_SAVE, &other.to_be_bytes()))), 0);
+}
