@@ -486,8 +486,7 @@ impl Engine {
         sessions: &[AuthSession<'_>],
         plan: &SessionPlan,
         out: &mut [u8],
-        names: &[u8],
-        sent_params: &[u8],
+        (names, sent_params): (&[u8], &[u8]),
     ) -> Result<Vec<Vec<u8>>, Rc> {
         for h in &plan.policy_used {
             if let Some(s) = self.sessions.iter_mut().find(|s| s.handle == *h) {
