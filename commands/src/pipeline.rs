@@ -239,8 +239,7 @@ impl Engine {
             &sessions,
             &plan,
             &mut out,
-            &names,
-            sent_params,
+            (&names, sent_params),
         )?;
         self.audit_command(&AuditRecord {
             cc: def.cc,
