@@ -109,6 +109,8 @@ pub struct TpmServer {
     /// Data (or mssim command) port; the control (or platform) port is `port + 1`.
     pub port: u16,
     flags: String,
+    /// More arguments for the server (e.g. vtpm's `--record FILE`).
+    extra_args: Vec<String>,
     state: StateDir,
     logs: TempDir,
     child: Option<Child>,
@@ -118,6 +120,14 @@ impl TpmServer {
     /// Start `peer` in socket mode with `--flags not-need-init` and a fresh state dir.
     pub fn socket(peer: &Peer) -> io::Result<TpmServer> {
         Self::start(peer, Mode::Socket, "not-need-init", TempDir::new()?)
+    }
+
+    /// [`TpmServer::socket`] with more server arguments.
+    pub fn socket_with(peer: &Peer, extra_args: &[&str]) -> io::Result<TpmServer> {
+        let mut s = TpmServer::new(peer, Mode::Socket, "not-need-init", TempDir::new()?)?;
+        s.extra_args = extra_args.iter().map(|a| a.to_string()).collect();
+        s.spawn()?;
+        Ok(s)
     }
 
     /// Start vtpm in mssim mode with a fresh state dir.
@@ -132,17 +142,27 @@ impl TpmServer {
         flags: &str,
         state: impl Into<StateDir>,
     ) -> io::Result<TpmServer> {
-        let mut s = TpmServer {
+        let mut s = TpmServer::new(peer, mode, flags, state)?;
+        s.spawn()?;
+        Ok(s)
+    }
+
+    fn new(
+        peer: &Peer,
+        mode: Mode,
+        flags: &str,
+        state: impl Into<StateDir>,
+    ) -> io::Result<TpmServer> {
+        Ok(TpmServer {
             peer: peer.clone(),
             mode,
             port: 0,
             flags: flags.to_string(),
+            extra_args: Vec::new(),
             state: state.into(),
             logs: TempDir::new()?,
             child: None,
-        };
-        s.spawn()?;
-        Ok(s)
+        })
     }
 
     fn spawn(&mut self) -> io::Result<()> {
@@ -170,6 +190,7 @@ impl TpmServer {
                 cmd.arg(format!("dir={dir}"));
             }
         }
+        cmd.args(&self.extra_args);
         cmd.stdin(Stdio::null())
             .stdout(std::fs::File::create(logs.join("stdout"))?)
             .stderr(std::fs::File::create(logs.join("stderr"))?);
