@@ -591,7 +591,7 @@ fn policy_locality(peer: Peer) {
     let object = out
         .lines()
         .filter_map(|l| l.trim().strip_prefix("- 0x"))
-        .last()
+        .next_back()
         .map(|h| u32::from_str_radix(h.trim(), 16).unwrap())
         .unwrap_or_else(|| panic!("{}: no transient in {out}", t.peer()));
     let session = raw_start_session(&t.s, 0x01);
