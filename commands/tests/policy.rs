@@ -748,3 +748,37 @@ fn restart_clears_deferred_checks_and_context_save_keeps_them() {
     // After authorizing, the session starts over.
     assert_eq!(digest(&mut t, s), ZERO);
 }
+
+/// An AES-128-CFB symcipher template (cheap to create as a primary).
+fn aes_template(key_bits: u16) -> Vec<u8> {
+    let mut p = 0x0025u16.to_be_bytes().to_vec();
+    p.extend_from_slice(&0x000Bu16.to_be_bytes());
+    p.extend_from_slice(&0x0006_0072u32.to_be_bytes());
+    p.extend_from_slice(&tpm2b(&[]));
+    p.extend_from_slice(&0x0006u16.to_be_bytes());
+    p.extend_from_slice(&key_bits.to_be_bytes());
+    p.extend_from_slice(&0x0043u16.to_be_bytes());
+    p.extend_from_slice(&tpm2b(&[]));
+    p
+}
+
+#[test]
+fn policy_template_admits_only_its_template() {
+    let mut t = Tpm::started();
+    let template = aes_template(128);
+    let th = h(&[&template]);
+    owner_policy(&mut t, &ext(&ZERO, CC_POLICY_TEMPLATE, &[&th]));
+    for (bits, want) in [(256, RC_POLICY_FAIL_S1), (128, 0)] {
+        let (s, _) = start(&mut t, SE_POLICY);
+        assert_eq!(policy_rc(&mut t, CC_POLICY_TEMPLATE, s, &tpm2b(&th)), 0);
+        let mut body = OWNER.to_be_bytes().to_vec();
+        body.extend_from_slice(&auth_area(s, &[]));
+        body.extend_from_slice(&tpm2b(&[0, 0, 0, 0]));
+        body.extend_from_slice(&tpm2b(&aes_template(bits)));
+        body.extend_from_slice(&tpm2b(&[]));
+        body.extend_from_slice(&0u32.to_be_bytes());
+        let r = t.run(&cmd(0x8002, 0x131, &body));
+        assert_eq!(rc(&r), want, "{bits}-bit template");
+        flush(&mut t, s);
+    }
+}
