@@ -29,6 +29,11 @@ impl<'a> Params<'a> {
         self.index
     }
 
+    /// The unread bytes, without consuming them (for hashing a parameter as sent).
+    pub fn peek(&self) -> &'a [u8] {
+        self.rest
+    }
+
     /// Reads the next parameter; a bad value of it is reported with `kind`'s code.
     pub fn read_as<T: TpmUnmarshal>(&mut self, kind: ValueKind) -> Result<T, Rc> {
         self.index += 1;

@@ -39,6 +39,16 @@ pub struct Ctx<'a> {
     pub response_handle: Option<u32>,
 }
 
+/// What the deferred policy checks compare against, besides the command:
+/// where it came from and when.
+struct PolicyEnv {
+    locality: u8,
+    /// TPM time (ms since _TPM_Init).
+    time: u64,
+    /// The platform asserts physical presence.
+    pp: bool,
+}
+
 /// One parsed entry of the authorization area.
 struct AuthSession<'a> {
     handle: u32,
@@ -191,7 +201,12 @@ impl Engine {
             return Err(Rc::AUTH_MISSING);
         }
         let now = self.clock_now(platform.monotonic_ms());
-        let plan = self.check_sessions(def, &sessions, &entities, &names, params, now)?;
+        let env = PolicyEnv {
+            locality,
+            time: self.tpm_time(platform.monotonic_ms()),
+            pp: platform.physical_presence(),
+        };
+        let plan = self.check_sessions(def, &sessions, &entities, &names, params, now, &env)?;
 
         // Parameter decryption: the last step of session processing. Audit
         // digests cover the parameters as they travelled.
@@ -252,6 +267,7 @@ impl Engine {
 
     /// Verifies every session of a command and works out the parameter-encryption
     /// keys (Part 1, 19.6 and 21).
+    #[allow(clippy::too_many_arguments)]
     fn check_sessions(
         &mut self,
         def: &CommandDef,
@@ -260,6 +276,7 @@ impl Engine {
         names: &[u8],
         params: &[u8],
         now: u64,
+        env: &PolicyEnv,
     ) -> Result<SessionPlan, Rc> {
         let mut plan = SessionPlan {
             keys: Vec::new(),
@@ -267,6 +284,7 @@ impl Engine {
             encrypt: None,
             audit: None,
             policy_used: Vec::new(),
+            password_policy: Vec::new(),
         };
         // Which session decrypts / encrypts / audits: at most one each.
         for (i, s) in sessions.iter().enumerate() {
@@ -356,16 +374,23 @@ impl Engine {
             {
                 return Err(Rc::EXCLUSIVE);
             }
-            if let Some(h) = entity
+            if let (Some(h), Some(role)) = (entity, role)
                 && loaded.kind == session::SE_POLICY
             {
-                self.check_policy(h, loaded, def.cc).map_err(|rc| {
-                    if rc == Rc::AUTH_UNAVAILABLE {
-                        rc
-                    } else {
-                        rc.session(n)
-                    }
-                })?;
+                let cmd = PolicyCommand {
+                    cc: def.cc,
+                    role,
+                    names,
+                    params,
+                };
+                self.check_policy_session(h, loaded, &cmd, env)
+                    .map_err(|rc| {
+                        if rc == Rc::AUTH_UNAVAILABLE {
+                            rc
+                        } else {
+                            rc.session(n)
+                        }
+                    })?;
                 plan.policy_used.push(session.handle);
             }
             let auth_value = match entity {
@@ -387,9 +412,24 @@ impl Engine {
                 &extra,
                 session.attributes,
             );
+            // After PolicyPassword the HMAC field carries the authValue itself.
+            let password = loaded.kind == session::SE_POLICY
+                && loaded.policy.password_needed
+                && entity.is_some();
             // With an empty HMAC key an empty HMAC is accepted (Part 1, 19.6.x).
             let empty_ok = key.is_empty() && session.hmac.is_empty();
-            if !empty_ok && !ct_eq(expected.as_bytes(), session.hmac) {
+            let ok = if password {
+                ct_eq(
+                    trim_trailing_zeros(session.hmac),
+                    trim_trailing_zeros(&auth_value),
+                )
+            } else {
+                empty_ok || ct_eq(expected.as_bytes(), session.hmac)
+            };
+            if password {
+                plan.password_policy.push(session.handle);
+            }
+            if !ok {
                 let rc = self.auth_failure(entity);
                 if let Some(h) = entity
                     && rc == Rc::AUTH_FAIL
@@ -489,7 +529,7 @@ impl Engine {
     ) -> Result<Vec<Vec<u8>>, Rc> {
         for h in &plan.policy_used {
             if let Some(s) = self.sessions.iter_mut().find(|s| s.handle == *h) {
-                s.policy = session::PolicyState::new(s.auth_hash);
+                s.policy.restart();
             }
         }
         for session in sessions.iter().filter(|s| s.handle != consts::RS_PW) {
@@ -539,7 +579,9 @@ impl Engine {
                 let key = plan.keys.get(i).map(|k| k.as_slice()).unwrap_or_default();
                 push_2b(&mut auth, &s.nonce_tpm);
                 auth.push(session.attributes);
-                if key.is_empty() && session.hmac.is_empty() {
+                if (key.is_empty() && session.hmac.is_empty())
+                    || plan.password_policy.contains(&session.handle)
+                {
                     // The caller sent an empty HMAC under an empty key: so does the TPM.
                     push_2b(&mut auth, &[]);
                 } else {
@@ -608,17 +650,70 @@ impl Engine {
         Some((o.public.name_alg?.alg_id(), o.public.auth_policy.clone()))
     }
 
-    /// A policy session authorizing `entity` for command `cc`: its digest
-    /// must equal the entity's authPolicy and its deferred checks must hold.
-    fn check_policy(&self, entity: u32, s: &Session, cc: u32) -> Result<(), Rc> {
+    /// A policy session authorizing `entity` for a command: its digest must
+    /// equal the entity's authPolicy and every check the policy deferred must
+    /// hold (Part 1, 19.7; the reference's CheckPolicyAuthSession, same order).
+    fn check_policy_session(
+        &self,
+        entity: u32,
+        s: &Session,
+        cmd: &PolicyCommand<'_>,
+        env: &PolicyEnv,
+    ) -> Result<(), Rc> {
+        let p = &s.policy;
+        // PolicySecret through a policy session must itself prove the authValue.
+        if cmd.cc == crate::families::policy::CC_POLICY_SECRET
+            && !p.password_needed
+            && !p.auth_value_needed
+        {
+            return Err(Rc::MODE);
+        }
+        if p.pcr_counter.is_some_and(|c| c != self.pcr_update_counter) {
+            return Err(Rc::PCR_CHANGED);
+        }
         let Some((alg, digest)) = self.entity_policy(entity) else {
             return Err(Rc::AUTH_UNAVAILABLE);
         };
-        if alg != s.auth_hash.alg_id() || !ct_eq(&digest, &s.policy.digest) {
+        if alg != s.auth_hash.alg_id() || !ct_eq(&digest, &p.digest) {
             return Err(Rc::POLICY_FAIL);
         }
-        if s.policy.command_code.is_some_and(|c| c != cc) {
-            return Err(Rc::POLICY_CC);
+        if p.timeout
+            .is_some_and(|t| t < env.time || p.epoch != self.time_epoch())
+        {
+            return Err(Rc::EXPIRED);
+        }
+        match p.command_code {
+            Some(c) if c != cmd.cc => return Err(Rc::POLICY_CC),
+            // ADMIN-role authorizations name their command.
+            None if cmd.role == AuthRole::Admin => return Err(Rc::POLICY_FAIL),
+            _ => {}
+        }
+        if let Some(l) = p.locality {
+            // TPMA_LOCALITY: bits for localities 0-4, or one extended locality.
+            let allowed = if l < 32 {
+                l & (1 << env.locality) != 0
+            } else {
+                l == env.locality
+            };
+            if !allowed {
+                return Err(Rc::LOCALITY);
+            }
+        }
+        if p.pp_required && !env.pp {
+            return Err(Rc::PP);
+        }
+        if let Some((kind, bound)) = &p.bound_hash {
+            let h = s.auth_hash;
+            let cc = cmd.cc.to_be_bytes();
+            let actual = match kind {
+                session::BoundHash::Cp => Some(h.digest(&[&cc, cmd.names, cmd.params])),
+                session::BoundHash::Name => Some(h.digest(&[cmd.names])),
+                session::BoundHash::Params => Some(h.digest(&[&cc, cmd.params])),
+                session::BoundHash::Template => template_of(cmd).map(|t| h.digest(&[t])),
+            };
+            if !actual.is_some_and(|a| ct_eq(a.as_bytes(), bound)) {
+                return Err(Rc::POLICY_FAIL);
+            }
         }
         Ok(())
     }
@@ -845,6 +940,32 @@ struct SessionPlan {
     audit: Option<usize>,
     /// Policy sessions that authorized the command: restarted afterwards.
     policy_used: Vec<u32>,
+    /// Policy sessions that authorized by PolicyPassword: their response HMAC
+    /// is empty (the caller has no HMAC key to check it with).
+    password_policy: Vec<u32>,
+}
+
+/// The command a policy session authorizes, as its deferred checks see it.
+struct PolicyCommand<'a> {
+    cc: u32,
+    role: AuthRole,
+    /// The Names of all handles, concatenated.
+    names: &'a [u8],
+    /// The parameter area as sent.
+    params: &'a [u8],
+}
+
+/// The template of Create / CreatePrimary / CreateLoaded (the reference's
+/// CompareTemplateHash): the second parameter, a TPM2B after inSensitive.
+fn template_of<'a>(cmd: &PolicyCommand<'a>) -> Option<&'a [u8]> {
+    const CC_CREATE_PRIMARY: u32 = 0x131;
+    const CC_CREATE: u32 = 0x153;
+    const CC_CREATE_LOADED: u32 = 0x191;
+    if !matches!(cmd.cc, CC_CREATE | CC_CREATE_PRIMARY | CC_CREATE_LOADED) {
+        return None;
+    }
+    let (_, rest) = take_2b(cmd.params)?;
+    take_2b(rest).map(|(template, _)| template)
 }
 
 fn session_handle(sessions: &[AuthSession<'_>], i: usize) -> u32 {

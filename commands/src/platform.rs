@@ -19,4 +19,10 @@ pub trait Platform {
     fn cancel_requested(&self) -> bool {
         false
     }
+
+    /// True while the platform asserts physical presence (Part 1, 19.7.x;
+    /// PolicyPhysicalPresence). Hosts without a presence signal never assert it.
+    fn physical_presence(&self) -> bool {
+        false
+    }
 }

@@ -35,6 +35,32 @@ pub enum SymDef {
     AesCfb { key_bits: u16 },
 }
 
+/// What the cpHash slot of a policy session holds (Part 1, 19.7: cpHash,
+/// nameHash, templateHash and pHash share one place; only one may be set).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BoundHash {
+    /// PolicyCpHash, or cpHashA of PolicySecret / PolicySigned / PolicyTicket.
+    Cp = 1,
+    /// PolicyNameHash and PolicyDuplicationSelect.
+    Name = 2,
+    /// PolicyTemplate.
+    Template = 3,
+    /// PolicyParameters.
+    Params = 4,
+}
+
+impl BoundHash {
+    fn from_u8(v: u8) -> Option<BoundHash> {
+        match v {
+            1 => Some(BoundHash::Cp),
+            2 => Some(BoundHash::Name),
+            3 => Some(BoundHash::Template),
+            4 => Some(BoundHash::Params),
+            _ => None,
+        }
+    }
+}
+
 /// What a policy session has accumulated (Part 1, 19.7): the policyDigest
 /// and the checks deferred to the authorization.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -46,15 +72,52 @@ pub struct PolicyState {
     pub auth_value_needed: bool,
     /// PolicyPassword: the authValue is sent in the clear as the HMAC.
     pub password_needed: bool,
+    /// PolicyPhysicalPresence: the command needs physical presence asserted.
+    pub pp_required: bool,
+    /// PolicyLocality: the TPMA_LOCALITY the command must come from.
+    pub locality: Option<u8>,
+    /// PolicyPCR: pcrUpdateCounter when the PCRs were checked.
+    pub pcr_counter: Option<u32>,
+    /// PolicySecret / PolicySigned / PolicyTicket: the session expires at this
+    /// TPM time (ms since _TPM_Init).
+    pub timeout: Option<u64>,
+    /// The cpHash slot: what kind of hash and its value.
+    pub bound_hash: Option<(BoundHash, Vec<u8>)>,
+    /// TPM time at StartAuthSession (kept by PolicyRestart): the base of
+    /// relative expirations.
+    pub start_time: u64,
+    /// The time epoch at StartAuthSession: a timeout from another epoch has expired.
+    pub epoch: u64,
 }
 
 impl PolicyState {
-    /// The state of a new or restarted policy session: a zero digest.
+    /// The state of a new policy session: a zero digest.
     pub fn new(alg: HashAlg) -> PolicyState {
         PolicyState {
             digest: alloc::vec![0; alg.digest_size()],
             ..Default::default()
         }
+    }
+
+    /// A new session started at TPM time `start_time` in `epoch`.
+    pub fn started(alg: HashAlg, start_time: u64, epoch: u64) -> PolicyState {
+        PolicyState {
+            start_time,
+            epoch,
+            ..PolicyState::new(alg)
+        }
+    }
+
+    /// Back to a zero digest and no deferred checks (PolicyRestart, and after
+    /// an authorization); the session's start time stays.
+    pub fn restart(&mut self) {
+        let zero = alloc::vec![0; self.digest.len()];
+        *self = PolicyState {
+            digest: zero,
+            start_time: self.start_time,
+            epoch: self.epoch,
+            ..Default::default()
+        };
     }
 }
 
@@ -123,12 +186,13 @@ impl Session {
     /// authValue is left out when the session is bound to that very entity
     /// (Part 1, 19.6.5).
     pub fn hmac_key(&self, entity: Option<&BindEntity>, auth_value: &[u8]) -> Zeroizing<Vec<u8>> {
-        // A policy session includes the authValue only after PolicyAuthValue.
+        // A policy session includes the authValue only after PolicyAuthValue
+        // (or PolicyPassword, where it keys parameter encryption only).
         let include_auth = entity.is_some()
             && if self.kind == SE_HMAC {
                 entity != self.bind.as_ref()
             } else {
-                self.policy.auth_value_needed
+                self.policy.auth_value_needed || self.policy.password_needed
             };
         let auth: &[u8] = if include_auth { auth_value } else { &[] };
         Zeroizing::new([self.session_key.as_slice(), auth].concat())
@@ -243,11 +307,27 @@ impl Session {
         }
         put2b(&mut o, &self.policy.digest);
         o.extend_from_slice(&self.policy.command_code.unwrap_or(0).to_be_bytes());
+        let p = &self.policy;
         o.push(
-            u8::from(self.policy.command_code.is_some())
-                | u8::from(self.policy.auth_value_needed) << 1
-                | u8::from(self.policy.password_needed) << 2,
+            u8::from(p.command_code.is_some())
+                | u8::from(p.auth_value_needed) << 1
+                | u8::from(p.password_needed) << 2
+                | u8::from(p.pp_required) << 3
+                | u8::from(p.locality.is_some()) << 4
+                | u8::from(p.pcr_counter.is_some()) << 5
+                | u8::from(p.timeout.is_some()) << 6,
         );
+        o.push(p.locality.unwrap_or(0));
+        o.extend_from_slice(&p.pcr_counter.unwrap_or(0).to_be_bytes());
+        o.extend_from_slice(&p.timeout.unwrap_or(0).to_be_bytes());
+        let (kind, hash) = p
+            .bound_hash
+            .as_ref()
+            .map_or((0, &[][..]), |(k, h)| (*k as u8, h.as_slice()));
+        o.push(kind);
+        put2b(&mut o, hash);
+        o.extend_from_slice(&p.start_time.to_be_bytes());
+        o.extend_from_slice(&p.epoch.to_be_bytes());
         o.push(u8::from(self.audit_digest.is_some()));
         put2b(&mut o, self.audit_digest.as_deref().unwrap_or_default());
         o
@@ -280,6 +360,17 @@ impl Session {
         let digest = r.tpm2b(64).ok()?.to_vec();
         let cc = r.u32().ok()?;
         let flags = r.u8().ok()?;
+        let locality = r.u8().ok()?;
+        let pcr_counter = r.u32().ok()?;
+        let timeout = u64_of(&mut r)?;
+        let hash_kind = r.u8().ok()?;
+        let hash = r.tpm2b(64).ok()?.to_vec();
+        let bound_hash = match hash_kind {
+            0 => None,
+            k => Some((BoundHash::from_u8(k)?, hash)),
+        };
+        let start_time = u64_of(&mut r)?;
+        let epoch = u64_of(&mut r)?;
         let audited = r.u8().ok()? == 1;
         let audit_digest = r.tpm2b(64).ok()?.to_vec();
         if !r.is_empty() {
@@ -299,8 +390,21 @@ impl Session {
                 command_code: (flags & 1 != 0).then_some(cc),
                 auth_value_needed: flags & 2 != 0,
                 password_needed: flags & 4 != 0,
+                pp_required: flags & 8 != 0,
+                locality: (flags & 0x10 != 0).then_some(locality),
+                pcr_counter: (flags & 0x20 != 0).then_some(pcr_counter),
+                timeout: (flags & 0x40 != 0).then_some(timeout),
+                bound_hash,
+                start_time,
+                epoch,
             },
             audit_digest: audited.then_some(audit_digest),
         })
     }
+}
+
+fn u64_of(r: &mut crate::object::public::Reader<'_>) -> Option<u64> {
+    let hi = r.u32().ok()?;
+    let lo = r.u32().ok()?;
+    Some(u64::from(hi) << 32 | u64::from(lo))
 }

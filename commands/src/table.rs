@@ -123,6 +123,11 @@ const OBJECT_USER: &[HandleSpec] = &[handle(HandleKind::Object, AuthRole::User)]
 const OBJECT_NO_AUTH: &[HandleSpec] = &[handle(HandleKind::Object, AuthRole::None)];
 const PARENT_USER: &[HandleSpec] = &[handle(HandleKind::Parent, AuthRole::User)];
 const POLICY_SESSION: &[HandleSpec] = &[handle(HandleKind::PolicySession, AuthRole::None)];
+/// PolicySecret: the entity whose authorization is proven, then the session.
+const ENTITY_USER_AND_POLICY_SESSION: &[HandleSpec] = &[
+    handle(HandleKind::EntityOrNull, AuthRole::User),
+    handle(HandleKind::PolicySession, AuthRole::None),
+];
 const CONTEXT_NO_AUTH: &[HandleSpec] = &[handle(HandleKind::Context, AuthRole::None)];
 const PROVISION_AND_OBJECT: &[HandleSpec] = &[
     handle(HandleKind::Provision, AuthRole::User),
@@ -196,6 +201,7 @@ pub static COMMANDS: &[CommandDef] = &[
     cmd!(0x0000_0145, "Shutdown", &[], sessions: true, nv: true, startup::shutdown),
     cmd!(0x0000_0146, "StirRandom", &[], sessions: true, nv: true, crypt: (true, false), rhandle: false, random::stir_random),
     cmd!(0x0000_0150, "ObjectChangeAuth", OBJECT_ADMIN_AND_PARENT, sessions: true, nv: false, crypt: (true, true), rhandle: false, object::object_change_auth),
+    cmd!(0x0000_0151, "PolicySecret", ENTITY_USER_AND_POLICY_SESSION, sessions: true, nv: false, crypt: (true, true), rhandle: false, policy::policy_secret),
     cmd!(0x0000_0153, "Create", OBJECT_USER, sessions: true, nv: false, crypt: (true, true), rhandle: false, object::create),
     cmd!(0x0000_0157, "Load", OBJECT_USER, sessions: true, nv: false, crypt: (true, true), rhandle: true, object::load),
     cmd!(0x0000_015E, "Unseal", OBJECT_USER, sessions: true, nv: false, crypt: (false, true), rhandle: false, object::unseal),
@@ -205,18 +211,31 @@ pub static COMMANDS: &[CommandDef] = &[
     cmd!(0x0000_0167, "LoadExternal", &[], sessions: true, nv: false, crypt: (true, true), rhandle: true, object::load_external),
     cmd!(0x0000_016B, "PolicyAuthValue", POLICY_SESSION, sessions: true, nv: false, policy::policy_auth_value),
     cmd!(0x0000_016C, "PolicyCommandCode", POLICY_SESSION, sessions: true, nv: false, policy::policy_command_code),
+    cmd!(0x0000_016D, "PolicyCounterTimer", POLICY_SESSION, sessions: true, nv: false, crypt: (true, false), rhandle: false, policy::policy_counter_timer),
+    cmd!(0x0000_016E, "PolicyCpHash", POLICY_SESSION, sessions: true, nv: false, crypt: (true, false), rhandle: false, policy::policy_cp_hash),
+    cmd!(0x0000_016F, "PolicyLocality", POLICY_SESSION, sessions: true, nv: false, policy::policy_locality),
+    cmd!(0x0000_0170, "PolicyNameHash", POLICY_SESSION, sessions: true, nv: false, crypt: (true, false), rhandle: false, policy::policy_name_hash),
+    cmd!(0x0000_0171, "PolicyOR", POLICY_SESSION, sessions: true, nv: false, policy::policy_or),
+    cmd!(0x0000_0172, "PolicyTicket", POLICY_SESSION, sessions: true, nv: false, crypt: (true, false), rhandle: false, policy::policy_ticket),
     cmd!(0x0000_0173, "ReadPublic", OBJECT_NO_AUTH, sessions: true, nv: false, crypt: (false, true), rhandle: false, object::read_public_cmd),
     cmd!(0x0000_0176, "StartAuthSession", KEY_AND_BIND, sessions: true, nv: false, crypt: (true, true), rhandle: true, session::start_auth_session),
     cmd!(0x0000_017A, "GetCapability", &[], sessions: true, nv: false, capability::get_capability),
     cmd!(0x0000_017B, "GetRandom", &[], sessions: true, nv: false, crypt: (false, true), rhandle: false, random::get_random),
     cmd!(0x0000_017C, "GetTestResult", &[], sessions: true, nv: false, crypt: (false, true), rhandle: false, selftest::get_test_result),
     cmd!(0x0000_017E, "PCR_Read", &[], sessions: true, nv: false, pcr::pcr_read),
+    cmd!(0x0000_017F, "PolicyPCR", POLICY_SESSION, sessions: true, nv: false, crypt: (true, false), rhandle: false, policy::policy_pcr),
     cmd!(0x0000_0180, "PolicyRestart", POLICY_SESSION, sessions: true, nv: false, policy::policy_restart),
     cmd!(0x0000_0181, "ReadClock", &[], sessions: true, nv: false, clock::read_clock),
     cmd!(0x0000_0182, "PCR_Extend", PCR_USER, sessions: true, nv: true, pcr::pcr_extend),
+    cmd!(0x0000_0187, "PolicyPhysicalPresence", POLICY_SESSION, sessions: true, nv: false, policy::policy_physical_presence),
+    cmd!(0x0000_0188, "PolicyDuplicationSelect", POLICY_SESSION, sessions: true, nv: false, crypt: (true, false), rhandle: false, policy::policy_duplication_select),
     cmd!(0x0000_0189, "PolicyGetDigest", POLICY_SESSION, sessions: true, nv: false, crypt: (false, true), rhandle: false, policy::policy_get_digest),
     cmd!(0x0000_018A, "TestParms", &[], sessions: true, nv: false, capability::test_parms),
+    cmd!(0x0000_018C, "PolicyPassword", POLICY_SESSION, sessions: true, nv: false, policy::policy_password),
+    cmd!(0x0000_0190, "PolicyTemplate", POLICY_SESSION, sessions: true, nv: false, crypt: (true, false), rhandle: false, policy::policy_template),
     cmd!(0x0000_0191, "CreateLoaded", PARENT_USER, sessions: true, nv: false, crypt: (true, true), rhandle: true, object::create_loaded),
+    cmd!(0x0000_019B, "PolicyCapability", POLICY_SESSION, sessions: true, nv: false, crypt: (true, false), rhandle: false, policy::policy_capability),
+    cmd!(0x0000_019C, "PolicyParameters", POLICY_SESSION, sessions: true, nv: false, crypt: (true, false), rhandle: false, policy::policy_parameters),
 ];
 
 /// The row of a command code, if implemented.

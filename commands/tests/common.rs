@@ -16,6 +16,8 @@ pub struct TestPlatform {
     pub counter: u8,
     pub now_ms: u64,
     pub entropy_ok: bool,
+    /// Physical presence asserted.
+    pub pp: bool,
 }
 
 impl TestPlatform {
@@ -24,6 +26,7 @@ impl TestPlatform {
             counter: 0,
             now_ms: 1000,
             entropy_ok: true,
+            pp: false,
         }
     }
 }
@@ -38,6 +41,9 @@ impl Platform for TestPlatform {
     }
     fn monotonic_ms(&self) -> u64 {
         self.now_ms
+    }
+    fn physical_presence(&self) -> bool {
+        self.pp
     }
 }
 

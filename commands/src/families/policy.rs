@@ -1,18 +1,93 @@
 //! Enhanced authorization (Part 3, section 23): the policy commands that
 //! extend a policy session's policyDigest and arm its deferred checks.
+//!
+//! A trial session (TPM_SE_TRIAL) only extends the digest: the immediate
+//! checks against the TPM's state (PCRs, time, nonces, tickets) are skipped,
+//! the parameter checks the spec keeps for trial sessions are not. The
+//! deferred checks are applied by the pipeline (`check_policy_session`).
 
-use tpm2_protocol::basic::TpmUint32;
+use alloc::vec::Vec;
+use tpm2_protocol::basic::{TpmInt32, TpmUint8, TpmUint16, TpmUint32};
+use vtpm_crypto::ct_eq;
 
+use crate::codec::{Out, Params};
+use crate::consts::{
+    HT_PERMANENT, MAX_DIGEST_SIZE, RH_ENDORSEMENT, RH_NULL, RH_OWNER, RH_PLATFORM,
+};
+use crate::engine::Engine;
+use crate::object::public::Reader;
 use crate::pipeline::Ctx;
 use crate::rc::Rc;
-use crate::session::{PolicyState, Session};
+use crate::session::{BoundHash, SE_TRIAL, Session};
+use crate::ticket::{ST_AUTH_SECRET, ST_AUTH_SIGNED, Ticket};
 
+pub const CC_POLICY_SECRET: u32 = 0x0000_0151;
+pub const CC_POLICY_SIGNED: u32 = 0x0000_0160;
+const CC_DUPLICATE: u32 = 0x0000_014B;
 const CC_POLICY_AUTH_VALUE: u32 = 0x0000_016B;
 const CC_POLICY_COMMAND_CODE: u32 = 0x0000_016C;
+const CC_POLICY_COUNTER_TIMER: u32 = 0x0000_016D;
+const CC_POLICY_CP_HASH: u32 = 0x0000_016E;
+const CC_POLICY_LOCALITY: u32 = 0x0000_016F;
+const CC_POLICY_NAME_HASH: u32 = 0x0000_0170;
+const CC_POLICY_OR: u32 = 0x0000_0171;
+const CC_POLICY_PCR: u32 = 0x0000_017F;
+const CC_POLICY_PHYSICAL_PRESENCE: u32 = 0x0000_0187;
+const CC_POLICY_DUPLICATION_SELECT: u32 = 0x0000_0188;
+const CC_POLICY_TEMPLATE: u32 = 0x0000_0190;
+const CC_POLICY_CAPABILITY: u32 = 0x0000_019B;
+const CC_POLICY_PARAMETERS: u32 = 0x0000_019C;
 
-/// The policy session named by the command's handle.
-fn policy_session<'a>(ctx: &'a mut Ctx<'_>) -> Result<&'a mut Session, Rc> {
-    let h = ctx.handles[0];
+/// TPM2B_NAME: a hash algorithm and a digest.
+const MAX_NAME_SIZE: usize = 2 + MAX_DIGEST_SIZE;
+/// TPM2B_TIMEOUT holds a UINT64.
+const TIMEOUT_SIZE: usize = 8;
+/// Bit of the timeout buffer that marks a ticket which expires on TPM Reset
+/// (the timeout buffer's format is TPM-specific; the reference uses the MSb).
+const EXPIRES_ON_RESET: u64 = 1 << 63;
+/// TPMS_TIME_INFO: time, clock, resetCount, restartCount, safe.
+const TIME_INFO_SIZE: usize = 8 + 8 + 4 + 4 + 1;
+
+impl Engine {
+    /// TPM time (TPMS_TIME_INFO.time): ms since _TPM_Init.
+    pub(crate) fn tpm_time(&self, now_ms: u64) -> u64 {
+        now_ms.saturating_sub(self.init_ms)
+    }
+
+    /// The time epoch: changes with every Startup (resetCount or restartCount
+    /// moves), when TPM time starts again from zero.
+    pub(crate) fn time_epoch(&self) -> u64 {
+        u64::from(self.perm.reset_count) << 32 | u64::from(self.perm.restart_count)
+    }
+
+    /// The hierarchy of an entity, for the tickets it vouches for (the
+    /// reference's EntityGetHierarchy): an object's own, a hierarchy itself,
+    /// the owner for everything else.
+    fn entity_hierarchy(&self, h: u32) -> u32 {
+        if let Some(o) = self.object(h) {
+            return o.hierarchy;
+        }
+        match h {
+            RH_PLATFORM | RH_ENDORSEMENT | RH_NULL => h,
+            _ => RH_OWNER,
+        }
+    }
+
+    /// TPMS_TIME_INFO as PolicyCounterTimer compares against it.
+    fn time_info(&self, now_ms: u64) -> Vec<u8> {
+        let mut out = Out::new();
+        out.u64(self.tpm_time(now_ms))
+            .u64(self.clock_now(now_ms))
+            .u32(self.perm.reset_count)
+            .u32(self.perm.restart_count)
+            .u8(u8::from(self.perm.clock_safe));
+        out.into_vec()
+    }
+}
+
+/// The policy session named by handle `i` of the command.
+fn session_at<'a>(ctx: &'a mut Ctx<'_>, i: usize) -> Result<&'a mut Session, Rc> {
+    let h = ctx.handles.get(i).copied().unwrap_or_default();
     ctx.engine
         .sessions
         .iter_mut()
@@ -20,29 +95,516 @@ fn policy_session<'a>(ctx: &'a mut Ctx<'_>) -> Result<&'a mut Session, Rc> {
         .ok_or(Rc::REFERENCE_H0)
 }
 
+/// The policy session of a command whose only handle is the session.
+fn policy_session<'a>(ctx: &'a mut Ctx<'_>) -> Result<&'a mut Session, Rc> {
+    session_at(ctx, 0)
+}
+
 /// policyDigest := H(policyDigest || parts).
 fn extend(s: &mut Session, parts: &[&[u8]]) {
-    let mut all: alloc::vec::Vec<&[u8]> = alloc::vec![s.policy.digest.as_slice()];
+    let mut all: Vec<&[u8]> = alloc::vec![s.policy.digest.as_slice()];
     all.extend_from_slice(parts);
     s.policy.digest = s.auth_hash.digest(&all).as_bytes().to_vec();
+}
+
+/// PolicyContextUpdate (Part 3, 23.3 / 23.4): policyDigest :=
+/// H(H(policyDigest || cc || authName) || policyRef); a cpHashA is bound and
+/// the session expires at the earliest timeout given.
+fn context_update(
+    s: &mut Session,
+    cc: u32,
+    name: &[u8],
+    policy_ref: &[u8],
+    cp_hash: &[u8],
+    timeout: u64,
+) {
+    extend(s, &[&cc.to_be_bytes(), name]);
+    extend(s, &[policy_ref]);
+    if !cp_hash.is_empty() {
+        s.policy.bound_hash = Some((BoundHash::Cp, cp_hash.to_vec()));
+    }
+    if timeout != 0 && s.policy.timeout.is_none_or(|t| t > timeout) {
+        s.policy.timeout = Some(timeout);
+    }
+}
+
+/// The authorization timeout of PolicySecret / PolicySigned (ComputeAuthTimeout):
+/// |expiration| seconds after the session started when the authorization is
+/// tied to nonceTPM, else after TPM time zero (it then expires on reset).
+fn auth_timeout(s: &Session, expiration: i32, nonce: &[u8], now: u64) -> u64 {
+    if expiration == 0 {
+        return 0;
+    }
+    let ms = u64::from(expiration.unsigned_abs()).saturating_mul(1000);
+    if nonce.is_empty() {
+        ms.saturating_add(now % 1000)
+    } else {
+        s.policy.start_time.saturating_add(ms)
+    }
+}
+
+/// Parameter numbers of nonceTPM, cpHashA and expiration (0: not a parameter).
+struct Blame {
+    nonce: usize,
+    cp_hash: usize,
+    expiration: usize,
+}
+
+/// PolicyParameterChecks (Part 3, 23.3): nonceTPM is this session's, the
+/// expiration is not past, cpHashA has the session's digest size and agrees
+/// with a cpHash already bound.
+fn parameter_checks(
+    s: &Session,
+    now: u64,
+    epoch: u64,
+    timeout: u64,
+    cp_hash: &[u8],
+    nonce: &[u8],
+    blame: &Blame,
+) -> Result<(), Rc> {
+    if !nonce.is_empty() && !ct_eq(nonce, &s.nonce_tpm) {
+        return Err(Rc::NONCE.param(blame.nonce));
+    }
+    if timeout != 0 && (timeout < now || s.policy.epoch != epoch) {
+        return Err(Rc::EXPIRED.param(blame.expiration));
+    }
+    if !cp_hash.is_empty() {
+        if cp_hash.len() != s.auth_hash.digest_size() {
+            return Err(Rc::SIZE.param(blame.cp_hash));
+        }
+        if s.policy
+            .bound_hash
+            .as_ref()
+            .is_some_and(|(k, v)| *k != BoundHash::Cp || v.as_slice() != cp_hash)
+        {
+            return Err(Rc::CPHASH);
+        }
+    }
+    Ok(())
+}
+
+/// What a TPMT_TK_AUTH's HMAC covers after its tag (Part 2, 10.7.5:
+/// timeout || cpHashA || policyRef || authName). The time epoch and the
+/// expires-on-reset flag are TPM-specific additions: TPM time restarts at
+/// every Startup, so a ticket's timeout only means something in its epoch.
+fn auth_ticket_fields(
+    timeout: u64,
+    expires_on_reset: bool,
+    epoch: u64,
+    cp_hash: &[u8],
+    policy_ref: &[u8],
+    name: &[u8],
+) -> Vec<u8> {
+    let mut v = Vec::with_capacity(17 + cp_hash.len() + policy_ref.len() + name.len());
+    v.extend_from_slice(&timeout.to_be_bytes());
+    v.push(u8::from(expires_on_reset));
+    v.extend_from_slice(&epoch.to_be_bytes());
+    v.extend_from_slice(cp_hash);
+    v.extend_from_slice(policy_ref);
+    v.extend_from_slice(name);
+    v
+}
+
+/// TPM2_PolicySecret (Part 3, 23.4): the caller proved knowledge of
+/// authHandle's authorization (the pipeline checked it); the policy is bound
+/// to the entity's Name and policyRef. A negative expiration returns a
+/// TPM_ST_AUTH_SECRET ticket for PolicyTicket.
+pub fn policy_secret(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
+    let nonce = ctx.params.read_2b(MAX_DIGEST_SIZE)?;
+    let cp_hash = ctx.params.read_2b(MAX_DIGEST_SIZE)?;
+    let policy_ref = ctx.params.read_2b(MAX_DIGEST_SIZE)?;
+    let expiration = ctx.params.read::<TpmInt32>()?.value();
+    ctx.params.finish()?;
+    let auth_handle = ctx.handles[0];
+    // TPMI_DH_ENTITY admits no TPM_RH_NULL.
+    if auth_handle == RH_NULL {
+        return Err(Rc::VALUE.handle(1));
+    }
+    let now = ctx.engine.tpm_time(ctx.platform.monotonic_ms());
+    let epoch = ctx.engine.time_epoch();
+    let name = ctx.engine.entity_name(auth_handle);
+    let hierarchy = ctx.engine.entity_hierarchy(auth_handle);
+    let s = session_at(ctx, 1)?;
+    let trial = s.kind == SE_TRIAL;
+    let mut timeout = 0;
+    if !trial {
+        timeout = auth_timeout(s, expiration, nonce, now);
+        let blame = Blame {
+            nonce: 1,
+            cp_hash: 2,
+            expiration: 4,
+        };
+        parameter_checks(s, now, epoch, timeout, cp_hash, nonce, &blame)?;
+    }
+    context_update(s, CC_POLICY_SECRET, &name, policy_ref, cp_hash, timeout);
+    if expiration < 0 && !trial {
+        let expires_on_reset = nonce.is_empty();
+        let fields =
+            auth_ticket_fields(timeout, expires_on_reset, epoch, cp_hash, policy_ref, &name);
+        let ticket = ctx
+            .engine
+            .make_ticket(ST_AUTH_SECRET, hierarchy, &[&fields]);
+        let flag = if expires_on_reset {
+            EXPIRES_ON_RESET
+        } else {
+            0
+        };
+        ctx.out.tpm2b(&(timeout | flag).to_be_bytes());
+        ticket.marshal(&mut ctx.out);
+    } else {
+        ctx.out.tpm2b(&[]);
+        Ticket::null(ST_AUTH_SECRET).marshal(&mut ctx.out);
+    }
+    Ok(())
+}
+
+/// Reads a TPMT_TK_AUTH of either kind (TPM_ST_AUTH_SECRET from PolicySecret,
+/// TPM_ST_AUTH_SIGNED from PolicySigned).
+fn read_auth_ticket(r: &mut Reader<'_>) -> Result<Ticket, Rc> {
+    let tag = Reader::new(r.rest).u16()?;
+    if tag != ST_AUTH_SECRET && tag != ST_AUTH_SIGNED {
+        return Err(Rc::TAG);
+    }
+    Ticket::parse(r, tag)
+}
+
+/// TPM2_PolicyTicket (Part 3, 23.5): a ticket stands in for an earlier
+/// PolicySecret or PolicySigned authorization, until its timeout.
+pub fn policy_ticket(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
+    let timeout_buf = ctx.params.read_2b(TIMEOUT_SIZE)?;
+    let cp_hash = ctx.params.read_2b(MAX_DIGEST_SIZE)?;
+    let policy_ref = ctx.params.read_2b(MAX_DIGEST_SIZE)?;
+    let auth_name = ctx.params.read_2b(MAX_NAME_SIZE)?;
+    let ticket = ctx.params.read_struct(read_auth_ticket)?;
+    ctx.params.finish()?;
+    let now = ctx.engine.tpm_time(ctx.platform.monotonic_ms());
+    let epoch = ctx.engine.time_epoch();
+    let s = policy_session(ctx)?;
+    // A trial session has no use for a ticket: it would give the
+    // authorization the ticket replaces (Part 3, 23.5).
+    if s.kind == SE_TRIAL {
+        return Err(Rc::ATTRIBUTES.handle(1));
+    }
+    let raw: [u8; TIMEOUT_SIZE] = timeout_buf.try_into().map_err(|_| Rc::SIZE.param(1))?;
+    let raw = u64::from_be_bytes(raw);
+    let expires_on_reset = raw & EXPIRES_ON_RESET != 0;
+    let timeout = raw & !EXPIRES_ON_RESET;
+    let blame = Blame {
+        nonce: 0,
+        cp_hash: 2,
+        expiration: 1,
+    };
+    parameter_checks(s, now, epoch, timeout, cp_hash, &[], &blame)?;
+    let fields = auth_ticket_fields(
+        timeout,
+        expires_on_reset,
+        epoch,
+        cp_hash,
+        policy_ref,
+        auth_name,
+    );
+    if !ctx.engine.ticket_valid(&ticket, &[&fields]) {
+        return Err(Rc::TICKET.param(5));
+    }
+    let cc = if ticket.tag == ST_AUTH_SIGNED {
+        CC_POLICY_SIGNED
+    } else {
+        CC_POLICY_SECRET
+    };
+    let s = policy_session(ctx)?;
+    context_update(s, cc, auth_name, policy_ref, cp_hash, timeout);
+    Ok(())
+}
+
+/// TPM2_PolicyOR (Part 3, 23.6): the current digest must be one of the list
+/// (any, in a trial session); then policyDigest := H(0 || cc || digests).
+pub fn policy_or(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
+    let list = ctx.params.read_struct(|r| {
+        let count = r.u32()?;
+        // TPML_DIGEST of PolicyOR: two to eight digests.
+        if !(2..=8).contains(&count) {
+            return Err(Rc::SIZE);
+        }
+        (0..count)
+            .map(|_| r.tpm2b(MAX_DIGEST_SIZE))
+            .collect::<Result<Vec<&[u8]>, Rc>>()
+    })?;
+    ctx.params.finish()?;
+    let s = policy_session(ctx)?;
+    if s.kind != SE_TRIAL && !list.contains(&s.policy.digest.as_slice()) {
+        return Err(Rc::VALUE.param(1));
+    }
+    s.policy.digest.fill(0);
+    let cc = CC_POLICY_OR.to_be_bytes();
+    let mut parts: Vec<&[u8]> = alloc::vec![&cc];
+    parts.extend_from_slice(&list);
+    extend(s, &parts);
+    Ok(())
+}
+
+/// TPM2_PolicyPCR (Part 3, 23.7): policyDigest := H(policyDigest || cc ||
+/// pcrs || pcrDigest) where pcrDigest is of the current PCR values (the
+/// caller's, when given, must equal it); PCR changes afterwards fail the
+/// authorization (TPM_RC_PCR_CHANGED).
+pub fn policy_pcr(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
+    let digest_in = ctx.params.read_2b(MAX_DIGEST_SIZE)?;
+    let before = ctx.params.peek();
+    let selections = crate::families::pcr::read_selections(ctx)?;
+    // The selection is hashed as sent.
+    let pcrs = before
+        .get(..before.len() - ctx.params.peek().len())
+        .unwrap_or_default();
+    ctx.params.finish()?;
+    let counter = ctx.engine.pcr_update_counter;
+    let alg = policy_session(ctx)?.auth_hash;
+    // PCRComputeCurrentDigest: the allocated selected PCRs' values, hashed.
+    let current = ctx
+        .engine
+        .pcr_digest(alg, &selections)
+        .1
+        .as_bytes()
+        .to_vec();
+    let s = policy_session(ctx)?;
+    let trial = s.kind == SE_TRIAL;
+    let digest = if trial {
+        if digest_in.is_empty() {
+            current
+        } else {
+            digest_in.to_vec()
+        }
+    } else {
+        if s.policy.pcr_counter.is_some_and(|c| c != counter) {
+            return Err(Rc::PCR_CHANGED);
+        }
+        if !digest_in.is_empty() && digest_in != current.as_slice() {
+            return Err(Rc::VALUE.param(1));
+        }
+        current
+    };
+    extend(s, &[&CC_POLICY_PCR.to_be_bytes(), pcrs, &digest]);
+    if !trial {
+        s.policy.pcr_counter = Some(counter);
+    }
+    Ok(())
+}
+
+/// TPM2_PolicyLocality (Part 3, 23.8): the command must come from one of the
+/// localities (repeated calls narrow the set; extended localities must agree).
+pub fn policy_locality(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
+    let loc = ctx.params.read::<TpmUint8>()?.value();
+    ctx.params.finish()?;
+    let s = policy_session(ctx)?;
+    if loc == 0 {
+        return Err(Rc::RANGE.param(1));
+    }
+    let prev = s.policy.locality.unwrap_or(0);
+    if prev != 0 && (prev < 32) != (loc < 32) {
+        return Err(Rc::RANGE.param(1));
+    }
+    let new = if loc < 32 {
+        let set = if prev == 0 { 0x1F } else { prev } & loc;
+        if set == 0 {
+            return Err(Rc::RANGE.param(1));
+        }
+        set
+    } else {
+        if prev != 0 && prev != loc {
+            return Err(Rc::RANGE.param(1));
+        }
+        loc
+    };
+    extend(s, &[&CC_POLICY_LOCALITY.to_be_bytes(), &[loc]]);
+    s.policy.locality = Some(new);
+    Ok(())
+}
+
+/// TPM_EO (Part 2, 6.8): the comparisons of PolicyCounterTimer, PolicyNV and
+/// PolicyCapability.
+const EO_BITCLEAR: u16 = 0x000B;
+
+/// PolicySptCheckCondition: `a` (TPM data) against `b` (operandB), both
+/// big-endian numbers of the same length.
+fn check_condition(op: u16, a: &[u8], b: &[u8]) -> bool {
+    use core::cmp::Ordering;
+    let unsigned = a.cmp(b);
+    let signed = match (a.first(), b.first()) {
+        (Some(x), Some(y)) if (x ^ y) & 0x80 != 0 => {
+            // Different signs: the negative one is smaller.
+            if x & 0x80 != 0 {
+                Ordering::Less
+            } else {
+                Ordering::Greater
+            }
+        }
+        _ => unsigned,
+    };
+    match op {
+        0 => unsigned == Ordering::Equal,
+        1 => unsigned != Ordering::Equal,
+        2 => signed == Ordering::Greater,
+        3 => unsigned == Ordering::Greater,
+        4 => signed == Ordering::Less,
+        5 => unsigned == Ordering::Less,
+        6 => signed != Ordering::Less,
+        7 => unsigned != Ordering::Less,
+        8 => signed != Ordering::Greater,
+        9 => unsigned != Ordering::Greater,
+        0xA => a.iter().zip(b).all(|(x, y)| x & y == *y),
+        EO_BITCLEAR => a.iter().zip(b).all(|(x, y)| x & y == 0),
+        _ => false,
+    }
+}
+
+/// Reads operandB, offset and operation (the first three parameters of
+/// PolicyCounterTimer and PolicyCapability).
+fn read_operation<'a>(params: &mut Params<'a>) -> Result<(&'a [u8], u16, u16), Rc> {
+    let operand_b = params.read_2b(MAX_DIGEST_SIZE)?;
+    let offset = params.read::<TpmUint16>()?.value();
+    let operation = params.read::<TpmUint16>()?.value();
+    if operation > EO_BITCLEAR {
+        return Err(Rc::VALUE.param(3));
+    }
+    Ok((operand_b, offset, operation))
+}
+
+/// TPM2_PolicyCounterTimer (Part 3, 23.10): compares operandB with the bytes
+/// of TPMS_TIME_INFO at offset; args = H(operandB || offset || operation).
+pub fn policy_counter_timer(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
+    let (operand_b, offset, operation) = read_operation(&mut ctx.params)?;
+    ctx.params.finish()?;
+    let info = ctx.engine.time_info(ctx.platform.monotonic_ms());
+    // The bounds are checked in trial sessions too: the policy would make no sense.
+    let start = usize::from(offset);
+    if start > TIME_INFO_SIZE {
+        return Err(Rc::VALUE.param(2));
+    }
+    if start + operand_b.len() > TIME_INFO_SIZE {
+        return Err(Rc::RANGE);
+    }
+    let s = policy_session(ctx)?;
+    if s.kind != SE_TRIAL {
+        let a = info.get(start..start + operand_b.len()).ok_or(Rc::RANGE)?;
+        if !check_condition(operation, a, operand_b) {
+            return Err(Rc::POLICY);
+        }
+    }
+    let args = s
+        .auth_hash
+        .digest(&[operand_b, &offset.to_be_bytes(), &operation.to_be_bytes()]);
+    extend(
+        s,
+        &[&CC_POLICY_COUNTER_TIMER.to_be_bytes(), args.as_bytes()],
+    );
+    Ok(())
 }
 
 /// TPM2_PolicyCommandCode (Part 3, 23.11): the session authorizes only `code`.
 pub fn policy_command_code(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     let code = ctx.params.read::<TpmUint32>()?.value();
     ctx.params.finish()?;
-    if crate::table::lookup(code).is_none() {
-        return Err(Rc::POLICY_CC.param(1));
-    }
     let s = policy_session(ctx)?;
     if s.policy.command_code.is_some_and(|c| c != code) {
         return Err(Rc::VALUE.param(1));
+    }
+    if crate::table::lookup(code).is_none() {
+        return Err(Rc::POLICY_CC.param(1));
     }
     extend(
         s,
         &[&CC_POLICY_COMMAND_CODE.to_be_bytes(), &code.to_be_bytes()],
     );
     s.policy.command_code = Some(code);
+    Ok(())
+}
+
+/// TPM2_PolicyPhysicalPresence (Part 3, 23.13): the authorized command needs
+/// physical presence.
+pub fn policy_physical_presence(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
+    ctx.params.finish()?;
+    let s = policy_session(ctx)?;
+    extend(s, &[&CC_POLICY_PHYSICAL_PRESENCE.to_be_bytes()]);
+    s.policy.pp_required = true;
+    Ok(())
+}
+
+/// A cpHashA / nameHash / templateHash / pHash parameter: one digest of the
+/// session's hash (TPM_RC_SIZE otherwise).
+fn read_session_digest<'a>(ctx: &mut Ctx<'a>) -> Result<&'a [u8], Rc> {
+    let d = ctx.params.read_2b(MAX_DIGEST_SIZE)?;
+    ctx.params.finish()?;
+    Ok(d)
+}
+
+/// TPM2_PolicyCpHash (Part 3, 23.14): the command's cpHash must be cpHashA.
+pub fn policy_cp_hash(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
+    let cp_hash = read_session_digest(ctx)?;
+    let s = policy_session(ctx)?;
+    if cp_hash.len() != s.auth_hash.digest_size() {
+        return Err(Rc::SIZE.param(1));
+    }
+    if s.policy
+        .bound_hash
+        .as_ref()
+        .is_some_and(|(k, v)| *k != BoundHash::Cp || v.as_slice() != cp_hash)
+    {
+        return Err(Rc::CPHASH);
+    }
+    extend(s, &[&CC_POLICY_CP_HASH.to_be_bytes(), cp_hash]);
+    s.policy.bound_hash = Some((BoundHash::Cp, cp_hash.to_vec()));
+    Ok(())
+}
+
+/// Binds a digest into the session's free cpHash slot (TPM_RC_CPHASH when taken).
+fn bind_once(s: &mut Session, cc: u32, kind: BoundHash, digest: &[u8]) -> Result<(), Rc> {
+    if digest.len() != s.auth_hash.digest_size() {
+        return Err(Rc::SIZE.param(1));
+    }
+    if s.policy.bound_hash.is_some() {
+        return Err(Rc::CPHASH);
+    }
+    extend(s, &[&cc.to_be_bytes(), digest]);
+    s.policy.bound_hash = Some((kind, digest.to_vec()));
+    Ok(())
+}
+
+/// TPM2_PolicyNameHash (Part 3, 23.15): the Names of the command's handles
+/// must hash to nameHash.
+pub fn policy_name_hash(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
+    let name_hash = read_session_digest(ctx)?;
+    let s = policy_session(ctx)?;
+    bind_once(s, CC_POLICY_NAME_HASH, BoundHash::Name, name_hash)
+}
+
+/// TPM2_PolicyDuplicationSelect (Part 3, 23.16): the session authorizes
+/// Duplicate of objectName to newParentName only.
+pub fn policy_duplication_select(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
+    let object_name = ctx.params.read_2b(MAX_NAME_SIZE)?;
+    let new_parent = ctx.params.read_2b(MAX_NAME_SIZE)?;
+    let include = ctx.params.read::<TpmUint8>()?.value();
+    if include > 1 {
+        return Err(Rc::VALUE.param(3));
+    }
+    ctx.params.finish()?;
+    let s = policy_session(ctx)?;
+    if s.policy.bound_hash.is_some() {
+        return Err(Rc::CPHASH);
+    }
+    if s.policy.command_code.is_some() {
+        return Err(Rc::COMMAND_CODE);
+    }
+    let name_hash = s.auth_hash.digest(&[object_name, new_parent]);
+    let object: &[u8] = if include == 1 { object_name } else { &[] };
+    extend(
+        s,
+        &[
+            &CC_POLICY_DUPLICATION_SELECT.to_be_bytes(),
+            object,
+            new_parent,
+            &[include],
+        ],
+    );
+    s.policy.bound_hash = Some((BoundHash::Name, name_hash.as_bytes().to_vec()));
+    s.policy.command_code = Some(CC_DUPLICATE);
     Ok(())
 }
 
@@ -57,11 +619,15 @@ pub fn policy_auth_value(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     Ok(())
 }
 
-/// TPM2_PolicyRestart (Part 3, 23.?): back to a zero digest and no checks.
-pub fn policy_restart(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
+/// TPM2_PolicyPassword (Part 3, 23.18): the authValue is sent in the clear in
+/// the HMAC field. The digest is that of PolicyAuthValue: a policy does not
+/// say how the authValue is proven.
+pub fn policy_password(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     ctx.params.finish()?;
     let s = policy_session(ctx)?;
-    s.policy = PolicyState::new(s.auth_hash);
+    extend(s, &[&CC_POLICY_AUTH_VALUE.to_be_bytes()]);
+    s.policy.password_needed = true;
+    s.policy.auth_value_needed = false;
     Ok(())
 }
 
@@ -71,4 +637,150 @@ pub fn policy_get_digest(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     let digest = policy_session(ctx)?.policy.digest.clone();
     ctx.out.tpm2b(&digest);
     Ok(())
+}
+
+/// TPM2_PolicyRestart (Part 3, 23.20): back to a zero digest and no deferred
+/// checks.
+pub fn policy_restart(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
+    ctx.params.finish()?;
+    policy_session(ctx)?.policy.restart();
+    Ok(())
+}
+
+/// TPM2_PolicyTemplate (Part 3, 23.21): Create, CreatePrimary or
+/// CreateLoaded only with the template that hashes to templateHash.
+pub fn policy_template(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
+    let template_hash = read_session_digest(ctx)?;
+    let s = policy_session(ctx)?;
+    match &s.policy.bound_hash {
+        Some((BoundHash::Template, v)) if v.as_slice() != template_hash => {
+            return Err(Rc::VALUE.param(1));
+        }
+        Some((BoundHash::Template, _)) | None => {}
+        Some(_) => return Err(Rc::CPHASH),
+    }
+    if template_hash.len() != s.auth_hash.digest_size() {
+        return Err(Rc::SIZE.param(1));
+    }
+    extend(s, &[&CC_POLICY_TEMPLATE.to_be_bytes(), template_hash]);
+    s.policy.bound_hash = Some((BoundHash::Template, template_hash.to_vec()));
+    Ok(())
+}
+
+/// The marshaled entry of a capability for exactly `property`, if the TPM has
+/// one (what PolicyCapability compares against): GetCapability with count 1,
+/// kept only when the entry it returns is the one asked for.
+fn one_capability(ctx: &mut Ctx<'_>, cap: u32, property: u32) -> Result<Option<Vec<u8>>, Rc> {
+    const CAP_HANDLES: u32 = 1;
+    const CAP_PCRS: u32 = 5;
+    const CAP_AUTH_POLICIES: u32 = 9;
+    const CAP_ACT: u32 = 10;
+    const RH_ACT_0: u32 = 0x4000_0110;
+    const RH_ACT_F: u32 = 0x4000_011F;
+    // PCRS always answers with every bank: it cannot be asserted on.
+    if cap == CAP_PCRS || cap > CAP_ACT {
+        return Err(Rc::VALUE.param(4));
+    }
+    if cap == CAP_AUTH_POLICIES && (property >> 24) as u8 != HT_PERMANENT {
+        return Err(Rc::VALUE.param(5));
+    }
+    if cap == CAP_ACT && !(RH_ACT_0..=RH_ACT_F).contains(&property) {
+        return Err(Rc::VALUE.param(5));
+    }
+    let mut query = Out::new();
+    query.u32(cap).u32(property).u32(1);
+    let query = query.into_vec();
+    let mut sub = Ctx {
+        engine: &mut *ctx.engine,
+        platform: &mut *ctx.platform,
+        locality: ctx.locality,
+        handles: [0; 3],
+        params: Params::new(&query),
+        out: Out::new(),
+        response_handle: None,
+    };
+    crate::families::capability::get_capability(&mut sub).map_err(|rc| {
+        if cap == CAP_HANDLES {
+            Rc::HANDLE.param(5)
+        } else {
+            rc
+        }
+    })?;
+    let answer = sub.out.into_vec();
+    // moreData, capability, count, then the entries.
+    let mut r = Reader::new(answer.get(5..).unwrap_or_default());
+    if r.u32()? == 0 {
+        return Ok(None);
+    }
+    let entry = r.rest;
+    let mut e = Reader::new(entry);
+    let (key, len) = match cap {
+        0 => (u32::from(e.u16()?), 6),
+        6 | 7 => (e.u32()?, 8),
+        8 => (u32::from(e.u16()?), 2),
+        CAP_AUTH_POLICIES => {
+            let h = e.u32()?;
+            let alg = e.u16()?;
+            let size = vtpm_crypto::HashAlg::from_alg_id(alg).map_or(0, |a| a.digest_size());
+            (h, 6 + size)
+        }
+        2 => (e.u32()? & 0xFFFF, 4),
+        _ => (e.u32()?, if cap == CAP_ACT { 16 } else { 4 }),
+    };
+    let wanted = if cap == 2 {
+        property & 0xFFFF
+    } else {
+        property
+    };
+    if key != wanted || (cap == 2 && property > 0xFFFF) {
+        return Ok(None);
+    }
+    Ok(entry.get(..len).map(<[u8]>::to_vec))
+}
+
+/// TPM2_PolicyCapability (Part 3, 23.23 of the newest revisions): compares
+/// operandB with the capability entry for `property` at offset; a missing
+/// entry satisfies only TPM_EO_NEQ. args = H(operandB || offset || operation
+/// || capability || property).
+pub fn policy_capability(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
+    let (operand_b, offset, operation) = read_operation(&mut ctx.params)?;
+    let cap = ctx.params.read::<TpmUint32>()?.value();
+    let property = ctx.params.read::<TpmUint32>()?.value();
+    ctx.params.finish()?;
+    if policy_session(ctx)?.kind != SE_TRIAL {
+        match one_capability(ctx, cap, property)? {
+            None if operation != 1 => return Err(Rc::POLICY),
+            None => {}
+            Some(data) => {
+                let start = usize::from(offset);
+                if start > data.len() {
+                    return Err(Rc::VALUE.param(2));
+                }
+                let a = data
+                    .get(start..start + operand_b.len())
+                    .ok_or(Rc::SIZE.param(1))?;
+                if !check_condition(operation, a, operand_b) {
+                    return Err(Rc::POLICY);
+                }
+            }
+        }
+    }
+    let s = policy_session(ctx)?;
+    let args = s.auth_hash.digest(&[
+        operand_b,
+        &offset.to_be_bytes(),
+        &operation.to_be_bytes(),
+        &cap.to_be_bytes(),
+        &property.to_be_bytes(),
+    ]);
+    extend(s, &[&CC_POLICY_CAPABILITY.to_be_bytes(), args.as_bytes()]);
+    Ok(())
+}
+
+/// TPM2_PolicyParameters (Part 3, 23.24 of the newest revisions): the
+/// command's parameters must hash to pHash = H(commandCode || parameters).
+pub fn policy_parameters(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
+    let p_hash = read_session_digest(ctx)?;
+    let s = policy_session(ctx)?;
+    bind_once(s, CC_POLICY_PARAMETERS, BoundHash::Params, p_hash)
 }

@@ -159,6 +159,9 @@ pub fn start_auth_session(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
         HT_POLICY_SESSION
     };
     let handle = free_handle(engine, ht);
+    // Relative policy expirations count from here (Part 3, 23.3).
+    let start_time = engine.tpm_time(ctx.platform.monotonic_ms());
+    let epoch = engine.time_epoch();
     ctx.out.tpm2b(&nonce_tpm);
     engine.sessions.push(Session {
         handle,
@@ -171,7 +174,7 @@ pub fn start_auth_session(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
             crate::session::BindEntity::new(engine.entity_name(h), trim_trailing_zeros(&bind_auth))
         }),
         symmetric,
-        policy: crate::session::PolicyState::new(auth_hash),
+        policy: crate::session::PolicyState::started(auth_hash, start_time, epoch),
         audit_digest: None,
     });
     ctx.response_handle = Some(handle);

@@ -1,0 +1,701 @@
+//! Enhanced authorization end to end with tpm2-tools: every tpm2_policy* tool's trial digest is
+//! compared between vtpm and swtpm (and with the Part 3 formula), and policies are used for real:
+//! a PCR-sealed object, PolicyOR across two PCR states, PolicySecret with the owner's password and
+//! its ticket, PolicyPassword, PolicyLocality at the wrong locality.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::path::PathBuf;
+
+mod common;
+use common::*;
+
+const TPM_RC_POLICY_FAIL: u32 = 0x99D; // session 1
+const TPM_RC_PCR_CHANGED: u32 = 0x128;
+const TPM_RC_VALUE_P1: u32 = 0x1C4;
+const TPM_RC_BAD_AUTH: u32 = 0x9A2; // session 1
+const TPM_RC_TICKET_P5: u32 = 0x5E0;
+const TPM_RC_LOCALITY: u32 = 0x907;
+
+// Command codes hashed into policy digests.
+const CC_POLICY_SECRET: u32 = 0x151;
+const CC_UNSEAL: u32 = 0x15E;
+const CC_POLICY_AUTH_VALUE: u32 = 0x16B;
+const CC_POLICY_COMMAND_CODE: u32 = 0x16C;
+const CC_POLICY_COUNTER_TIMER: u32 = 0x16D;
+const CC_POLICY_CP_HASH: u32 = 0x16E;
+const CC_POLICY_LOCALITY: u32 = 0x16F;
+const CC_POLICY_NAME_HASH: u32 = 0x170;
+const CC_POLICY_OR: u32 = 0x171;
+const CC_POLICY_PCR: u32 = 0x17F;
+const CC_POLICY_PHYSICAL_PRESENCE: u32 = 0x187;
+const CC_POLICY_DUPLICATION_SELECT: u32 = 0x188;
+const CC_POLICY_TEMPLATE: u32 = 0x190;
+
+/// A started server plus a working directory for the tools' files.
+struct Tpm {
+    s: TpmServer,
+    dir: tempfile::TempDir,
+}
+
+impl Tpm {
+    fn new(peer: &Peer) -> Tpm {
+        Tpm {
+            s: started(peer),
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn peer(&self) -> &'static str {
+        self.s.peer.name()
+    }
+
+    fn tools(&self) -> Tools {
+        let mut t = self.s.tools();
+        t.cwd = Some(self.dir.path().to_path_buf());
+        t
+    }
+
+    fn path(&self, file: &str) -> PathBuf {
+        self.dir.path().join(file)
+    }
+
+    fn read(&self, file: &str) -> Vec<u8> {
+        std::fs::read(self.path(file))
+            .unwrap_or_else(|e| panic!("{}: reading {file}: {e}", self.peer()))
+    }
+
+    fn write(&self, file: &str, data: &[u8]) {
+        std::fs::write(self.path(file), data).unwrap();
+    }
+
+    /// Run a tool (cwd = the work dir), assert exit 0.
+    fn ok(&self, tool: &str, args: &[&str]) -> String {
+        let out = self.tools().run(tool, args);
+        assert!(out.ok(), "{} {tool} {args:?} failed: {out}", self.peer());
+        out.stdout
+    }
+
+    /// Run a tool, assert it fails with exactly the TPM response code `want`.
+    fn fails(&self, want: u32, tool: &str, args: &[&str]) {
+        let out = self.tools().run(tool, args);
+        assert!(
+            !out.ok(),
+            "{} {tool} {args:?} unexpectedly succeeded: {out}",
+            self.peer()
+        );
+        let got = tpm_rc(&out.stderr)
+            .unwrap_or_else(|| panic!("{} {tool} {args:?}: no TPM error code: {out}", self.peer()));
+        assert_eq!(
+            got,
+            want,
+            "{} {tool} {args:?}: got {got:#x}, want {want:#x}",
+            self.peer()
+        );
+    }
+
+    /// Flush transient objects and sessions (no resource manager: the tools leave them loaded).
+    fn flush(&self) {
+        self.ok("tpm2_flushcontext", &["-t"]);
+        self.ok("tpm2_flushcontext", &["-s"]);
+    }
+
+    /// A trial session in s.ctx, `tool args` with `-L file`, flushed; returns the digest.
+    fn trial(&self, file: &str, tool: &str, args: &[&str]) -> Vec<u8> {
+        self.ok("tpm2_startauthsession", &["-S", "s.ctx"]);
+        let mut all = vec!["-S", "s.ctx", "-L", file];
+        all.extend_from_slice(args);
+        self.ok(tool, &all);
+        self.flush();
+        self.read(file)
+    }
+
+    /// A policy session in s.ctx (left loaded) with `steps` run on it in order.
+    fn policy_session(&self, steps: &[(&str, &[&str])]) {
+        self.ok(
+            "tpm2_startauthsession",
+            &["-S", "s.ctx", "--policy-session"],
+        );
+        for (tool, args) in steps {
+            let mut all = vec!["-S", "s.ctx"];
+            all.extend_from_slice(args);
+            self.ok(tool, &all);
+        }
+    }
+
+    /// An owner primary in prim.ctx and a sealed `secret` under `policy` in seal.ctx; with
+    /// `auth`, the object has that password too.
+    fn seal(&self, policy: &str, auth: Option<&str>) {
+        self.ok("tpm2_createprimary", &["-C", "o", "-c", "prim.ctx"]);
+        self.write("secret.txt", b"policy sealed secret");
+        let mut args = vec![
+            "-C",
+            "prim.ctx",
+            "-L",
+            policy,
+            "-i",
+            "secret.txt",
+            "-u",
+            "seal.pub",
+            "-r",
+            "seal.priv",
+        ];
+        if let Some(a) = auth {
+            args.extend_from_slice(&["-p", a]);
+        }
+        self.ok("tpm2_create", &args);
+        self.flush();
+    }
+
+    /// Unseal seal.ctx (loaded fresh) with the authorization `auth`; the sealed data or the
+    /// TPM response code.
+    fn unseal(&self, auth: &str) -> Result<Vec<u8>, u32> {
+        self.ok(
+            "tpm2_load",
+            &[
+                "-C",
+                "prim.ctx",
+                "-u",
+                "seal.pub",
+                "-r",
+                "seal.priv",
+                "-c",
+                "seal.ctx",
+            ],
+        );
+        let out = self.tools().run(
+            "tpm2_unseal",
+            &["-c", "seal.ctx", "-p", auth, "-o", "out.bin"],
+        );
+        let r = if out.ok() {
+            Ok(self.read("out.bin"))
+        } else {
+            Err(tpm_rc(&out.stderr).unwrap_or_else(|| panic!("{}: {out}", self.peer())))
+        };
+        self.flush();
+        r
+    }
+}
+
+fn sha256(parts: &[&[u8]]) -> Vec<u8> {
+    hash("sha256", &parts.concat())
+}
+
+/// policyDigest' = H(policyDigest || cc || parts).
+fn ext(old: &[u8], cc: u32, parts: &[&[u8]]) -> Vec<u8> {
+    let ccb = cc.to_be_bytes();
+    let mut all: Vec<&[u8]> = vec![old, &ccb];
+    all.extend_from_slice(parts);
+    sha256(&all)
+}
+
+const ZERO: [u8; 32] = [0; 32];
+
+/// TPML_PCR_SELECTION of PCRs in the sha256 bank, as tpm2-tools marshal it (3 select octets).
+fn sha256_selection(pcrs: &[u32]) -> Vec<u8> {
+    let mut sel = [0u8; 3];
+    for p in pcrs {
+        sel[*p as usize / 8] |= 1 << (p % 8);
+    }
+    let mut v = 1u32.to_be_bytes().to_vec();
+    v.extend_from_slice(&0x000Bu16.to_be_bytes());
+    v.push(3);
+    v.extend_from_slice(&sel);
+    v
+}
+
+/// PolicyPCR over the current sha256 values of `pcrs`.
+fn policy_pcr_digest(t: &Tpm, pcrs: &[u32]) -> Vec<u8> {
+    let values: Vec<u8> = pcrs
+        .iter()
+        .flat_map(|p| read_pcr(&t.s, "sha256", *p))
+        .collect();
+    ext(
+        &ZERO,
+        CC_POLICY_PCR,
+        &[&sha256_selection(pcrs), &sha256(&[&values])],
+    )
+}
+
+/// Every tpm2_policy* tool on a trial session (policyticket and policyrestart on a policy
+/// session): (what, digest the tool printed, digest by the Part 3 formula).
+fn tool_digests(peer: &Peer) -> Vec<(&'static str, Vec<u8>, Vec<u8>)> {
+    let t = Tpm::new(peer);
+    let mut v = Vec::new();
+    let d = t.trial("pcr.pol", "tpm2_policypcr", &["-l", "sha256:0,1,2"]);
+    v.push(("policypcr", d, policy_pcr_digest(&t, &[0, 1, 2])));
+
+    let a = t.trial("auth.pol", "tpm2_policyauthvalue", &[]);
+    v.push((
+        "policyauthvalue",
+        a.clone(),
+        ext(&ZERO, CC_POLICY_AUTH_VALUE, &[]),
+    ));
+    let d = t.trial("pw.pol", "tpm2_policypassword", &[]);
+    // PolicyPassword extends with TPM_CC_PolicyAuthValue (Part 3, 23.18).
+    v.push(("policypassword", d, ext(&ZERO, CC_POLICY_AUTH_VALUE, &[])));
+    let d = t.trial("cc.pol", "tpm2_policycommandcode", &["0x15e"]);
+    v.push((
+        "policycommandcode",
+        d.clone(),
+        ext(&ZERO, CC_POLICY_COMMAND_CODE, &[&CC_UNSEAL.to_be_bytes()]),
+    ));
+    let d = t.trial("or.pol", "tpm2_policyor", &["-l", "sha256:auth.pol,cc.pol"]);
+    let mut or = ZERO.to_vec();
+    or = ext(&or, CC_POLICY_OR, &[&a, &t.read("cc.pol")]);
+    v.push(("policyor", d, or));
+
+    let d = t.trial("loc.pol", "tpm2_policylocality", &["three"]);
+    v.push((
+        "policylocality",
+        d,
+        ext(&ZERO, CC_POLICY_LOCALITY, &[&[0x08]]),
+    ));
+
+    let d = t.trial("ct.pol", "tpm2_policycountertimer", &["--ult", "60000"]);
+    // args = H(operandB || offset || operation): time (offset 0) < 60000, TPM_EO_UNSIGNED_LT.
+    let args = sha256(&[
+        &60000u64.to_be_bytes(),
+        &0u16.to_be_bytes(),
+        &5u16.to_be_bytes(),
+    ]);
+    v.push((
+        "policycountertimer",
+        d,
+        ext(&ZERO, CC_POLICY_COUNTER_TIMER, &[&args]),
+    ));
+
+    // tpm2-tools 5.4 has no tpm2_policyphysicalpresence: raw commands on a trial session.
+    let h = raw_start_session(&t.s, 0x03);
+    assert_eq!(raw_policy(&t.s, 0x187, h, &[]), 0, "{}", t.peer());
+    v.push((
+        "PolicyPhysicalPresence (raw)",
+        raw_policy_digest(&t.s, h),
+        ext(&ZERO, CC_POLICY_PHYSICAL_PRESENCE, &[]),
+    ));
+    t.flush();
+
+    let cp = sha256(&[b"some command"]);
+    // The tool reads a TPM2B_DIGEST.
+    t.write("cp.bin", &[&32u16.to_be_bytes()[..], &cp].concat());
+    let d = t.trial("cp.pol", "tpm2_policycphash", &["--cphash", "cp.bin"]);
+    v.push(("policycphash", d, ext(&ZERO, CC_POLICY_CP_HASH, &[&cp])));
+
+    let nh = sha256(&[b"some names"]);
+    t.write("nh.bin", &nh);
+    let d = t.trial("nh.pol", "tpm2_policynamehash", &["-n", "nh.bin"]);
+    v.push(("policynamehash", d, ext(&ZERO, CC_POLICY_NAME_HASH, &[&nh])));
+
+    let obj = [&[0x00, 0x0B][..], &sha256(&[b"object"])].concat();
+    let parent = [&[0x00, 0x0B][..], &sha256(&[b"parent"])].concat();
+    t.write("obj.name", &obj);
+    t.write("parent.name", &parent);
+    let d = t.trial(
+        "dup.pol",
+        "tpm2_policyduplicationselect",
+        &["-n", "obj.name", "-N", "parent.name", "--include-object"],
+    );
+    v.push((
+        "policyduplicationselect",
+        d,
+        ext(&ZERO, CC_POLICY_DUPLICATION_SELECT, &[&obj, &parent, &[1]]),
+    ));
+
+    let th = sha256(&[b"a template"]);
+    t.write("th.bin", &th);
+    let d = t.trial(
+        "tpl.pol",
+        "tpm2_policytemplate",
+        &["--template-hash", "th.bin"],
+    );
+    v.push(("policytemplate", d, ext(&ZERO, CC_POLICY_TEMPLATE, &[&th])));
+
+    // PolicySecret(owner) = H(H(0 || cc || ownerName) || policyRef).
+    let secret = sha256(&[
+        &ext(&ZERO, CC_POLICY_SECRET, &[&0x4000_0001u32.to_be_bytes()]),
+        b"",
+    ]);
+    let d = t.trial("sec.pol", "tpm2_policysecret", &["-c", "o"]);
+    v.push(("policysecret", d, secret.clone()));
+
+    // PolicyTicket from PolicySecret's ticket gives PolicySecret's digest.
+    t.policy_session(&[(
+        "tpm2_policysecret",
+        &[
+            "-c",
+            "o",
+            "-t",
+            "-3600",
+            "--ticket",
+            "tk.bin",
+            "--timeout",
+            "to.bin",
+        ],
+    )]);
+    t.flush();
+    t.write("owner.name", &0x4000_0001u32.to_be_bytes());
+    t.policy_session(&[(
+        "tpm2_policyticket",
+        &[
+            "--timeout",
+            "to.bin",
+            "--ticket",
+            "tk.bin",
+            "-n",
+            "owner.name",
+            "-L",
+            "tkt.pol",
+        ],
+    )]);
+    t.flush();
+    v.push(("policyticket", t.read("tkt.pol"), secret));
+
+    // PolicyRestart: back to the zero digest.
+    t.policy_session(&[
+        ("tpm2_policyauthvalue", &[]),
+        ("tpm2_policyrestart", &[]),
+        ("tpm2_getpolicydigest", &["-o", "restart.pol"]),
+    ]);
+    t.flush();
+    v.push(("policyrestart", t.read("restart.pol"), ZERO.to_vec()));
+    v
+}
+
+/// Differential: the digests every policy tool prints agree between vtpm and swtpm, and with
+/// the formula of Part 3.
+#[test]
+fn tool_digests_match_swtpm_and_spec() {
+    let ours = tool_digests(&vtpm());
+    let theirs = tool_digests(&Peer::Swtpm);
+    assert_eq!(ours.len(), theirs.len());
+    for ((what, got, want), (_, swtpm, _)) in ours.iter().zip(&theirs) {
+        assert_eq!(hex(got), hex(swtpm), "{what}: vtpm vs swtpm");
+        assert_eq!(hex(got), hex(want), "{what}: vtpm vs the spec formula");
+    }
+}
+
+/// A PCR-sealed object unseals with the PCRs it was sealed to, not after an extend of one of
+/// them (TPM_RC_POLICY_FAIL); a session that checked the PCRs before the extend gets
+/// TPM_RC_PCR_CHANGED.
+fn pcr_sealed_object(peer: Peer) {
+    let t = Tpm::new(&peer);
+    t.trial("pcr.pol", "tpm2_policypcr", &["-l", "sha256:0,1,2"]);
+    t.seal("pcr.pol", None);
+    assert_eq!(
+        t.unseal("pcr:sha256:0,1,2").unwrap(),
+        b"policy sealed secret",
+        "{}",
+        t.peer()
+    );
+    t.policy_session(&[("tpm2_policypcr", &["-l", "sha256:0,1,2"])]);
+    t.ok(
+        "tpm2_pcrextend",
+        &[&format!("1:sha256={}", hex(&[7u8; 32]))],
+    );
+    assert_eq!(
+        t.unseal("session:s.ctx"),
+        Err(TPM_RC_PCR_CHANGED),
+        "{}",
+        t.peer()
+    );
+    assert_eq!(
+        t.unseal("pcr:sha256:0,1,2"),
+        Err(TPM_RC_POLICY_FAIL),
+        "{}",
+        t.peer()
+    );
+}
+
+/// PolicyOR of two PolicyPCR branches (PCR 23 before and after an extend): the object unseals in
+/// both PCR states; in a third state PolicyOR itself refuses (TPM_RC_VALUE, parameter 1).
+fn policy_or_two_pcr_states(peer: Peer) {
+    let t = Tpm::new(&peer);
+    t.trial("a.pol", "tpm2_policypcr", &["-l", "sha256:23"]);
+    let extend = format!("23:sha256={}", hex(&[9u8; 32]));
+    t.ok("tpm2_pcrextend", &[&extend]);
+    t.trial("b.pol", "tpm2_policypcr", &["-l", "sha256:23"]);
+    t.trial("or.pol", "tpm2_policyor", &["-l", "sha256:a.pol,b.pol"]);
+    t.seal("or.pol", None);
+    let branch: &[(&str, &[&str])] = &[
+        ("tpm2_policypcr", &["-l", "sha256:23"]),
+        ("tpm2_policyor", &["-l", "sha256:a.pol,b.pol"]),
+    ];
+    // State B.
+    t.policy_session(branch);
+    assert_eq!(
+        t.unseal("session:s.ctx").unwrap(),
+        b"policy sealed secret",
+        "{}: state B",
+        t.peer()
+    );
+    // State A again (PCR 23 is resettable at locality 0).
+    t.ok("tpm2_pcrreset", &["23"]);
+    t.policy_session(branch);
+    assert_eq!(
+        t.unseal("session:s.ctx").unwrap(),
+        b"policy sealed secret",
+        "{}: state A",
+        t.peer()
+    );
+    // A third state matches neither branch.
+    t.ok("tpm2_pcrextend", &[&extend]);
+    t.ok("tpm2_pcrextend", &[&extend]);
+    t.policy_session(&[("tpm2_policypcr", &["-l", "sha256:23"])]);
+    t.fails(
+        TPM_RC_VALUE_P1,
+        "tpm2_policyor",
+        &["-S", "s.ctx", "-l", "sha256:a.pol,b.pol"],
+    );
+    t.flush();
+}
+
+/// PolicySecret with the owner hierarchy's password: the object unseals only after the owner
+/// password was proven (a wrong one is TPM_RC_BAD_AUTH); the ticket of a negative expiration
+/// stands in for it through PolicyTicket, a forged ticket is TPM_RC_TICKET.
+fn policy_secret_owner(peer: Peer) {
+    let t = Tpm::new(&peer);
+    t.ok("tpm2_changeauth", &["-c", "o", "ownerpw"]);
+    t.trial("sec.pol", "tpm2_policysecret", &["-c", "o", "ownerpw"]);
+    t.ok(
+        "tpm2_createprimary",
+        &["-C", "o", "-P", "ownerpw", "-c", "prim.ctx"],
+    );
+    t.write("secret.txt", b"policy sealed secret");
+    t.ok(
+        "tpm2_create",
+        &[
+            "-C",
+            "prim.ctx",
+            "-L",
+            "sec.pol",
+            "-i",
+            "secret.txt",
+            "-u",
+            "seal.pub",
+            "-r",
+            "seal.priv",
+        ],
+    );
+    t.flush();
+    t.policy_session(&[("tpm2_policysecret", &["-c", "o", "ownerpw"])]);
+    assert_eq!(t.unseal("session:s.ctx").unwrap(), b"policy sealed secret");
+
+    t.ok(
+        "tpm2_startauthsession",
+        &["-S", "s.ctx", "--policy-session"],
+    );
+    t.fails(
+        TPM_RC_BAD_AUTH,
+        "tpm2_policysecret",
+        &["-S", "s.ctx", "-c", "o", "wrong"],
+    );
+    t.flush();
+
+    t.policy_session(&[(
+        "tpm2_policysecret",
+        &[
+            "-c",
+            "o",
+            "-t",
+            "-3600",
+            "--ticket",
+            "tk.bin",
+            "--timeout",
+            "to.bin",
+            "ownerpw",
+        ],
+    )]);
+    t.flush();
+    t.write("owner.name", &0x4000_0001u32.to_be_bytes());
+    let ticket = [
+        "--timeout",
+        "to.bin",
+        "--ticket",
+        "tk.bin",
+        "-n",
+        "owner.name",
+    ];
+    t.policy_session(&[("tpm2_policyticket", &ticket)]);
+    assert_eq!(
+        t.unseal("session:s.ctx").unwrap(),
+        b"policy sealed secret",
+        "{}: through the ticket",
+        t.peer()
+    );
+    let mut forged = t.read("tk.bin");
+    let last = forged.len() - 1;
+    forged[last] ^= 1;
+    t.write("tk.bin", &forged);
+    t.ok(
+        "tpm2_startauthsession",
+        &["-S", "s.ctx", "--policy-session"],
+    );
+    let mut args = vec!["-S", "s.ctx"];
+    args.extend_from_slice(&ticket);
+    t.fails(TPM_RC_TICKET_P5, "tpm2_policyticket", &args);
+    t.flush();
+}
+
+/// PolicyPassword: the object's password travels in the clear in the policy session; a wrong
+/// one fails.
+fn policy_password(peer: Peer) {
+    let t = Tpm::new(&peer);
+    t.trial("pw.pol", "tpm2_policypassword", &[]);
+    t.seal("pw.pol", Some("objpass"));
+    t.policy_session(&[("tpm2_policypassword", &[])]);
+    assert_eq!(
+        t.unseal("session:s.ctx+objpass").unwrap(),
+        b"policy sealed secret",
+        "{}",
+        t.peer()
+    );
+    t.policy_session(&[("tpm2_policypassword", &[])]);
+    let rc = t.unseal("session:s.ctx+nope").unwrap_err();
+    // The object is DA-protected: TPM_RC_AUTH_FAIL, session 1.
+    assert_eq!(rc, 0x98E, "{}", t.peer());
+}
+
+/// PolicyLocality(three): the object unseals at locality 3, not at locality 0. The tools' TCTI
+/// puts every command at locality 0, so the session and Unseal are raw commands here.
+fn policy_locality(peer: Peer) {
+    let t = Tpm::new(&peer);
+    t.trial("loc.pol", "tpm2_policylocality", &["three"]);
+    t.seal("loc.pol", None);
+    t.policy_session(&[("tpm2_policylocality", &["three"])]);
+    assert_eq!(
+        t.unseal("session:s.ctx"),
+        Err(TPM_RC_LOCALITY),
+        "{}",
+        t.peer()
+    );
+
+    t.ok(
+        "tpm2_load",
+        &[
+            "-C",
+            "prim.ctx",
+            "-u",
+            "seal.pub",
+            "-r",
+            "seal.priv",
+            "-c",
+            "seal.ctx",
+        ],
+    );
+    let out = t.ok("tpm2_getcap", &["handles-transient"]);
+    // The parent was loaded first: the sealed object is the last transient.
+    let object = out
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("- 0x"))
+        .next_back()
+        .map(|h| u32::from_str_radix(h.trim(), 16).unwrap())
+        .unwrap_or_else(|| panic!("{}: no transient in {out}", t.peer()));
+    let session = raw_start_session(&t.s, 0x01);
+    assert_eq!(raw_policy(&t.s, 0x16F, session, &[0x08]), 0);
+    let ioctl = |l: &str| {
+        let out = t.s.ioctl(&["-l", l]);
+        assert!(out.ok(), "{}: locality {l}: {out}", t.peer());
+    };
+    ioctl("2");
+    let refused = raw_unseal(&t.s, object, session);
+    ioctl("3");
+    let unsealed = raw_unseal(&t.s, object, session);
+    ioctl("0");
+    assert_eq!(
+        response_code(&refused),
+        Some(TPM_RC_LOCALITY),
+        "{}",
+        t.peer()
+    );
+    assert_eq!(
+        response_code(&unsealed),
+        Some(0),
+        "{}: {}",
+        t.peer(),
+        hex(&unsealed)
+    );
+    // header, parameterSize, TPM2B outData
+    assert_eq!(
+        &unsealed[16..16 + 20],
+        b"policy sealed secret",
+        "{}",
+        t.peer()
+    );
+    t.flush();
+}
+
+/// Raw StartAuthSession (unbound, unsalted, no symmetric, sha256) of `kind`; the handle.
+fn raw_start_session(s: &TpmServer, kind: u8) -> u32 {
+    let mut p = 0x4000_0007u32.to_be_bytes().to_vec();
+    p.extend_from_slice(&0x4000_0007u32.to_be_bytes());
+    p.extend_from_slice(&16u16.to_be_bytes());
+    p.extend_from_slice(&[0x5A; 16]);
+    p.extend_from_slice(&0u16.to_be_bytes());
+    p.push(kind);
+    p.extend_from_slice(&0x0010u16.to_be_bytes());
+    p.extend_from_slice(&0x000Bu16.to_be_bytes());
+    let resp = s.transact(&command(0x8001, 0x176, &p)).unwrap();
+    assert_eq!(
+        response_code(&resp),
+        Some(0),
+        "{}: {}",
+        s.peer.name(),
+        hex(&resp)
+    );
+    be_u32(&resp[10..14]).unwrap()
+}
+
+/// A raw policy command on `session` without an authorization area; the response code.
+fn raw_policy(s: &TpmServer, cc: u32, session: u32, params: &[u8]) -> u32 {
+    let mut p = session.to_be_bytes().to_vec();
+    p.extend_from_slice(params);
+    let resp = s.transact(&command(0x8001, cc, &p)).unwrap();
+    response_code(&resp).unwrap()
+}
+
+/// Raw PolicyGetDigest.
+fn raw_policy_digest(s: &TpmServer, session: u32) -> Vec<u8> {
+    let resp = s
+        .transact(&command(0x8001, 0x189, &session.to_be_bytes()))
+        .unwrap();
+    assert_eq!(
+        response_code(&resp),
+        Some(0),
+        "{}: {}",
+        s.peer.name(),
+        hex(&resp)
+    );
+    resp[12..].to_vec()
+}
+
+/// Raw Unseal of `object` authorized by the unbound, unsalted policy `session` (no authValue in
+/// the policy: the HMAC key is empty, so is the HMAC).
+fn raw_unseal(s: &TpmServer, object: u32, session: u32) -> Vec<u8> {
+    let mut p = object.to_be_bytes().to_vec();
+    let mut auth = session.to_be_bytes().to_vec();
+    auth.extend_from_slice(&16u16.to_be_bytes());
+    auth.extend_from_slice(&[0xA5; 16]);
+    auth.push(0x01);
+    auth.extend_from_slice(&0u16.to_be_bytes());
+    p.extend_from_slice(&(auth.len() as u32).to_be_bytes());
+    p.extend_from_slice(&auth);
+    s.transact(&command(0x8002, 0x15E, &p)).unwrap()
+}
+
+both!(
+    pcr_sealed_object,
+    policy_or_two_pcr_states,
+    policy_secret_owner,
+    policy_password,
+    policy_locality,
+);
+
+/// The TPM response code ESAPI printed ("ErrorCode (0x...)").
+fn tpm_rc(stderr: &str) -> Option<u32> {
+    let i = stderr.find("ErrorCode (0x")? + "ErrorCode (0x".len();
+    u32::from_str_radix(stderr.get(i..i + 8)?, 16).ok()
+}
