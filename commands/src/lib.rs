@@ -36,6 +36,7 @@ pub mod rc;
 mod secret;
 mod selftest;
 mod session;
+mod signature;
 mod state;
 mod table;
 mod ticket;
