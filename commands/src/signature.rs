@@ -266,7 +266,7 @@ impl Engine {
     /// since signing needs the engine mutably for its RNG.
     ///
     /// Errors (bare codes): TPM_RC_SCHEME when the scheme does not suit the
-    /// key type or is not implemented (ECDAA, EC-Schnorr); TPM_RC_KEY for a
+    /// key type or is not implemented (ECDAA, which needs TPM2_Commit); TPM_RC_KEY for a
     /// key without a private part or one that does not rebuild; TPM_RC_VALUE
     /// for a digest the scheme cannot take (PKCS#1: not the hash's size);
     /// TPM_RC_SIZE when an RSA key is too small for the hash.
@@ -300,13 +300,17 @@ impl Engine {
                     sig,
                 })
             }
-            (alg::ECC, alg::ECDSA) => {
+            (alg::ECC, alg::ECDSA | alg::ECSCHNORR) => {
                 let Parms::Ecc { curve, .. } = &key.public.parms else {
                     return Err(Rc::KEY);
                 };
                 let mut rng = self.fresh_drbg(platform)?;
-                let (r, s) =
-                    vtpm_crypto::ecdsa_sign(*curve, secret, digest, &mut rng).map_err(sign_rc)?;
+                let (r, s) = if scheme.scheme == alg::ECDSA {
+                    vtpm_crypto::ecdsa_sign(*curve, secret, digest, &mut rng)
+                } else {
+                    vtpm_crypto::ecschnorr_sign(*curve, hash, secret, digest, &mut rng)
+                }
+                .map_err(sign_rc)?;
                 Ok(Signature::Ecc {
                     scheme: scheme.scheme,
                     hash: scheme.hash,
@@ -352,16 +356,20 @@ impl Engine {
                         vtpm_crypto::rsa_pss_verify(n, e, hash, digest, sig)
                     }
             }
-            (alg::ECC, Signature::Ecc { scheme, r, s, .. }) => {
+            (alg::ECC, Signature::Ecc { scheme, hash, r, s }) => {
                 let (Parms::Ecc { curve, .. }, Unique::Ecc { x, y }) =
                     (&key.public.parms, &key.public.unique)
                 else {
                     return Err(Rc::KEY);
                 };
-                if *scheme != alg::ECDSA {
-                    return Err(Rc::SCHEME);
+                match *scheme {
+                    alg::ECDSA => vtpm_crypto::ecdsa_verify(*curve, x, y, digest, r, s),
+                    alg::ECSCHNORR => {
+                        let hash = HashAlg::from_alg_id(*hash).ok_or(Rc::SCHEME)?;
+                        vtpm_crypto::ecschnorr_verify(*curve, hash, x, y, digest, r, s)
+                    }
+                    _ => return Err(Rc::SCHEME),
                 }
-                vtpm_crypto::ecdsa_verify(*curve, x, y, digest, r, s)
             }
             (alg::KEYEDHASH, Signature::Hmac { hash, digest: mac }) => {
                 let sensitive = key.sensitive.as_ref().ok_or(Rc::HANDLE)?;

@@ -519,3 +519,23 @@ fn hmac_signatures() {
         Err(RC_SIGNATURE_P2)
     );
 }
+
+#[test]
+fn ecschnorr_signatures() {
+    const ALG_ECSCHNORR: u16 = 0x001C;
+    let mut t = Tpm::started();
+    let (key, _) = primary(&mut t, &ecc_template(SIGNER, &[ALG_ECSCHNORR, ALG_SHA256])).unwrap();
+    let digest = sha256(b"m");
+    for scheme in [&[ALG_NULL][..], &[ALG_ECSCHNORR, ALG_SHA256]] {
+        let sig = sign(&mut t, key, &digest, scheme, &null_hashcheck()).unwrap();
+        let mut rd = Rd(&sig);
+        assert_eq!((rd.u16(), rd.u16()), (ALG_ECSCHNORR, ALG_SHA256));
+        assert_eq!((rd.b2().len(), rd.b2().len()), (32, 32));
+        verify(&mut t, key, &digest, &sig).unwrap();
+        assert_eq!(verify(&mut t, key, &sha256(b"n"), &sig), Err(RC_SIGNATURE_P2));
+    }
+    assert_eq!(
+        sign(&mut t, key, &digest, &[ALG_ECDSA, ALG_SHA256], &null_hashcheck()),
+        Err(RC_SCHEME_P2)
+    );
+}

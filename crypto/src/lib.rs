@@ -41,6 +41,6 @@ pub use kdf::{kdfa, kdfe};
 pub use keygen::{KeyGenError, KeyRng};
 pub use rsa::{RsaKeyPair, rsa_from_prime, rsa_generate, rsa_public_valid};
 pub use sign::{
-    SignError, ecdsa_sign, ecdsa_verify, pss_salt_len, rsa_pkcs1v15_sign, rsa_pkcs1v15_verify,
-    rsa_pss_sign, rsa_pss_verify,
+    SignError, ecdsa_sign, ecdsa_verify, ecschnorr_sign, ecschnorr_verify, pss_salt_len,
+    rsa_pkcs1v15_sign, rsa_pkcs1v15_verify, rsa_pss_sign, rsa_pss_verify,
 };

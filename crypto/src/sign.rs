@@ -18,6 +18,8 @@
 //!   (leftmost bytes; every supported order is a whole number of bytes or,
 //!   for P-521, longer than any digest).
 //!
+//! - EC-Schnorr as the TPM defines it (see [`ecschnorr_sign`]).
+//!
 //! Verification never fails loudly: a malformed key or signature is simply
 //! not a valid signature (`false`).
 
@@ -298,6 +300,127 @@ fn ecdsa_verify_on<C: CurveArithmetic>(
     <C::Scalar as Reduce<FieldBytes<C>>>::reduce(&x.x()) == r
 }
 
+/// The TPM's EC-Schnorr challenge: `H(x || digest)` with `x` the point's x
+/// coordinate in `key_bytes` octets, truncated to the order's byte length
+/// and returned as `key_bytes` big-endian octets.
+fn schnorr_challenge(curve: EccCurve, hash: HashAlg, x: &[u8], digest: &[u8]) -> Option<Vec<u8>> {
+    let h = hash.digest(&[x, digest]);
+    let len = curve.key_bytes();
+    let used = h.as_bytes().get(..h.len().min(len))?;
+    Some(fit_be(used, len)?.to_vec())
+}
+
+/// EC-Schnorr as the TPM defines it (Part 1, "EC Schnorr"; the reference's
+/// SchnorrEcc): a nonce `k` from `rng` as for ECDSA, `R = [k]G`,
+/// `r = H(R.x || digest)` truncated to the order's length, `s = k + r * d
+/// (mod n)`. Returns `(r, s)`, each `key_bytes` long. A challenge that is
+/// not below `n` draws again, so every signature made here verifies.
+pub fn ecschnorr_sign(
+    curve: EccCurve,
+    hash: HashAlg,
+    d: &[u8],
+    digest: &[u8],
+    rng: &mut dyn KeyRng,
+) -> Result<(Vec<u8>, Vec<u8>), SignError> {
+    match curve {
+        EccCurve::NistP256 => schnorr_sign_on::<p256::NistP256>(curve, hash, d, digest, rng),
+        EccCurve::NistP384 => schnorr_sign_on::<p384::NistP384>(curve, hash, d, digest, rng),
+        EccCurve::NistP521 => schnorr_sign_on::<p521::NistP521>(curve, hash, d, digest, rng),
+    }
+}
+
+fn schnorr_sign_on<C: CurveArithmetic>(
+    curve: EccCurve,
+    hash: HashAlg,
+    d: &[u8],
+    digest: &[u8],
+    rng: &mut dyn KeyRng,
+) -> Result<(Vec<u8>, Vec<u8>), SignError> {
+    let mut d = nonzero_scalar::<C>(d).ok_or(SignError::Key)?;
+    let mut c = Zeroizing::new(alloc::vec![0u8; curve.key_bytes() + 8]);
+    for _ in 0..4 {
+        rng.fill(&mut c).map_err(|_| SignError::Rng)?;
+        let k_bytes = reduce_to_scalar(curve, &c).map_err(|_| SignError::Rng)?;
+        let Some(mut k) = nonzero_scalar::<C>(&k_bytes) else {
+            continue;
+        };
+        let point = (C::ProjectivePoint::generator() * k).to_affine();
+        let challenge =
+            schnorr_challenge(curve, hash, &point.x(), digest).ok_or(SignError::Digest)?;
+        let Some(r) = nonzero_scalar::<C>(&challenge) else {
+            k.zeroize();
+            continue;
+        };
+        let s = k + r * d;
+        k.zeroize();
+        if bool::from(s.is_zero()) {
+            continue;
+        }
+        d.zeroize();
+        return Ok((challenge, s.to_repr().to_vec()));
+    }
+    d.zeroize();
+    Err(SignError::Rng)
+}
+
+/// Whether `(r, s)` is a TPM EC-Schnorr signature of `digest` with `hash`
+/// under `(qx, qy)`: `r` and `s` in `1..n`, and `H([s]G - [r]Q).x || digest)`
+/// (truncated as when signing) equals `r`.
+pub fn ecschnorr_verify(
+    curve: EccCurve,
+    hash: HashAlg,
+    qx: &[u8],
+    qy: &[u8],
+    digest: &[u8],
+    r: &[u8],
+    s: &[u8],
+) -> bool {
+    match curve {
+        EccCurve::NistP256 => {
+            schnorr_verify_on::<p256::NistP256>(curve, hash, qx, qy, digest, r, s)
+        }
+        EccCurve::NistP384 => {
+            schnorr_verify_on::<p384::NistP384>(curve, hash, qx, qy, digest, r, s)
+        }
+        EccCurve::NistP521 => {
+            schnorr_verify_on::<p521::NistP521>(curve, hash, qx, qy, digest, r, s)
+        }
+    }
+}
+
+fn schnorr_verify_on<C: CurveArithmetic>(
+    curve: EccCurve,
+    hash: HashAlg,
+    qx: &[u8],
+    qy: &[u8],
+    digest: &[u8],
+    r: &[u8],
+    s: &[u8],
+) -> bool {
+    let (Some(fx), Some(fy)) = (field_bytes::<C>(qx), field_bytes::<C>(qy)) else {
+        return false;
+    };
+    let q: Option<C::AffinePoint> = C::AffinePoint::from_coordinates(&fx, &fy).into();
+    let Some(q) = q.filter(|q| !bool::from(q.is_identity())) else {
+        return false;
+    };
+    let (Some(rs), Some(ss)) = (nonzero_scalar::<C>(r), nonzero_scalar::<C>(s)) else {
+        return false;
+    };
+    let point =
+        (C::ProjectivePoint::generator() * ss - C::ProjectivePoint::from(q) * rs).to_affine();
+    if bool::from(point.is_identity()) {
+        return false;
+    }
+    let (Some(expected), Some(r)) = (
+        schnorr_challenge(curve, hash, &point.x(), digest),
+        fit_be(r, curve.key_bytes()),
+    ) else {
+        return false;
+    };
+    expected == *r
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
@@ -369,6 +492,44 @@ mod tests {
                     curve,
                     key.y(),
                     key.x(),
+                    digest.as_bytes(),
+                    &r,
+                    &s
+                ));
+                let (r, s) =
+                    ecschnorr_sign(curve, alg, key.d(), digest.as_bytes(), &mut Counter(2))
+                        .unwrap();
+                assert!(ecschnorr_verify(
+                    curve,
+                    alg,
+                    key.x(),
+                    key.y(),
+                    digest.as_bytes(),
+                    &r,
+                    &s
+                ));
+                assert!(!ecschnorr_verify(
+                    curve,
+                    alg,
+                    key.x(),
+                    key.y(),
+                    &[1, 2],
+                    &r,
+                    &s
+                ));
+                assert!(!ecschnorr_verify(
+                    curve,
+                    alg,
+                    key.x(),
+                    key.y(),
+                    digest.as_bytes(),
+                    &s,
+                    &r
+                ));
+                assert!(!ecdsa_verify(
+                    curve,
+                    key.x(),
+                    key.y(),
                     digest.as_bytes(),
                     &r,
                     &s

@@ -619,3 +619,73 @@ both!(
     restricted_key_needs_ticket,
     errors_and_hmac,
 );
+
+/// EC-Schnorr (the TPM's variant) between vtpm and swtpm: each verifies the other's signatures
+/// with the public key loaded by tpm2_loadexternal, for P-256 and P-384 with SHA-256 and SHA-384
+/// (a hash longer than the order is truncated).
+#[test]
+fn ecschnorr_interoperates_with_swtpm() {
+    let vtpm = Tpm::new(&vtpm());
+    let swtpm = Tpm::new(&Peer::Swtpm);
+    for (curve, hash) in [
+        ("ecc256", "sha256"),
+        ("ecc256", "sha384"),
+        ("ecc384", "sha256"),
+    ] {
+        for (signer, verifier) in [(&vtpm, &swtpm), (&swtpm, &vtpm)] {
+            let alg = format!("{curve}:ecschnorr-{hash}");
+            signer.primary(&alg, SIGN_ATTRS, "s.ctx", Some("s.pem"));
+            signer.ok(
+                "tpm2_sign",
+                // The tool asks for ECDSA unless told otherwise.
+                &[
+                    "-c",
+                    "s.ctx",
+                    "-g",
+                    hash,
+                    "-s",
+                    "ecschnorr",
+                    "-o",
+                    "s.sig",
+                    "msg.bin",
+                ],
+            );
+            let sig = signer.read("s.sig");
+            assert_eq!(&sig[..2], &[0x00, 0x1C], "{alg} by {}", signer.peer());
+            // The signer verifies its own signature.
+            signer.ok(
+                "tpm2_verifysignature",
+                &["-c", "s.ctx", "-g", hash, "-m", "msg.bin", "-s", "s.sig"],
+            );
+            verifier.write("s.pem", &signer.read("s.pem"));
+            verifier.write("s.sig", &sig);
+            verifier.ok(
+                "tpm2_loadexternal",
+                &["-C", "o", "-G", "ecc", "-u", "s.pem", "-c", "ext.ctx"],
+            );
+            verifier.ok(
+                "tpm2_verifysignature",
+                &["-c", "ext.ctx", "-g", hash, "-m", "msg.bin", "-s", "s.sig"],
+            );
+            verifier.write("other.bin", b"other");
+            verifier.ok(
+                "tpm2_loadexternal",
+                &["-C", "o", "-G", "ecc", "-u", "s.pem", "-c", "ext.ctx"],
+            );
+            verifier.fails(
+                TPM_RC_SIGNATURE_P2,
+                "tpm2_verifysignature",
+                &[
+                    "-c",
+                    "ext.ctx",
+                    "-g",
+                    hash,
+                    "-m",
+                    "other.bin",
+                    "-s",
+                    "s.sig",
+                ],
+            );
+        }
+    }
+}
