@@ -464,15 +464,15 @@ fn keys_that_cannot_sign() {
     let sig = [u16s(&[ALG_ECDSA, ALG_SHA256]), b2(&[1; 32]), b2(&[1; 32])].concat();
     assert_eq!(verify(&mut t, key, &digest, &sig), Err(RC_ATTRIBUTES_H1));
     // x509sign keys sign certificates only.
-    if let Ok((x509, _)) = primary(
+    let (x509, _) = primary(
         &mut t,
         &ecc_template(SIGNER | X509_SIGN, &[ALG_ECDSA, ALG_SHA256]),
-    ) {
-        assert_eq!(
-            sign(&mut t, x509, &digest, &[ALG_NULL], &null_hashcheck()),
-            Err(RC_ATTRIBUTES_H1)
-        );
-    }
+    )
+    .unwrap();
+    assert_eq!(
+        sign(&mut t, x509, &digest, &[ALG_NULL], &null_hashcheck()),
+        Err(RC_ATTRIBUTES_H1)
+    );
 }
 
 #[test]
@@ -532,10 +532,19 @@ fn ecschnorr_signatures() {
         assert_eq!((rd.u16(), rd.u16()), (ALG_ECSCHNORR, ALG_SHA256));
         assert_eq!((rd.b2().len(), rd.b2().len()), (32, 32));
         verify(&mut t, key, &digest, &sig).unwrap();
-        assert_eq!(verify(&mut t, key, &sha256(b"n"), &sig), Err(RC_SIGNATURE_P2));
+        assert_eq!(
+            verify(&mut t, key, &sha256(b"n"), &sig),
+            Err(RC_SIGNATURE_P2)
+        );
     }
     assert_eq!(
-        sign(&mut t, key, &digest, &[ALG_ECDSA, ALG_SHA256], &null_hashcheck()),
+        sign(
+            &mut t,
+            key,
+            &digest,
+            &[ALG_ECDSA, ALG_SHA256],
+            &null_hashcheck()
+        ),
         Err(RC_SCHEME_P2)
     );
 }

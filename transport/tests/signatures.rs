@@ -25,6 +25,7 @@ const TPM_RC_SCHEME_P2: u32 = 0x2D2;
 const TPM_RC_SIGNATURE_P2: u32 = 0x2DB;
 const TPM_RC_TICKET_P3: u32 = 0x3E0;
 const TPM_RC_KEY_H1: u32 = 0x19C;
+const TPM_RC_ATTRIBUTES_H1: u32 = 0x182;
 const TPM_RC_SIZE_P1: u32 = 0x1D5;
 const TPM_RC_RETRY: u32 = 0x922;
 /// The handle of the first transient object loaded.
@@ -578,6 +579,28 @@ fn errors_and_hmac(peer: Peer) {
             "digest.bin",
         ],
     );
+    // An x509sign key signs certificates only: TPM_RC_ATTRIBUTES (handle 1).
+    t.primary(
+        "ecc256:ecdsa-sha256",
+        // SIGN_ATTRS | x509sign (bit 19): the tools know no name for it.
+        "0x000c0072",
+        "x509.ctx",
+        None,
+    );
+    t.fails(
+        TPM_RC_ATTRIBUTES_H1,
+        "tpm2_sign",
+        &[
+            "-c",
+            "x509.ctx",
+            "-g",
+            "sha256",
+            "-d",
+            "-o",
+            "sig.bin",
+            "digest.bin",
+        ],
+    );
     // HMAC signing key: tpm2_sign, then tpm2_verifysignature in the TPM.
     t.primary("hmac", SIGN_ATTRS, "hmac.ctx", None);
     t.ok(
@@ -612,12 +635,54 @@ fn errors_and_hmac(peer: Peer) {
     );
 }
 
+/// GetCapability(TPM_CAP_ALGS) reports every signing scheme TPM2_Sign implements as a signing
+/// algorithm, as swtpm does, and TestParms accepts keys with them.
+fn signing_schemes_reported(peer: Peer) {
+    let t = Tpm::new(&peer);
+    let out = t.ok("tpm2_getcap", &["algorithms"]);
+    let text = format!("\n{out}");
+    for (alg, asymmetric) in [
+        ("rsassa", "1"),
+        ("rsapss", "1"),
+        ("ecdsa", "1"),
+        ("ecschnorr", "1"),
+        ("hmac", "0"),
+    ] {
+        let section = text
+            .split(&format!("\n{alg}:\n"))
+            .nth(1)
+            .unwrap_or_else(|| panic!("{}: no {alg} in {out}", t.peer()));
+        assert_eq!(
+            yaml_value(section, "signing"),
+            Some("1"),
+            "{} {alg}",
+            t.peer()
+        );
+        assert_eq!(
+            yaml_value(section, "asymmetric"),
+            Some(asymmetric),
+            "{} {alg}",
+            t.peer()
+        );
+    }
+    for parms in [
+        "rsa2048:rsassa-sha256",
+        "rsa2048:rsapss-sha512",
+        "ecc256:ecdsa-sha384",
+        "ecc384:ecdsa-sha512",
+        "ecc256:ecschnorr-sha256",
+    ] {
+        t.ok("tpm2_testparms", &[parms]);
+    }
+}
+
 both!(
     sign_verified_by_openssl,
     verify_openssl_signatures,
     hash_matches_openssl,
     restricted_key_needs_ticket,
     errors_and_hmac,
+    signing_schemes_reported,
 );
 
 /// EC-Schnorr (the TPM's variant) between vtpm and swtpm: each verifies the other's signatures
