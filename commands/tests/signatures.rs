@@ -548,3 +548,42 @@ fn ecschnorr_signatures() {
         Err(RC_SCHEME_P2)
     );
 }
+
+#[test]
+fn signature_unmarshaling_codes() {
+    const RC_SIZE_P2: u32 = 0x2D5;
+    const RC_INSUFFICIENT_P2: u32 = 0x2DA;
+    let mut t = Tpm::started();
+    let (key, _) = primary(&mut t, &ecc_template(SIGNER, &[ALG_ECDSA, ALG_SHA256])).unwrap();
+    let digest = sha256(b"m");
+    // TPM2B_PUBLIC_KEY_RSA larger than 512 bytes.
+    let big = [u16s(&[ALG_RSASSA, ALG_SHA256]), b2(&[0; 513])].concat();
+    assert_eq!(verify(&mut t, key, &digest, &big), Err(RC_SIZE_P2));
+    // TPM2B_ECC_PARAMETER larger than 66 bytes.
+    let big = [u16s(&[ALG_ECDSA, ALG_SHA256]), b2(&[1; 67]), b2(&[1; 32])].concat();
+    assert_eq!(verify(&mut t, key, &digest, &big), Err(RC_SIZE_P2));
+    // Truncated: s missing; an HMAC digest shorter than its hash.
+    let short = [u16s(&[ALG_ECDSA, ALG_SHA256]), b2(&[1; 32])].concat();
+    assert_eq!(
+        verify(&mut t, key, &digest, &short),
+        Err(RC_INSUFFICIENT_P2)
+    );
+    let short = [u16s(&[ALG_HMAC, ALG_SHA256]), vec![0; 31]].concat();
+    assert_eq!(
+        verify(&mut t, key, &digest, &short),
+        Err(RC_INSUFFICIENT_P2)
+    );
+    // A NULL hash in any signature.
+    let null_hash = [u16s(&[ALG_HMAC, ALG_NULL])].concat();
+    assert_eq!(verify(&mut t, key, &digest, &null_hash), Err(RC_HASH_P2));
+    // r = 0 and s >= n are not signatures.
+    let zero = [u16s(&[ALG_ECDSA, ALG_SHA256]), b2(&[0; 32]), b2(&[1; 32])].concat();
+    assert_eq!(verify(&mut t, key, &digest, &zero), Err(RC_SIGNATURE_P2));
+    let high = [
+        u16s(&[ALG_ECDSA, ALG_SHA256]),
+        b2(&[1; 32]),
+        b2(&[0xff; 32]),
+    ]
+    .concat();
+    assert_eq!(verify(&mut t, key, &digest, &high), Err(RC_SIGNATURE_P2));
+}

@@ -676,6 +676,77 @@ fn signing_schemes_reported(peer: Peer) {
     }
 }
 
+/// VerifySignature's unmarshaling and range codes for the same raw bytes on both peers.
+fn raw_verify_codes(peer: Peer) {
+    let t = Tpm::new(&peer);
+    t.keep(
+        "tpm2_createprimary",
+        &[
+            "-C",
+            "o",
+            "-G",
+            "ecc256:ecdsa-sha256",
+            "-a",
+            SIGN_ATTRS,
+            "-c",
+            "k.ctx",
+        ],
+    );
+    let digest = sha2::Sha256::digest(MESSAGE);
+    let b2 = |v: &[u8]| [&u16::try_from(v.len()).unwrap().to_be_bytes()[..], v].concat();
+    let cases: [(Vec<u8>, u32, &str); 7] = [
+        (
+            [&[0x00, 0x14, 0x00, 0x0B][..], &b2(&[0; 513])].concat(),
+            0x2D5,
+            "RSA sig over 512 bytes",
+        ),
+        (
+            [&[0x00, 0x18, 0x00, 0x0B][..], &b2(&[1; 81]), &b2(&[1; 32])].concat(),
+            0x2D5,
+            // MAX_ECC_KEY_BYTES is 66 on vtpm (P-521), 80 on libtpms (BN P638): 81 is over both.
+            "ECC r over MAX_ECC_KEY_BYTES",
+        ),
+        (
+            [&[0x00, 0x18, 0x00, 0x0B][..], &b2(&[1; 32])].concat(),
+            0x2DA,
+            "s missing",
+        ),
+        (
+            [&[0x00, 0x05, 0x00, 0x10][..]].concat(),
+            0x2C3,
+            "HMAC with a NULL hash",
+        ),
+        (
+            [&[0x00, 0x10][..]].concat(),
+            TPM_RC_SCHEME_P2,
+            "NULL signature",
+        ),
+        (
+            [&[0x00, 0x18, 0x00, 0x0B][..], &b2(&[0; 32]), &b2(&[1; 32])].concat(),
+            TPM_RC_SIGNATURE_P2,
+            "r = 0",
+        ),
+        (
+            [
+                &[0x00, 0x18, 0x00, 0x0B][..],
+                &b2(&[1; 32]),
+                &b2(&[0xff; 32]),
+            ]
+            .concat(),
+            TPM_RC_SIGNATURE_P2,
+            "s >= n",
+        ),
+    ];
+    for (sig, want, what) in cases {
+        let mut body = TRANSIENT_FIRST.to_be_bytes().to_vec();
+        body.extend_from_slice(&b2(&digest));
+        body.extend_from_slice(&sig);
+        let resp = t.s.transact(&command(0x8001, 0x177, &body)).unwrap();
+        assert_eq!(response_code(&resp), Some(want), "{}: {what}", t.peer());
+    }
+    t.flush();
+}
+
 both!(
     sign_verified_by_openssl,
     verify_openssl_signatures,
@@ -683,6 +754,7 @@ both!(
     restricted_key_needs_ticket,
     errors_and_hmac,
     signing_schemes_reported,
+    raw_verify_codes,
 );
 
 /// EC-Schnorr (the TPM's variant) between vtpm and swtpm: each verifies the other's signatures
