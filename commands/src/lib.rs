@@ -37,6 +37,7 @@ pub mod rc;
 mod secret;
 mod selftest;
 mod session;
+mod signature;
 mod state;
 mod table;
 mod ticket;

@@ -7,7 +7,7 @@
 
 use crate::families::{
     audit, capability, clock, context, da, hierarchy, object, pcr, policy, random, selftest,
-    session, startup,
+    session, signature, startup,
 };
 use crate::pipeline::Ctx;
 use crate::rc::Rc;
@@ -204,6 +204,7 @@ pub static COMMANDS: &[CommandDef] = &[
     cmd!(0x0000_0151, "PolicySecret", ENTITY_USER_AND_POLICY_SESSION, sessions: true, nv: false, crypt: (true, true), rhandle: false, policy::policy_secret),
     cmd!(0x0000_0153, "Create", OBJECT_USER, sessions: true, nv: false, crypt: (true, true), rhandle: false, object::create),
     cmd!(0x0000_0157, "Load", OBJECT_USER, sessions: true, nv: false, crypt: (true, true), rhandle: true, object::load),
+    cmd!(0x0000_015D, "Sign", OBJECT_USER, sessions: true, nv: false, crypt: (true, false), rhandle: false, signature::sign),
     cmd!(0x0000_015E, "Unseal", OBJECT_USER, sessions: true, nv: false, crypt: (false, true), rhandle: false, object::unseal),
     cmd!(0x0000_0161, "ContextLoad", &[], sessions: false, nv: false, crypt: (false, false), rhandle: true, context::context_load),
     cmd!(0x0000_0162, "ContextSave", CONTEXT_NO_AUTH, sessions: false, nv: false, context::context_save),
@@ -219,9 +220,11 @@ pub static COMMANDS: &[CommandDef] = &[
     cmd!(0x0000_0172, "PolicyTicket", POLICY_SESSION, sessions: true, nv: false, crypt: (true, false), rhandle: false, policy::policy_ticket),
     cmd!(0x0000_0173, "ReadPublic", OBJECT_NO_AUTH, sessions: true, nv: false, crypt: (false, true), rhandle: false, object::read_public_cmd),
     cmd!(0x0000_0176, "StartAuthSession", KEY_AND_BIND, sessions: true, nv: false, crypt: (true, true), rhandle: true, session::start_auth_session),
+    cmd!(0x0000_0177, "VerifySignature", OBJECT_NO_AUTH, sessions: true, nv: false, crypt: (true, false), rhandle: false, signature::verify_signature),
     cmd!(0x0000_017A, "GetCapability", &[], sessions: true, nv: false, capability::get_capability),
     cmd!(0x0000_017B, "GetRandom", &[], sessions: true, nv: false, crypt: (false, true), rhandle: false, random::get_random),
     cmd!(0x0000_017C, "GetTestResult", &[], sessions: true, nv: false, crypt: (false, true), rhandle: false, selftest::get_test_result),
+    cmd!(0x0000_017D, "Hash", &[], sessions: true, nv: false, crypt: (true, true), rhandle: false, signature::hash),
     cmd!(0x0000_017E, "PCR_Read", &[], sessions: true, nv: false, pcr::pcr_read),
     cmd!(0x0000_017F, "PolicyPCR", POLICY_SESSION, sessions: true, nv: false, crypt: (true, false), rhandle: false, policy::policy_pcr),
     cmd!(0x0000_0180, "PolicyRestart", POLICY_SESSION, sessions: true, nv: false, policy::policy_restart),

@@ -22,10 +22,10 @@ pub enum AsymError {
 }
 
 /// The TPM's RNG as the blinding source rsa wants.
-struct BlindingRng<'a>(&'a mut dyn KeyRng);
+pub(crate) struct BlindingRng<'a>(pub(crate) &'a mut dyn KeyRng);
 
 #[derive(Debug)]
-struct RngFailure;
+pub(crate) struct RngFailure;
 
 impl core::fmt::Display for RngFailure {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -54,7 +54,7 @@ impl rand_core::TryRng for BlindingRng<'_> {
 
 impl rand_core::TryCryptoRng for BlindingRng<'_> {}
 
-fn rsa_private(key: &RsaKeyPair) -> Result<::rsa::PrivateKey, AsymError> {
+pub(crate) fn rsa_private(key: &RsaKeyPair) -> Result<::rsa::PrivateKey, AsymError> {
     let half = u32::from(key.bits()) / 2;
     let p = BoxedUint::from_be_slice(key.p(), half).map_err(|_| AsymError::Key)?;
     let q = BoxedUint::from_be_slice(key.q(), half).map_err(|_| AsymError::Key)?;

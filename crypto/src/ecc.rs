@@ -106,7 +106,7 @@ impl EccCurve {
         self.order().len()
     }
 
-    fn order(self) -> &'static [u8] {
+    pub(crate) fn order(self) -> &'static [u8] {
         match self {
             EccCurve::NistP256 => &ORDER_P256,
             EccCurve::NistP384 => &ORDER_P384,
@@ -172,7 +172,10 @@ fn bit_len(bytes: usize) -> Result<u32, KeyGenError> {
 }
 
 /// `(c mod (n - 1)) + 1` as `key_bytes` big-endian bytes.
-fn reduce_to_scalar(curve: EccCurve, c: &[u8]) -> Result<Zeroizing<Vec<u8>>, KeyGenError> {
+pub(crate) fn reduce_to_scalar(
+    curve: EccCurve,
+    c: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, KeyGenError> {
     let len = curve.key_bytes();
     let order_bits = bit_len(len)?;
     let n = BoxedUint::from_be_slice(curve.order(), order_bits).map_err(|_| KeyGenError::Curve)?;

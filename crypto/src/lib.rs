@@ -28,6 +28,7 @@ mod kdf;
 mod keygen;
 mod prime;
 mod rsa;
+mod sign;
 
 pub use asym::{AsymError, ecdh_shared_x, rsa_oaep_decrypt, rsa_oaep_encrypt};
 pub use cfb::{CfbError, aes_cfb_decrypt, aes_cfb_encrypt};
@@ -39,3 +40,7 @@ pub use hmac::{HmacState, hmac};
 pub use kdf::{kdfa, kdfe};
 pub use keygen::{KeyGenError, KeyRng};
 pub use rsa::{RsaKeyPair, rsa_from_prime, rsa_generate, rsa_public_valid};
+pub use sign::{
+    SignError, ecdsa_sign, ecdsa_verify, ecschnorr_sign, ecschnorr_verify, pss_salt_len,
+    rsa_pkcs1v15_sign, rsa_pkcs1v15_verify, rsa_pss_sign, rsa_pss_verify,
+};

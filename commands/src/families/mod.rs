@@ -13,4 +13,5 @@ pub mod policy;
 pub mod random;
 pub mod selftest;
 pub mod session;
+pub mod signature;
 pub mod startup;
