@@ -22,6 +22,7 @@
 
 extern crate alloc;
 
+mod attest;
 mod audit;
 mod codec;
 pub mod consts;

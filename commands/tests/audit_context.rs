@@ -127,3 +127,137 @@ fn session_context_gap_is_enforced() {
     );
     assert_eq!(rc(&t.run(&plain(CC_CONTEXT_SAVE, &other.to_be_bytes()))), 0);
 }
+
+const CC_GET_COMMAND_AUDIT_DIGEST: u32 = 0x133;
+const CC_GET_SESSION_AUDIT_DIGEST: u32 = 0x14D;
+const RH_ENDORSEMENT: u32 = 0x4000_000B;
+const RH_NULL: u32 = 0x4000_0007;
+
+fn sha256(parts: &[&[u8]]) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p);
+    }
+    h.finalize().to_vec()
+}
+
+/// Two password sessions, then `handles` (endorsement and signer first).
+fn two_pw(cc: u32, handles: &[u32], params: &[u8]) -> Vec<u8> {
+    let mut body: Vec<u8> = handles.iter().flat_map(|h| h.to_be_bytes()).collect();
+    body.extend_from_slice(&18u32.to_be_bytes());
+    for _ in 0..2 {
+        body.extend_from_slice(&[0x40, 0, 0, 9, 0, 0, 1, 0, 0]);
+    }
+    body.extend_from_slice(params);
+    cmd(0x8002, cc, &body)
+}
+
+/// The attested part of an unsigned TPMS_ATTEST (after the common header),
+/// checking the header on the way.
+fn attested(resp: &[u8], kind: u16) -> Vec<u8> {
+    assert_eq!(rc(resp), 0);
+    let p = &resp[14..];
+    let n = u16::from_be_bytes([p[0], p[1]]) as usize;
+    let a = &p[2..2 + n];
+    assert_eq!(
+        &p[2 + n..2 + n + 2],
+        &[0x00, 0x10],
+        "TPM_ALG_NULL signature"
+    );
+    assert_eq!(&a[..4], &[0xff, 0x54, 0x43, 0x47], "TPM_GENERATED_VALUE");
+    assert_eq!(u16::from_be_bytes([a[4], a[5]]), kind);
+    assert_eq!(
+        &a[6..12],
+        &[0, 4, 0x40, 0, 0, 7],
+        "qualifiedSigner: TPM_RH_NULL"
+    );
+    assert_eq!(&a[12..16], &[0, 2, 0xAB, 0xCD], "extraData");
+    a[16 + 17 + 8..].to_vec()
+}
+
+fn command_audit(t: &mut Tpm) -> (u64, Vec<u8>, Vec<u8>) {
+    let r = t.run(&two_pw(
+        CC_GET_COMMAND_AUDIT_DIGEST,
+        &[RH_ENDORSEMENT, RH_NULL],
+        &[0, 2, 0xAB, 0xCD, 0x00, 0x10],
+    ));
+    let a = attested(&r, 0x8015);
+    let counter = u64::from_be_bytes(a[..8].try_into().unwrap());
+    assert_eq!(&a[8..10], &[0, 0x0B], "digestAlg SHA-256");
+    let n = u16::from_be_bytes([a[10], a[11]]) as usize;
+    let digest = a[12..12 + n].to_vec();
+    let m = u16::from_be_bytes([a[12 + n], a[13 + n]]) as usize;
+    (counter, digest, a[14 + n..14 + n + m].to_vec())
+}
+
+#[test]
+fn command_audit_digest_follows_the_formula() {
+    let mut t = Tpm::started();
+    let (c0, d0, list) = command_audit(&mut t);
+    assert_eq!((c0, d0.len()), (0, 0), "nothing audited yet");
+    assert_eq!(list, sha256(&[&CC_SET_AUDIT.to_be_bytes()]));
+    assert_eq!(set_audit(&mut t, 0x0010, &[CC_GET_RANDOM], &[]), 0);
+    // SetCommandCodeAuditStatus is audited: it changed the list (clearing the
+    // digest) and then extended it, starting a new digest: the counter moves.
+    let (c1, d1, list) = command_audit(&mut t);
+    assert_eq!(c1, c0 + 1);
+    assert_eq!(d1.len(), 32);
+    let codes = [CC_SET_AUDIT.to_be_bytes(), CC_GET_RANDOM.to_be_bytes()].concat();
+    assert_eq!(list, sha256(&[&codes]));
+    // An audited GetRandom: digest = H(digest || cpHash || rpHash).
+    let r = t.run(&plain(CC_GET_RANDOM, &[0, 8]));
+    assert_eq!(rc(&r), 0);
+    let cp = sha256(&[&CC_GET_RANDOM.to_be_bytes(), &[0, 8]]);
+    let rp = sha256(&[&0u32.to_be_bytes(), &CC_GET_RANDOM.to_be_bytes(), &r[10..]]);
+    let (c2, d2, _) = command_audit(&mut t);
+    assert_eq!(c2, c1, "an unsigned report does not clear the digest");
+    assert_eq!(d2, sha256(&[&d1, &cp, &rp]));
+    // Unaudited commands leave it alone.
+    assert_eq!(rc(&t.run(&plain(CC_READ_CLOCK, &[]))), 0);
+    assert_eq!(command_audit(&mut t).1, d2);
+    // A storage key cannot sign: TPM_RC_KEY for handle 2 needs a loaded key; a
+    // session as signHandle is TPM_RC_VALUE for handle 2.
+    let r = t.run(&two_pw(
+        CC_GET_COMMAND_AUDIT_DIGEST,
+        &[RH_ENDORSEMENT, 0x0200_0000],
+        &[0, 0, 0x00, 0x10],
+    ));
+    assert_eq!(rc(&r), 0x284);
+}
+
+#[test]
+fn session_audit_digest_and_exclusivity() {
+    let mut t = Tpm::started();
+    let s = start_hmac_session(&mut t);
+    let report = |t: &mut Tpm| {
+        t.run(&two_pw(
+            CC_GET_SESSION_AUDIT_DIGEST,
+            &[RH_ENDORSEMENT, RH_NULL, s],
+            &[0, 2, 0xAB, 0xCD, 0x00, 0x10],
+        ))
+    };
+    assert_eq!(
+        rc(&report(&mut t)),
+        0x38A,
+        "not yet an audit session: TPM_RC_TYPE, handle 3"
+    );
+    let r = t.run(&get_random_with(s, 0x81));
+    assert_eq!(rc(&r), 0);
+    let params = &r[14..14 + u32::from_be_bytes(r[10..14].try_into().unwrap()) as usize];
+    let cp = sha256(&[&CC_GET_RANDOM.to_be_bytes(), &[0, 8]]);
+    let rp = sha256(&[&0u32.to_be_bytes(), &CC_GET_RANDOM.to_be_bytes(), params]);
+    let a = attested(&report(&mut t), 0x8016);
+    assert_eq!(a[0], 1, "exclusive");
+    assert_eq!(&a[1..3], &[0, 32]);
+    assert_eq!(&a[3..], &sha256(&[&[0; 32], &cp, &rp])[..]);
+    // The report itself did not use the session: exclusivity is gone.
+    assert_eq!(attested(&report(&mut t), 0x8016)[0], 0);
+    // A policy session handle is not a TPMI_SH_HMAC: TPM_RC_VALUE, handle 3.
+    let r = t.run(&two_pw(
+        CC_GET_SESSION_AUDIT_DIGEST,
+        &[RH_ENDORSEMENT, RH_NULL, 0x0300_0001],
+        &[0, 0, 0x00, 0x10],
+    ));
+    assert_eq!(rc(&r), 0x384);
+}
