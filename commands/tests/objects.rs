@@ -973,6 +973,26 @@ fn object_contexts_follow_the_hierarchy_proofs_and_resets() {
 }
 
 #[test]
+fn object_contexts_of_a_disabled_hierarchy_do_not_load() {
+    let mut t = Tpm::started();
+    let key = create_primary(&mut t, RH_OWNER, &[], &ecc_key_template(SIGNER)).unwrap();
+    let ctx = context_save(&mut t, key.handle);
+    assert_eq!(flush(&mut t, key.handle), 0);
+    // HierarchyControl(platform, TPM_RH_OWNER, NO) flushes and disables.
+    let mut p = RH_OWNER.to_be_bytes().to_vec();
+    p.push(0);
+    assert_eq!(
+        run_pw(&mut t, CC_HIERARCHY_CONTROL, RH_PLATFORM, &[], &p),
+        0
+    );
+    assert_eq!(
+        context_load(&mut t, &ctx).unwrap_err(),
+        0x1C5,
+        "TPM_RC_HIERARCHY for the context parameter"
+    );
+}
+
+#[test]
 fn session_context_loads_once() {
     let mut t = Tpm::started();
     let (s, _) = start_session(&mut t, SE_HMAC);
