@@ -11,19 +11,28 @@ use std::time::Instant;
 use vtpm::PlatformError;
 use vtpm_nvram::dir::DirStore;
 
+/// Platform signals a transport raises while the engine runs.
+#[derive(Default)]
+pub struct Signals {
+    /// Cancel the command in progress (swtpm CANCEL_TPM_CMD, mssim CANCEL_ON).
+    pub cancel: AtomicBool,
+    /// Physical presence is asserted (mssim PHYS_PRES_ON).
+    pub presence: AtomicBool,
+}
+
 pub struct HostPlatform {
     store: DirStore,
     started: Instant,
-    cancel: Arc<AtomicBool>,
+    signals: Arc<Signals>,
 }
 
 impl HostPlatform {
     /// A platform storing its state in `dir` (created if needed).
-    pub fn open(dir: &Path, cancel: Arc<AtomicBool>) -> std::io::Result<HostPlatform> {
+    pub fn open(dir: &Path, signals: Arc<Signals>) -> std::io::Result<HostPlatform> {
         Ok(HostPlatform {
             store: DirStore::open(dir)?,
             started: Instant::now(),
-            cancel,
+            signals,
         })
     }
 }
@@ -38,7 +47,11 @@ impl vtpm_commands::Platform for HostPlatform {
     }
 
     fn cancel_requested(&self) -> bool {
-        self.cancel.load(Ordering::SeqCst)
+        self.signals.cancel.load(Ordering::SeqCst)
+    }
+
+    fn physical_presence(&self) -> bool {
+        self.signals.presence.load(Ordering::SeqCst)
     }
 }
 

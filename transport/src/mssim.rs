@@ -3,7 +3,6 @@
 
 use std::io::{self, Read, Write};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::cli::{Endpoint, MssimConfig};
@@ -60,8 +59,6 @@ struct Mssim {
     tpm: Arc<Tpm>,
     largest: Mutex<Largest>,
     exit: ExitSender,
-    /// Physical presence is kept for completeness; the engine has no PP commands.
-    phys_presence: AtomicU32,
 }
 
 /// One request on the command port.
@@ -178,7 +175,6 @@ pub fn run(cfg: MssimConfig) -> Result<(), String> {
         tpm: tpm.clone(),
         largest: Mutex::new(Largest::default()),
         exit,
-        phys_presence: AtomicU32::new(0),
     });
     let s = sim.clone();
     server::spawn_acceptor("mssim command port", commands, move |stream| {
@@ -321,8 +317,7 @@ fn platform_signal(sim: &Mssim, signal: u32, stream: &mut Stream) -> PlatformAft
         // A reset or restart is _TPM_Init of a powered TPM; without power it does nothing.
         SIGNAL_RESET | SIGNAL_RESTART => power_on(sim, true),
         SIGNAL_PHYS_PRES_ON | SIGNAL_PHYS_PRES_OFF => {
-            sim.phys_presence
-                .store(u32::from(signal == SIGNAL_PHYS_PRES_ON), Ordering::SeqCst);
+            sim.tpm.set_physical_presence(signal == SIGNAL_PHYS_PRES_ON);
             ok()
         }
         SIGNAL_CANCEL_ON | SIGNAL_CANCEL_OFF => {

@@ -3,13 +3,13 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use vtpm::Device;
 
 use crate::cli::StartupType;
-use crate::host::{self, HostPlatform};
+use crate::host::{self, HostPlatform, Signals};
 use crate::record::Recorder;
 use crate::vlog;
 
@@ -17,7 +17,7 @@ pub type HostDevice = Device<HostPlatform>;
 
 pub struct Tpm {
     device: Mutex<HostDevice>,
-    cancel: Arc<AtomicBool>,
+    signals: Arc<Signals>,
     state_dir: PathBuf,
     /// `--record`: where client commands and their responses are appended.
     recorder: Option<Recorder>,
@@ -30,14 +30,14 @@ impl Tpm {
     /// is an error and is left untouched.
     pub fn open(dir: &Path) -> Result<Tpm, String> {
         let lock = host::lock_state_dir(dir)?;
-        let cancel = Arc::new(AtomicBool::new(false));
-        let platform = HostPlatform::open(dir, cancel.clone())
+        let signals = Arc::new(Signals::default());
+        let platform = HostPlatform::open(dir, signals.clone())
             .map_err(|e| format!("cannot open state directory {}: {e}", dir.display()))?;
         let device = Device::open(platform)
             .map_err(|e| format!("cannot use the TPM state in {}: {e}", dir.display()))?;
         Ok(Tpm {
             device: Mutex::new(device),
-            cancel,
+            signals,
             state_dir: dir.to_path_buf(),
             recorder: None,
             _lock: lock,
@@ -95,7 +95,12 @@ impl Tpm {
     }
 
     pub fn set_cancel(&self, on: bool) {
-        self.cancel.store(on, Ordering::SeqCst);
+        self.signals.cancel.store(on, Ordering::SeqCst);
+    }
+
+    /// Asserts or releases physical presence (mssim PHYS_PRES_ON / OFF).
+    pub fn set_physical_presence(&self, on: bool) {
+        self.signals.presence.store(on, Ordering::SeqCst);
     }
 
     /// _TPM_Init, then the automatic TPM2_Startup if one is configured.

@@ -108,3 +108,91 @@ fn raw_mssim_protocol() {
     let _ = c.read_to_end(&mut rest);
     assert!(rest.len() <= 4, "after SESSION_END: {}", hex(&rest));
 }
+
+/// The platform's physical-presence signal reaches the engine: an owner
+/// policy of PolicyPhysicalPresence authorizes CreatePrimary only while
+/// PHYS_PRES_ON is asserted on the platform port (TPM_RC_PP otherwise).
+#[test]
+fn physical_presence_signal_reaches_policies() {
+    use vtpm_conformance::raw::{self, b2, u16s};
+    let s = mssim();
+    let mut plat = connect(s.port + 1).unwrap();
+    let signal = |plat: &mut std::net::TcpStream, cmd: u32| {
+        plat.write_all(&be(cmd)).unwrap();
+        assert_eq!(read_u32(plat), 0, "platform command {cmd}");
+    };
+    signal(&mut plat, 1);
+    signal(&mut plat, 11);
+    let mut c = connect(s.port).unwrap();
+    c.write_all(&[be(15), be(1)].concat()).unwrap();
+    for _ in 0..3 {
+        read_u32(&mut c);
+    }
+    let ok = |r: &[u8], what: &str| assert_eq!(response_code(r), Some(0), "{what}: {}", hex(r));
+    ok(
+        &send_command(&mut c, &command(0x8001, 0x144, &[0, 0])),
+        "Startup",
+    );
+    // ownerPolicy := H(0^32 || TPM_CC_PolicyPhysicalPresence).
+    let mut d = vec![0u8; 32];
+    d.extend_from_slice(&0x187u32.to_be_bytes());
+    let policy = hash("sha256", &d);
+    let mut p = b2(&policy);
+    p.extend_from_slice(&0x000Bu16.to_be_bytes());
+    let r = send_command(
+        &mut c,
+        &raw::auth_cmd(0x12E, &[0x4000_0001], &raw::pw_session(), &p),
+    );
+    ok(&r, "SetPrimaryPolicy");
+    // An ECC storage primary under the owner, authorized by a policy session.
+    let mut public = u16s(&[0x0023, 0x000B]);
+    public.extend_from_slice(&0x0003_0072u32.to_be_bytes());
+    public.extend_from_slice(&b2(&[]));
+    public.extend_from_slice(&u16s(&[0x0006, 128, 0x0043, 0x0010, 0x0003, 0x0010, 0, 0]));
+    let mut create = b2(&[0, 0, 0, 0]);
+    create.extend_from_slice(&b2(&public));
+    create.extend_from_slice(&b2(&[]));
+    create.extend_from_slice(&0u32.to_be_bytes());
+    let try_create = |c: &mut std::net::TcpStream| {
+        let mut start = b2(&[0x33; 16]);
+        start.extend_from_slice(&b2(&[]));
+        start.push(0x01); // policy session
+        start.extend_from_slice(&u16s(&[0x0010, 0x000B]));
+        let r = send_command(
+            c,
+            &raw::no_auth_cmd(0x176, &[0x4000_0007, 0x4000_0007], &start),
+        );
+        ok(&r, "StartAuthSession");
+        let (session, _) = raw::split_response(&r, true).unwrap();
+        let r = send_command(c, &raw::no_auth_cmd(0x187, &[session], &[]));
+        ok(&r, "PolicyPhysicalPresence");
+        let mut auth = session.to_be_bytes().to_vec();
+        auth.extend_from_slice(&b2(&[0x44; 16]));
+        auth.push(0);
+        auth.extend_from_slice(&b2(&[]));
+        let r = send_command(c, &raw::auth_cmd(0x131, &[0x4000_0001], &auth, &create));
+        let rc = response_code(&r).unwrap();
+        if rc == 0 {
+            let (h, _) = raw::split_response(&r, true).unwrap();
+            ok(
+                &send_command(c, &raw::plain(0x165, &h.to_be_bytes())),
+                "flush key",
+            );
+        } else {
+            ok(
+                &send_command(c, &raw::plain(0x165, &session.to_be_bytes())),
+                "flush session",
+            );
+        }
+        rc
+    };
+    assert_eq!(
+        try_create(&mut c),
+        0x990,
+        "TPM_RC_PP for session 1 without presence"
+    );
+    signal(&mut plat, 3); // PHYS_PRES_ON
+    assert_eq!(try_create(&mut c), 0, "with presence asserted");
+    signal(&mut plat, 4); // PHYS_PRES_OFF
+    assert_eq!(try_create(&mut c), 0x990);
+}
