@@ -772,7 +772,12 @@ impl Tpm {
     /// On the policy session s.ctx: tpm2_policysigned with `extra` (-x, -t ...) and a signature
     /// the authority makes over the aHash input the tool computes (--raw-data).
     fn policy_signed(&self, extra: &[&str], good: bool) -> Result<(), u32> {
-        let mut raw = vec!["-S", "s.ctx", "-c", "auth.ctx", "--raw-data", "raw.bin"];
+        self.policy_signed_with("auth.ctx", extra, good)
+    }
+
+    /// [`Tpm::policy_signed`] with the authority's public key loaded as `key`.
+    fn policy_signed_with(&self, key: &str, extra: &[&str], good: bool) -> Result<(), u32> {
+        let mut raw = vec!["-S", "s.ctx", "-c", key, "--raw-data", "raw.bin"];
         raw.extend_from_slice(extra);
         self.ok("tpm2_policysigned", &raw);
         if !good {
@@ -782,9 +787,7 @@ impl Tpm {
             self.write("raw.bin", &other);
         }
         self.sign("raw.bin", "a.sig");
-        let mut args = vec![
-            "-S", "s.ctx", "-c", "auth.ctx", "-g", "sha256", "-s", "a.sig",
-        ];
+        let mut args = vec!["-S", "s.ctx", "-c", key, "-g", "sha256", "-s", "a.sig"];
         args.extend_from_slice(&["-f", "rsassa"]);
         args.extend_from_slice(extra);
         let out = self.tools().run("tpm2_policysigned", &args);
@@ -854,8 +857,9 @@ fn authority_digests_match_swtpm_and_spec() {
 }
 
 /// An object sealed to PolicySigned(authority) unseals after the authority signed this session's
-/// nonceTPM (the tool's --raw-data, signed by openssl); a signature over other data is
-/// TPM_RC_SIGNATURE (parameter 5).
+/// nonceTPM (the tool's --raw-data, signed by openssl); a signature over other data, or over
+/// another session's nonce, is TPM_RC_SIGNATURE (parameter 5). A decrypt-only copy of the key
+/// verifies too.
 fn policy_signed_unseal(peer: Peer) {
     let t = Tpm::new(&peer);
     let name = t.authority();
@@ -895,6 +899,38 @@ fn policy_signed_unseal(peer: Peer) {
         "{}",
         t.peer()
     );
+    t.flush();
+    // The key's sign attribute is not required (only the holder of the private key can make a
+    // signature that verifies), as in the reference: the same key loaded decrypt-only.
+    t.ok(
+        "tpm2_loadexternal",
+        &[
+            "-C",
+            "o",
+            "-G",
+            "rsa",
+            "-u",
+            "auth.pub.pem",
+            "-a",
+            "decrypt",
+            "-c",
+            "dec.ctx",
+        ],
+    );
+    let public = t.ok("tpm2_readpublic", &["-c", "dec.ctx"]);
+    let attrs = public
+        .split_once("attributes:")
+        .and_then(|(_, rest)| yaml_value(rest, "value"))
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        attrs.contains("decrypt") && !attrs.contains("sign"),
+        "{}: {public}",
+        t.peer()
+    );
+    t.flush();
+    t.policy_session(&[]);
+    t.policy_signed_with("dec.ctx", &["-x"], true).unwrap();
     t.flush();
     // The signature of one session's nonce does not serve another session.
     t.policy_session(&[]);
