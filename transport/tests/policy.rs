@@ -701,6 +701,7 @@ both!(
     policy_signed_unseal,
     policy_signed_ticket,
     policy_authorize_unseal,
+    policy_authorize_raw_codes,
 );
 
 /// The TPM response code ESAPI printed ("ErrorCode (0x...)").
@@ -1069,5 +1070,56 @@ fn policy_authorize_unseal(peer: Peer) {
     let mut args = vec!["-S", "s.ctx"];
     args.extend_from_slice(&authorize);
     t.fails(TPM_RC_VALUE_P1, "tpm2_policyauthorize", &args);
+    t.flush();
+}
+
+/// PolicyAuthorize's refusals as raw commands, with their positions: keySign must be a Name of a
+/// known hash of the right size (checked in trial sessions too), the ticket must be a
+/// TPMT_TK_VERIFIED; in a policy session approvedPolicy must be the current digest and a NULL
+/// ticket never verifies.
+fn policy_authorize_raw_codes(peer: Peer) {
+    let t = Tpm::new(&peer);
+    let b2 = |v: &[u8]| [&(v.len() as u16).to_be_bytes()[..], v].concat();
+    let ticket = |tag: u16| {
+        [
+            &tag.to_be_bytes()[..],
+            &0x4000_0007u32.to_be_bytes(),
+            &[0, 0],
+        ]
+        .concat()
+    };
+    let name = [&[0x00, 0x0B][..], &sha256(&[b"a key"])].concat();
+    let params = |approved: &[u8], key: &[u8], tag: u16| {
+        [&b2(approved)[..], &b2(b""), &b2(key), &ticket(tag)].concat()
+    };
+    let trial = raw_start_session(&t.s, 0x03);
+    let bad_hash = [&[0x00, 0x99][..], &name[2..]].concat();
+    let bad_size = [&[0x00, 0x04][..], &name[2..]].concat();
+    let cases: [(&[u8], u16, u32); 4] = [
+        (&bad_hash, 0x8022, 0x3C3),
+        (&bad_size, 0x8022, 0x3D5),
+        (&0x4000_0001u32.to_be_bytes(), 0x8022, 0x3C3),
+        (&name, 0x8024, 0x4D7),
+    ];
+    for (key, tag, want) in cases {
+        let got = raw_policy(&t.s, 0x16A, trial, &params(&ZERO, key, tag));
+        assert_eq!(got, want, "{}: keySign {} tag {tag:#x}", t.peer(), hex(key));
+    }
+    assert_eq!(
+        raw_policy(&t.s, 0x16A, trial, &params(&ZERO, &name, 0x8022)),
+        0
+    );
+    assert_eq!(
+        hex(&raw_policy_digest(&t.s, trial)),
+        hex(&authorize_digest(&name, b"")),
+        "{}",
+        t.peer()
+    );
+    let session = raw_start_session(&t.s, 0x01);
+    let other = sha256(&[b"not the current digest"]);
+    let got = raw_policy(&t.s, 0x16A, session, &params(&other, &name, 0x8022));
+    assert_eq!(got, TPM_RC_VALUE_P1, "{}", t.peer());
+    let got = raw_policy(&t.s, 0x16A, session, &params(&ZERO, &name, 0x8022));
+    assert_eq!(got, TPM_RC_VALUE_P4, "{}: NULL ticket", t.peer());
     t.flush();
 }
