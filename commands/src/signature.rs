@@ -5,8 +5,7 @@
 //! - [`Engine::sign_digest`]: a signature over a digest with a loaded key
 //!   (TPM2_Sign; later the attestation commands and audit digests);
 //! - [`Engine::verify_signature`]: whether a TPMT_SIGNATURE over a digest
-//!   verifies under a loaded key (TPM2_VerifySignature; later PolicySigned
-//!   and PolicyAuthorize).
+//!   verifies under a loaded key (TPM2_VerifySignature, PolicySigned).
 //!
 //! Both return bare response codes (no parameter or handle number): each
 //! command knows which of its parameters the error concerns.
@@ -327,8 +326,9 @@ impl Engine {
     }
 
     /// Checks that `sig` is a signature of `digest` by the loaded key `key`
-    /// (the reference's CryptValidateSignature). The key must have the sign
-    /// attribute (the caller checks it: the code differs per command).
+    /// (the reference's CryptValidateSignature). Whether the key must have
+    /// the sign attribute is the caller's rule: VerifySignature requires it,
+    /// PolicySigned (as in the reference) does not.
     ///
     /// An asymmetric key verifies any scheme of its type whatever its own
     /// scheme (as the reference does); an HMAC key with a scheme verifies

@@ -128,6 +128,11 @@ const ENTITY_USER_AND_POLICY_SESSION: &[HandleSpec] = &[
     handle(HandleKind::EntityOrNull, AuthRole::User),
     handle(HandleKind::PolicySession, AuthRole::None),
 ];
+/// PolicySigned: the key that signed (no authorization), then the session.
+const OBJECT_AND_POLICY_SESSION: &[HandleSpec] = &[
+    handle(HandleKind::Object, AuthRole::None),
+    handle(HandleKind::PolicySession, AuthRole::None),
+];
 const CONTEXT_NO_AUTH: &[HandleSpec] = &[handle(HandleKind::Context, AuthRole::None)];
 const PROVISION_AND_OBJECT: &[HandleSpec] = &[
     handle(HandleKind::Provision, AuthRole::User),
@@ -208,10 +213,12 @@ pub static COMMANDS: &[CommandDef] = &[
     cmd!(0x0000_0157, "Load", OBJECT_USER, sessions: true, nv: false, crypt: (true, true), rhandle: true, object::load),
     cmd!(0x0000_015D, "Sign", OBJECT_USER, sessions: true, nv: false, crypt: (true, false), rhandle: false, signature::sign),
     cmd!(0x0000_015E, "Unseal", OBJECT_USER, sessions: true, nv: false, crypt: (false, true), rhandle: false, object::unseal),
+    cmd!(0x0000_0160, "PolicySigned", OBJECT_AND_POLICY_SESSION, sessions: true, nv: false, crypt: (true, true), rhandle: false, policy::policy_signed),
     cmd!(0x0000_0161, "ContextLoad", &[], sessions: false, nv: false, crypt: (false, false), rhandle: true, context::context_load),
     cmd!(0x0000_0162, "ContextSave", CONTEXT_NO_AUTH, sessions: false, nv: false, context::context_save),
     cmd!(0x0000_0165, "FlushContext", &[], sessions: false, nv: false, context::flush_context),
     cmd!(0x0000_0167, "LoadExternal", &[], sessions: true, nv: false, crypt: (true, true), rhandle: true, object::load_external),
+    cmd!(0x0000_016A, "PolicyAuthorize", POLICY_SESSION, sessions: true, nv: false, crypt: (true, false), rhandle: false, policy::policy_authorize),
     cmd!(0x0000_016B, "PolicyAuthValue", POLICY_SESSION, sessions: true, nv: false, policy::policy_auth_value),
     cmd!(0x0000_016C, "PolicyCommandCode", POLICY_SESSION, sessions: true, nv: false, policy::policy_command_code),
     cmd!(0x0000_016D, "PolicyCounterTimer", POLICY_SESSION, sessions: true, nv: false, crypt: (true, false), rhandle: false, policy::policy_counter_timer),

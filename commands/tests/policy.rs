@@ -782,3 +782,349 @@ fn policy_template_admits_only_its_template() {
         flush(&mut t, s);
     }
 }
+
+const CC_CREATE_PRIMARY: u32 = 0x131;
+const CC_SIGN: u32 = 0x15D;
+const CC_POLICY_SIGNED: u32 = 0x160;
+const CC_POLICY_AUTHORIZE: u32 = 0x16A;
+const CC_VERIFY_SIGNATURE: u32 = 0x177;
+const RH_NULL: u32 = 0x4000_0007;
+const ST_VERIFIED: u16 = 0x8022;
+const ST_HASHCHECK: u16 = 0x8024;
+const ST_AUTH_SIGNED: u16 = 0x8025;
+const RC_SIGNATURE_P5: u32 = 0x5DB;
+const RC_EXPIRED_P4: u32 = 0x4E3;
+const RC_VALUE_P4: u32 = 0x4C4;
+const RC_HASH_P3: u32 = 0x3C3;
+const RC_SIZE_P3: u32 = 0x3D5;
+const RC_TAG_P4: u32 = 0x4D7;
+
+/// An ECDSA-P256/SHA-256 signing primary in the owner hierarchy: (handle, Name).
+fn signing_key(t: &mut Tpm) -> (u32, Vec<u8>) {
+    // fixedTPM | fixedParent | sensitiveDataOrigin | userWithAuth | sign
+    let mut template = 0x0023u16.to_be_bytes().to_vec();
+    template.extend_from_slice(&0x000Bu16.to_be_bytes());
+    template.extend_from_slice(&0x0004_0072u32.to_be_bytes());
+    template.extend_from_slice(&tpm2b(&[]));
+    // symmetric NULL, ECDSA(SHA-256), NIST P-256, KDF NULL, unique (empty x, y)
+    for v in [0x0010u16, 0x0018, 0x000B, 0x0003, 0x0010, 0, 0] {
+        template.extend_from_slice(&v.to_be_bytes());
+    }
+    let p = [
+        &tpm2b(&[0, 0, 0, 0])[..],
+        &tpm2b(&template),
+        &tpm2b(&[]),
+        &0u32.to_be_bytes(),
+    ]
+    .concat();
+    let r = t.run(&with_pw(CC_CREATE_PRIMARY, OWNER, &p));
+    assert_eq!(rc(&r), 0);
+    let handle = u32::from_be_bytes(r[10..14].try_into().unwrap());
+    // handle, parameterSize, outPublic, creationData, creationHash, ticket, name
+    let mut rest = &r[18..];
+    let skip_2b = |rest: &mut &[u8]| {
+        let n = u16::from_be_bytes(rest[..2].try_into().unwrap()) as usize;
+        let v = rest[2..2 + n].to_vec();
+        *rest = &rest[2 + n..];
+        v
+    };
+    skip_2b(&mut rest);
+    skip_2b(&mut rest);
+    skip_2b(&mut rest);
+    rest = &rest[6..];
+    skip_2b(&mut rest);
+    let name = skip_2b(&mut rest);
+    (handle, name)
+}
+
+/// TPM2_Sign of `digest` with the key's scheme: the TPMT_SIGNATURE.
+fn sign_digest(t: &mut Tpm, key: u32, digest: &[u8]) -> Vec<u8> {
+    let null_ticket = [
+        &ST_HASHCHECK.to_be_bytes()[..],
+        &RH_NULL.to_be_bytes(),
+        &tpm2b(&[]),
+    ]
+    .concat();
+    let p = [&tpm2b(digest)[..], &0x0010u16.to_be_bytes(), &null_ticket].concat();
+    let r = t.run(&with_pw(CC_SIGN, key, &p));
+    assert_eq!(rc(&r), 0);
+    params(&r).to_vec()
+}
+
+/// PolicySigned parameters: nonceTPM, cpHashA, policyRef, expiration, auth.
+fn signed_params(nonce: &[u8], cp: &[u8], policy_ref: &[u8], exp: i32, sig: &[u8]) -> Vec<u8> {
+    [&secret_params(nonce, cp, policy_ref, exp)[..], sig].concat()
+}
+
+/// aHash of PolicySigned (SHA-256): H(nonceTPM || expiration || cpHashA || policyRef).
+fn a_hash(nonce: &[u8], cp: &[u8], policy_ref: &[u8], exp: i32) -> Vec<u8> {
+    h(&[nonce, &exp.to_be_bytes(), cp, policy_ref])
+}
+
+/// PolicySigned with `key` on `session`; the whole response.
+fn policy_signed(t: &mut Tpm, key: u32, session: u32, params: &[u8]) -> Vec<u8> {
+    let mut body = key.to_be_bytes().to_vec();
+    body.extend_from_slice(&session.to_be_bytes());
+    body.extend_from_slice(params);
+    t.run(&cmd(0x8001, CC_POLICY_SIGNED, &body))
+}
+
+#[test]
+fn policy_signed_checks_the_signature_and_binds_the_key() {
+    let mut t = Tpm::started();
+    let (key, name) = signing_key(&mut t);
+    // H(H(0 || TPM_CC_PolicySigned || keyName) || policyRef)
+    let want = h(&[&ext(&ZERO, CC_POLICY_SIGNED, &[&name]), b"ref"]);
+
+    // A trial session checks no signature: any well-formed one goes.
+    let (trial, _) = start(&mut t, SE_TRIAL);
+    let junk = [
+        &0x0018u16.to_be_bytes()[..],
+        &0x000Bu16.to_be_bytes(),
+        &tpm2b(&[1; 32]),
+        &tpm2b(&[2; 32]),
+    ]
+    .concat();
+    let r = policy_signed(
+        &mut t,
+        key,
+        trial,
+        &signed_params(&[1; 16], &[], b"ref", 0, &junk),
+    );
+    assert_eq!(rc(&r), 0);
+    assert_eq!(digest(&mut t, trial), want);
+
+    // A real session: the authority signs aHash bound to this session's nonceTPM.
+    let (s, nonce) = start(&mut t, SE_POLICY);
+    let sig = sign_digest(&mut t, key, &a_hash(&nonce, &[], b"ref", 0));
+    // Refusals first (each leaves the session as it was).
+    let wrong = sign_digest(&mut t, key, &a_hash(&nonce, &[], b"other", 0));
+    let r = policy_signed(
+        &mut t,
+        key,
+        s,
+        &signed_params(&nonce, &[], b"ref", 0, &wrong),
+    );
+    assert_eq!(rc(&r), RC_SIGNATURE_P5);
+    let r = policy_signed(
+        &mut t,
+        key,
+        s,
+        &signed_params(&nonce, &[], b"other", 1, &wrong),
+    );
+    assert_eq!(rc(&r), RC_SIGNATURE_P5, "expiration is signed too");
+    let r = policy_signed(
+        &mut t,
+        key,
+        s,
+        &signed_params(&[7; 16], &[], b"ref", 0, &sig),
+    );
+    assert_eq!(rc(&r), RC_NONCE_P1);
+    let r = policy_signed(
+        &mut t,
+        key,
+        s,
+        &signed_params(&nonce, &[1; 20], b"ref", 0, &sig),
+    );
+    assert_eq!(rc(&r), RC_SIZE_P2);
+    assert_eq!(digest(&mut t, s), ZERO);
+    let r = policy_signed(&mut t, key, s, &signed_params(&nonce, &[], b"ref", 0, &sig));
+    assert_eq!(rc(&r), 0);
+    // No expiration: an empty timeout and a NULL TPM_ST_AUTH_SIGNED ticket.
+    assert_eq!(params(&r), &[0, 0, 0x80, 0x25, 0x40, 0, 0, 7, 0, 0][..]);
+    assert_eq!(digest(&mut t, s), want);
+    // The policy authorizes: the owner's authPolicy is this digest.
+    owner_policy(&mut t, &want);
+    assert_eq!(set_owner_policy(&mut t, 0, s, &[], &want), 0);
+    flush(&mut t, s);
+
+    // The signature over an aHash without nonceTPM is good in any session.
+    let sig = sign_digest(&mut t, key, &a_hash(&[], &[], b"ref", 0));
+    let (s2, _) = start(&mut t, SE_POLICY);
+    let r = policy_signed(&mut t, key, s2, &signed_params(&[], &[], b"ref", 0, &sig));
+    assert_eq!(rc(&r), 0);
+    assert_eq!(digest(&mut t, s2), want);
+    flush(&mut t, s2);
+}
+
+#[test]
+fn policy_signed_expires_and_its_ticket_stands_in() {
+    let mut t = Tpm::started();
+    let (key, name) = signing_key(&mut t);
+    let want = h(&[&ext(&ZERO, CC_POLICY_SIGNED, &[&name]), b"ref"]);
+    // Expiration 1 s after the session started: fine now, refused 2 s later.
+    let (s, nonce) = start(&mut t, SE_POLICY);
+    let sig = sign_digest(&mut t, key, &a_hash(&nonce, &[], b"ref", 1));
+    t.platform.now_ms += 2000;
+    let r = policy_signed(&mut t, key, s, &signed_params(&nonce, &[], b"ref", 1, &sig));
+    assert_eq!(rc(&r), RC_EXPIRED_P4);
+    let (s, nonce) = start(&mut t, SE_POLICY);
+    let sig = sign_digest(&mut t, key, &a_hash(&nonce, &[], b"ref", 1));
+    let r = policy_signed(&mut t, key, s, &signed_params(&nonce, &[], b"ref", 1, &sig));
+    assert_eq!(rc(&r), 0);
+    // The session itself now expires with the authorization (a deferred check).
+    owner_policy(&mut t, &want);
+    t.platform.now_ms += 2000;
+    assert_eq!(set_owner_policy(&mut t, 0, s, &[], &want), RC_EXPIRED_S1);
+    flush(&mut t, s);
+
+    // A negative expiration: a TPM_ST_AUTH_SIGNED ticket of the key's hierarchy (owner).
+    let (s, nonce) = start(&mut t, SE_POLICY);
+    let sig = sign_digest(&mut t, key, &a_hash(&nonce, &[], b"ref", -60));
+    let r = policy_signed(
+        &mut t,
+        key,
+        s,
+        &signed_params(&nonce, &[], b"ref", -60, &sig),
+    );
+    assert_eq!(rc(&r), 0);
+    let out = params(&r);
+    assert_eq!(&out[..2], &[0, 8]);
+    let timeout = out[2..10].to_vec();
+    let ticket = out[10..].to_vec();
+    assert_eq!(&ticket[..2], &ST_AUTH_SIGNED.to_be_bytes());
+    assert_eq!(&ticket[2..6], &OWNER.to_be_bytes());
+    assert_eq!(ticket.len(), 6 + 2 + 32);
+    flush(&mut t, s);
+    // PolicyTicket replays it (PolicySigned's digest) in another session, until the timeout.
+    let tk = |policy_ref: &[u8]| {
+        [
+            &tpm2b(&timeout)[..],
+            &tpm2b(&[]),
+            &tpm2b(policy_ref),
+            &tpm2b(&name),
+            &ticket,
+        ]
+        .concat()
+    };
+    let (s3, _) = start(&mut t, SE_POLICY);
+    assert_eq!(
+        policy_rc(&mut t, CC_POLICY_TICKET, s3, &tk(b"other")),
+        RC_TICKET_P5
+    );
+    assert_eq!(policy_rc(&mut t, CC_POLICY_TICKET, s3, &tk(b"ref")), 0);
+    assert_eq!(digest(&mut t, s3), want);
+    assert_eq!(set_owner_policy(&mut t, 0, s3, &[], &want), 0);
+    t.platform.now_ms += 61_000;
+    assert_eq!(policy_rc(&mut t, CC_POLICY_TICKET, s3, &tk(b"ref")), 0x1E3);
+    // A trial session never gets a ticket.
+    let (trial, nonce) = start(&mut t, SE_TRIAL);
+    let r = policy_signed(
+        &mut t,
+        key,
+        trial,
+        &signed_params(&nonce, &[], b"ref", -60, &sig),
+    );
+    assert_eq!(rc(&r), 0);
+    assert_eq!(params(&r), &[0, 0, 0x80, 0x25, 0x40, 0, 0, 7, 0, 0][..]);
+}
+
+#[test]
+fn policy_authorize_takes_an_approved_policy() {
+    let mut t = Tpm::started();
+    let (key, name) = signing_key(&mut t);
+    let spp = CC_SET_PRIMARY_POLICY.to_be_bytes();
+    // The authority approves "SetPrimaryPolicy only" with policyRef "v1".
+    let approved = ext(&ZERO, CC_POLICY_COMMAND_CODE, &[&spp]);
+    let ahash = h(&[&approved, b"v1"]);
+    let sig = sign_digest(&mut t, key, &ahash);
+    let p = [&tpm2b(&ahash)[..], &sig].concat();
+    let r = t.run(&cmd(
+        0x8001,
+        CC_VERIFY_SIGNATURE,
+        &[&key.to_be_bytes()[..], &p].concat(),
+    ));
+    assert_eq!(rc(&r), 0);
+    let ticket = params(&r).to_vec();
+    assert_eq!(&ticket[..6], &[0x80, 0x22, 0x40, 0, 0, 1]);
+    let null_ticket = [
+        &ST_VERIFIED.to_be_bytes()[..],
+        &RH_NULL.to_be_bytes(),
+        &tpm2b(&[]),
+    ]
+    .concat();
+    let authorize = |approved: &[u8], policy_ref: &[u8], key_name: &[u8], ticket: &[u8]| {
+        [
+            &tpm2b(approved)[..],
+            &tpm2b(policy_ref),
+            &tpm2b(key_name),
+            ticket,
+        ]
+        .concat()
+    };
+    // H(H(0 || TPM_CC_PolicyAuthorize || keyName) || policyRef)
+    let want = h(&[&ext(&ZERO, CC_POLICY_AUTHORIZE, &[&name]), b"v1"]);
+
+    // Trial: no ticket needed, the current digest is not compared.
+    let (trial, _) = start(&mut t, SE_TRIAL);
+    let p = authorize(&approved, b"v1", &name, &null_ticket);
+    assert_eq!(policy_rc(&mut t, CC_POLICY_AUTHORIZE, trial, &p), 0);
+    assert_eq!(digest(&mut t, trial), want);
+    // keySign must be a Name of a known hash with that hash's size (trial sessions too).
+    let bad_size = [&[0, 0x04][..], &name[2..]].concat();
+    let p = authorize(&approved, b"v1", &bad_size, &null_ticket);
+    assert_eq!(
+        policy_rc(&mut t, CC_POLICY_AUTHORIZE, trial, &p),
+        RC_SIZE_P3
+    );
+    let bad_hash = [&[0, 0x99][..], &name[2..]].concat();
+    let p = authorize(&approved, b"v1", &bad_hash, &null_ticket);
+    assert_eq!(
+        policy_rc(&mut t, CC_POLICY_AUTHORIZE, trial, &p),
+        RC_HASH_P3
+    );
+    let p = authorize(&approved, b"v1", &OWNER.to_be_bytes(), &null_ticket);
+    assert_eq!(
+        policy_rc(&mut t, CC_POLICY_AUTHORIZE, trial, &p),
+        RC_HASH_P3
+    );
+    let hashcheck = [
+        &ST_HASHCHECK.to_be_bytes()[..],
+        &RH_NULL.to_be_bytes(),
+        &tpm2b(&[]),
+    ]
+    .concat();
+    let p = authorize(&approved, b"v1", &name, &hashcheck);
+    assert_eq!(policy_rc(&mut t, CC_POLICY_AUTHORIZE, trial, &p), RC_TAG_P4);
+
+    // Real session: the approved policy, then PolicyAuthorize with the ticket.
+    owner_policy(&mut t, &want);
+    let (s, _) = start(&mut t, SE_POLICY);
+    // Before the approved policy ran, the current digest is not approvedPolicy.
+    let p = authorize(&approved, b"v1", &name, &ticket);
+    assert_eq!(policy_rc(&mut t, CC_POLICY_AUTHORIZE, s, &p), RC_VALUE_P1);
+    assert_eq!(policy_rc(&mut t, CC_POLICY_COMMAND_CODE, s, &spp), 0);
+    // Forged, NULL, another policyRef, another key's Name: the ticket does not verify.
+    let mut forged = ticket.clone();
+    let last = forged.len() - 1;
+    forged[last] ^= 1;
+    let other_name = [&name[..2], &h(&[b"another key"])].concat();
+    for (policy_ref, key_name, tk) in [
+        (&b"v1"[..], &name[..], &forged[..]),
+        (b"v1", &name, &null_ticket),
+        (b"v2", &name, &ticket),
+        (b"v1", &other_name, &ticket),
+    ] {
+        let p = authorize(&approved, policy_ref, key_name, tk);
+        assert_eq!(policy_rc(&mut t, CC_POLICY_AUTHORIZE, s, &p), RC_VALUE_P4);
+    }
+    // The ticket re-labelled as one of the NULL hierarchy is refused too.
+    let mut null_h = ticket.clone();
+    null_h[2..6].copy_from_slice(&RH_NULL.to_be_bytes());
+    let p = authorize(&approved, b"v1", &name, &null_h);
+    assert_eq!(policy_rc(&mut t, CC_POLICY_AUTHORIZE, s, &p), RC_VALUE_P4);
+    assert_eq!(digest(&mut t, s), approved);
+    let p = authorize(&approved, b"v1", &name, &ticket);
+    assert_eq!(policy_rc(&mut t, CC_POLICY_AUTHORIZE, s, &p), 0);
+    assert_eq!(digest(&mut t, s), want);
+    // The approved policy's deferred check (the command code) still holds.
+    assert_eq!(set_owner_policy(&mut t, 0, s, &[], &want), 0);
+    flush(&mut t, s);
+
+    // An unapproved policy (PolicyPassword) cannot use the ticket.
+    let (s, _) = start(&mut t, SE_POLICY);
+    assert_eq!(policy_rc(&mut t, CC_POLICY_PASSWORD, s, &[]), 0);
+    let pw = digest(&mut t, s);
+    let p = authorize(&pw, b"v1", &name, &ticket);
+    assert_eq!(policy_rc(&mut t, CC_POLICY_AUTHORIZE, s, &p), RC_VALUE_P4);
+}

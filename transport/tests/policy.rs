@@ -1,7 +1,9 @@
 //! Enhanced authorization end to end with tpm2-tools: every tpm2_policy* tool's trial digest is
 //! compared between vtpm and swtpm (and with the Part 3 formula), and policies are used for real:
 //! a PCR-sealed object, PolicyOR across two PCR states, PolicySecret with the owner's password and
-//! its ticket, PolicyPassword, PolicyLocality at the wrong locality.
+//! its ticket, PolicyPassword, PolicyLocality at the wrong locality, PolicySigned with an
+//! openssl-made signature (and its ticket through PolicyTicket), PolicyAuthorize of a PCR policy
+//! approved by an openssl-signed TPMT_TK_VERIFIED.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -20,10 +22,14 @@ const TPM_RC_VALUE_P1: u32 = 0x1C4;
 const TPM_RC_BAD_AUTH: u32 = 0x9A2; // session 1
 const TPM_RC_TICKET_P5: u32 = 0x5E0;
 const TPM_RC_LOCALITY: u32 = 0x907;
+const TPM_RC_SIGNATURE_P5: u32 = 0x5DB;
+const TPM_RC_VALUE_P4: u32 = 0x4C4;
 
 // Command codes hashed into policy digests.
 const CC_POLICY_SECRET: u32 = 0x151;
 const CC_UNSEAL: u32 = 0x15E;
+const CC_POLICY_SIGNED: u32 = 0x160;
+const CC_POLICY_AUTHORIZE: u32 = 0x16A;
 const CC_POLICY_AUTH_VALUE: u32 = 0x16B;
 const CC_POLICY_COMMAND_CODE: u32 = 0x16C;
 const CC_POLICY_COUNTER_TIMER: u32 = 0x16D;
@@ -692,10 +698,428 @@ both!(
     policy_secret_owner,
     policy_password,
     policy_locality,
+    policy_signed_unseal,
+    policy_signed_ticket,
+    policy_authorize_unseal,
+    policy_authorize_raw_codes,
 );
 
 /// The TPM response code ESAPI printed ("ErrorCode (0x...)").
 fn tpm_rc(stderr: &str) -> Option<u32> {
     let i = stderr.find("ErrorCode (0x")? + "ErrorCode (0x".len();
     u32::from_str_radix(stderr.get(i..i + 8)?, 16).ok()
+}
+
+/// One RSA-2048 authority key (PEM) for the whole test binary, so that policies naming it are
+/// the same on vtpm and swtpm.
+fn authority_pem() -> &'static [u8] {
+    static KEY: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| {
+        let out = std::process::Command::new("openssl")
+            .args([
+                "genpkey",
+                "-algorithm",
+                "RSA",
+                "-pkeyopt",
+                "rsa_keygen_bits:2048",
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "openssl genpkey: {out:?}");
+        out.stdout
+    })
+}
+
+impl Tpm {
+    /// Run openssl in the work dir, assert success.
+    fn openssl(&self, args: &[&str]) {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(self.dir.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "openssl {args:?}: {out:?}");
+    }
+
+    /// The authority's private key in auth.key, its public key loaded with tpm2_loadexternal
+    /// (owner hierarchy) in auth.ctx; returns its Name (also in auth.name).
+    fn authority(&self) -> Vec<u8> {
+        self.write("auth.key", authority_pem());
+        self.openssl(&["pkey", "-in", "auth.key", "-pubout", "-out", "auth.pub.pem"]);
+        self.ok(
+            "tpm2_loadexternal",
+            &[
+                "-C",
+                "o",
+                "-G",
+                "rsa",
+                "-u",
+                "auth.pub.pem",
+                "-c",
+                "auth.ctx",
+                "-n",
+                "auth.name",
+            ],
+        );
+        self.flush();
+        self.read("auth.name")
+    }
+
+    /// RSASSA-SHA256 signature of the file `data` by the authority into `sig`.
+    fn sign(&self, data: &str, sig: &str) {
+        self.openssl(&["dgst", "-sha256", "-sign", "auth.key", "-out", sig, data]);
+    }
+
+    /// On the policy session s.ctx: tpm2_policysigned with `extra` (-x, -t ...) and a signature
+    /// the authority makes over the aHash input the tool computes (--raw-data).
+    fn policy_signed(&self, extra: &[&str], good: bool) -> Result<(), u32> {
+        self.policy_signed_with("auth.ctx", extra, good)
+    }
+
+    /// [`Tpm::policy_signed`] with the authority's public key loaded as `key`.
+    fn policy_signed_with(&self, key: &str, extra: &[&str], good: bool) -> Result<(), u32> {
+        let mut raw = vec!["-S", "s.ctx", "-c", key, "--raw-data", "raw.bin"];
+        raw.extend_from_slice(extra);
+        self.ok("tpm2_policysigned", &raw);
+        if !good {
+            // The authority signs something else.
+            let mut other = self.read("raw.bin");
+            other.push(0);
+            self.write("raw.bin", &other);
+        }
+        self.sign("raw.bin", "a.sig");
+        let mut args = vec!["-S", "s.ctx", "-c", key, "-g", "sha256", "-s", "a.sig"];
+        args.extend_from_slice(&["-f", "rsassa"]);
+        args.extend_from_slice(extra);
+        let out = self.tools().run("tpm2_policysigned", &args);
+        // The tool leaves the key loaded: free the object slots for what follows.
+        self.ok("tpm2_flushcontext", &["-t"]);
+        if out.ok() {
+            Ok(())
+        } else {
+            Err(tpm_rc(&out.stderr).unwrap_or_else(|| panic!("{}: {out}", self.peer())))
+        }
+    }
+}
+
+/// PolicySigned's digest: H(H(0 || TPM_CC_PolicySigned || keyName) || policyRef).
+fn signed_digest(name: &[u8], policy_ref: &[u8]) -> Vec<u8> {
+    sha256(&[&ext(&ZERO, CC_POLICY_SIGNED, &[name]), policy_ref])
+}
+
+/// PolicyAuthorize's digest: H(H(0 || TPM_CC_PolicyAuthorize || keyName) || policyRef).
+fn authorize_digest(name: &[u8], policy_ref: &[u8]) -> Vec<u8> {
+    sha256(&[&ext(&ZERO, CC_POLICY_AUTHORIZE, &[name]), policy_ref])
+}
+
+/// Trial digests of tpm2_policysigned (with and without a qualification) and
+/// tpm2_policyauthorize naming the shared authority: (what, digest, formula).
+fn authority_digests(peer: &Peer) -> Vec<(&'static str, Vec<u8>, Vec<u8>)> {
+    let t = Tpm::new(peer);
+    let name = t.authority();
+    // A trial session checks no signature, but the tool wants one.
+    t.write("zero.bin", &[0; 4]);
+    t.sign("zero.bin", "a.sig");
+    let signed = [
+        "-c", "auth.ctx", "-g", "sha256", "-s", "a.sig", "-f", "rsassa",
+    ];
+    let d = t.trial("signed.pol", "tpm2_policysigned", &signed);
+    let mut v = vec![("policysigned", d, signed_digest(&name, b""))];
+    let mut with_ref = signed.to_vec();
+    with_ref.extend_from_slice(&["-q", "76657273696f6e31"]);
+    let d = t.trial("signed_ref.pol", "tpm2_policysigned", &with_ref);
+    v.push(("policysigned -q", d, signed_digest(&name, b"version1")));
+    let d = t.trial("authz.pol", "tpm2_policyauthorize", &["-n", "auth.name"]);
+    v.push(("policyauthorize", d, authorize_digest(&name, b"")));
+    let d = t.trial(
+        "authz_ref.pol",
+        "tpm2_policyauthorize",
+        &["-n", "auth.name", "-q", "76657273696f6e31"],
+    );
+    v.push((
+        "policyauthorize -q",
+        d,
+        authorize_digest(&name, b"version1"),
+    ));
+    v
+}
+
+/// Differential: PolicySigned / PolicyAuthorize trial digests agree between vtpm and swtpm and
+/// with Part 3.
+#[test]
+fn authority_digests_match_swtpm_and_spec() {
+    let ours = authority_digests(&vtpm());
+    let theirs = authority_digests(&Peer::Swtpm);
+    assert_eq!(ours.len(), theirs.len());
+    for ((what, got, want), (_, swtpm, _)) in ours.iter().zip(&theirs) {
+        assert_eq!(hex(got), hex(swtpm), "{what}: vtpm vs swtpm");
+        assert_eq!(hex(got), hex(want), "{what}: vtpm vs the spec formula");
+    }
+}
+
+/// An object sealed to PolicySigned(authority) unseals after the authority signed this session's
+/// nonceTPM (the tool's --raw-data, signed by openssl); a signature over other data, or over
+/// another session's nonce, is TPM_RC_SIGNATURE (parameter 5). A decrypt-only copy of the key
+/// verifies too.
+fn policy_signed_unseal(peer: Peer) {
+    let t = Tpm::new(&peer);
+    let name = t.authority();
+    t.write("zero.bin", &[0; 4]);
+    t.sign("zero.bin", "a.sig");
+    let d = t.trial(
+        "signed.pol",
+        "tpm2_policysigned",
+        &[
+            "-c", "auth.ctx", "-g", "sha256", "-s", "a.sig", "-f", "rsassa",
+        ],
+    );
+    assert_eq!(hex(&d), hex(&signed_digest(&name, b"")), "{}", t.peer());
+    t.seal("signed.pol", None);
+
+    t.policy_session(&[]);
+    t.policy_signed(&["-x"], true).unwrap();
+    // aHash input: nonceTPM (16 bytes here) || expiration 0.
+    let raw = t.read("raw.bin");
+    assert!(
+        raw.len() > 4 && raw.ends_with(&[0; 4]),
+        "{}: {}",
+        t.peer(),
+        hex(&raw)
+    );
+    assert_eq!(
+        t.unseal("session:s.ctx").unwrap(),
+        b"policy sealed secret",
+        "{}",
+        t.peer()
+    );
+
+    t.policy_session(&[]);
+    assert_eq!(
+        t.policy_signed(&["-x"], false),
+        Err(TPM_RC_SIGNATURE_P5),
+        "{}",
+        t.peer()
+    );
+    t.flush();
+    // The key's sign attribute is not required (only the holder of the private key can make a
+    // signature that verifies), as in the reference: the same key loaded decrypt-only.
+    t.ok(
+        "tpm2_loadexternal",
+        &[
+            "-C",
+            "o",
+            "-G",
+            "rsa",
+            "-u",
+            "auth.pub.pem",
+            "-a",
+            "decrypt",
+            "-c",
+            "dec.ctx",
+        ],
+    );
+    let public = t.ok("tpm2_readpublic", &["-c", "dec.ctx"]);
+    let attrs = public
+        .split_once("attributes:")
+        .and_then(|(_, rest)| yaml_value(rest, "value"))
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        attrs.contains("decrypt") && !attrs.contains("sign"),
+        "{}: {public}",
+        t.peer()
+    );
+    t.flush();
+    t.policy_session(&[]);
+    t.policy_signed_with("dec.ctx", &["-x"], true).unwrap();
+    t.flush();
+    // The signature of one session's nonce does not serve another session.
+    t.policy_session(&[]);
+    t.ok(
+        "tpm2_policysigned",
+        &[
+            "-S",
+            "s.ctx",
+            "-c",
+            "auth.ctx",
+            "-x",
+            "--raw-data",
+            "raw.bin",
+        ],
+    );
+    t.sign("raw.bin", "old.sig");
+    t.flush();
+    t.policy_session(&[]);
+    t.fails(
+        TPM_RC_SIGNATURE_P5,
+        "tpm2_policysigned",
+        &[
+            "-S", "s.ctx", "-c", "auth.ctx", "-x", "-g", "sha256", "-s", "old.sig", "-f", "rsassa",
+        ],
+    );
+    t.flush();
+}
+
+/// PolicySigned with a negative expiration returns a TPM_ST_AUTH_SIGNED ticket (owner
+/// hierarchy, the key's) and a timeout; tpm2_policyticket replays it in a new session, which
+/// then unseals the object sealed to PolicySigned.
+fn policy_signed_ticket(peer: Peer) {
+    let t = Tpm::new(&peer);
+    let name = t.authority();
+    t.write("zero.bin", &[0; 4]);
+    t.sign("zero.bin", "a.sig");
+    t.trial(
+        "signed.pol",
+        "tpm2_policysigned",
+        &[
+            "-c", "auth.ctx", "-g", "sha256", "-s", "a.sig", "-f", "rsassa",
+        ],
+    );
+    t.seal("signed.pol", None);
+    t.policy_session(&[]);
+    let expiring = [
+        "-x",
+        "-t",
+        "-600",
+        "--ticket",
+        "tk.bin",
+        "--timeout",
+        "to.bin",
+    ];
+    t.policy_signed(&expiring, true).unwrap();
+    t.ok("tpm2_getpolicydigest", &["-S", "s.ctx", "-o", "got.pol"]);
+    assert_eq!(hex(&t.read("got.pol")), hex(&signed_digest(&name, b"")));
+    t.flush();
+    let ticket = t.read("tk.bin");
+    assert_eq!(&ticket[..6], &[0x80, 0x25, 0x40, 0, 0, 1], "{}", t.peer());
+    assert_eq!(t.read("to.bin").len(), 8, "{}", t.peer());
+    let replay = [
+        "--timeout",
+        "to.bin",
+        "--ticket",
+        "tk.bin",
+        "-n",
+        "auth.name",
+    ];
+    t.policy_session(&[("tpm2_policyticket", &replay)]);
+    assert_eq!(
+        t.unseal("session:s.ctx").unwrap(),
+        b"policy sealed secret",
+        "{}: through the PolicySigned ticket",
+        t.peer()
+    );
+}
+
+/// An object sealed to PolicyAuthorize(authority) unseals through any policy the authority
+/// approved: a PCR policy signed with openssl, tpm2_verifysignature's ticket, then
+/// tpm2_policyauthorize. An unapproved policy is refused (TPM_RC_VALUE on the ticket,
+/// parameter 4), as is the approved one once the current digest is not it (parameter 1).
+fn policy_authorize_unseal(peer: Peer) {
+    let t = Tpm::new(&peer);
+    t.authority();
+    t.trial("authz.pol", "tpm2_policyauthorize", &["-n", "auth.name"]);
+    t.seal("authz.pol", None);
+    t.ok("tpm2_pcrreset", &["23"]);
+    t.trial("pcr.pol", "tpm2_policypcr", &["-l", "sha256:23"]);
+    t.trial("pw.pol", "tpm2_policypassword", &[]);
+    t.sign("pcr.pol", "pcr.sig");
+    t.ok(
+        "tpm2_verifysignature",
+        &[
+            "-c", "auth.ctx", "-g", "sha256", "-m", "pcr.pol", "-s", "pcr.sig", "-f", "rsassa",
+            "-t", "pcr.tkt",
+        ],
+    );
+    t.flush();
+    assert_eq!(&t.read("pcr.tkt")[..6], &[0x80, 0x22, 0x40, 0, 0, 1]);
+    let authorize = ["-i", "pcr.pol", "-n", "auth.name", "-t", "pcr.tkt"];
+    t.policy_session(&[
+        ("tpm2_policypcr", &["-l", "sha256:23"]),
+        ("tpm2_policyauthorize", &authorize),
+    ]);
+    assert_eq!(
+        t.unseal("session:s.ctx").unwrap(),
+        b"policy sealed secret",
+        "{}: through the approved PCR policy",
+        t.peer()
+    );
+
+    // PolicyPassword was not approved: the PCR policy's ticket does not vouch for it.
+    t.policy_session(&[("tpm2_policypassword", &[])]);
+    t.fails(
+        TPM_RC_VALUE_P4,
+        "tpm2_policyauthorize",
+        &[
+            "-S",
+            "s.ctx",
+            "-i",
+            "pw.pol",
+            "-n",
+            "auth.name",
+            "-t",
+            "pcr.tkt",
+        ],
+    );
+    t.flush();
+    // After PCR 23 changed, the session's digest is no longer the approved policy.
+    t.ok(
+        "tpm2_pcrextend",
+        &[&format!("23:sha256={}", hex(&[3u8; 32]))],
+    );
+    t.policy_session(&[("tpm2_policypcr", &["-l", "sha256:23"])]);
+    let mut args = vec!["-S", "s.ctx"];
+    args.extend_from_slice(&authorize);
+    t.fails(TPM_RC_VALUE_P1, "tpm2_policyauthorize", &args);
+    t.flush();
+}
+
+/// PolicyAuthorize's refusals as raw commands, with their positions: keySign must be a Name of a
+/// known hash of the right size (checked in trial sessions too), the ticket must be a
+/// TPMT_TK_VERIFIED; in a policy session approvedPolicy must be the current digest and a NULL
+/// ticket never verifies.
+fn policy_authorize_raw_codes(peer: Peer) {
+    let t = Tpm::new(&peer);
+    let b2 = |v: &[u8]| [&(v.len() as u16).to_be_bytes()[..], v].concat();
+    let ticket = |tag: u16| {
+        [
+            &tag.to_be_bytes()[..],
+            &0x4000_0007u32.to_be_bytes(),
+            &[0, 0],
+        ]
+        .concat()
+    };
+    let name = [&[0x00, 0x0B][..], &sha256(&[b"a key"])].concat();
+    let params = |approved: &[u8], key: &[u8], tag: u16| {
+        [&b2(approved)[..], &b2(b""), &b2(key), &ticket(tag)].concat()
+    };
+    let trial = raw_start_session(&t.s, 0x03);
+    let bad_hash = [&[0x00, 0x99][..], &name[2..]].concat();
+    let bad_size = [&[0x00, 0x04][..], &name[2..]].concat();
+    let cases: [(&[u8], u16, u32); 4] = [
+        (&bad_hash, 0x8022, 0x3C3),
+        (&bad_size, 0x8022, 0x3D5),
+        (&0x4000_0001u32.to_be_bytes(), 0x8022, 0x3C3),
+        (&name, 0x8024, 0x4D7),
+    ];
+    for (key, tag, want) in cases {
+        let got = raw_policy(&t.s, 0x16A, trial, &params(&ZERO, key, tag));
+        assert_eq!(got, want, "{}: keySign {} tag {tag:#x}", t.peer(), hex(key));
+    }
+    assert_eq!(
+        raw_policy(&t.s, 0x16A, trial, &params(&ZERO, &name, 0x8022)),
+        0
+    );
+    assert_eq!(
+        hex(&raw_policy_digest(&t.s, trial)),
+        hex(&authorize_digest(&name, b"")),
+        "{}",
+        t.peer()
+    );
+    let session = raw_start_session(&t.s, 0x01);
+    let other = sha256(&[b"not the current digest"]);
+    let got = raw_policy(&t.s, 0x16A, session, &params(&other, &name, 0x8022));
+    assert_eq!(got, TPM_RC_VALUE_P1, "{}", t.peer());
+    let got = raw_policy(&t.s, 0x16A, session, &params(&ZERO, &name, 0x8022));
+    assert_eq!(got, TPM_RC_VALUE_P4, "{}: NULL ticket", t.peer());
+    t.flush();
 }

@@ -8,7 +8,7 @@
 
 use alloc::vec::Vec;
 use tpm2_protocol::basic::{TpmInt32, TpmUint8, TpmUint16, TpmUint32};
-use vtpm_crypto::ct_eq;
+use vtpm_crypto::{HashAlg, ct_eq};
 
 use crate::codec::{Out, Params};
 use crate::consts::{
@@ -19,10 +19,12 @@ use crate::object::public::Reader;
 use crate::pipeline::Ctx;
 use crate::rc::Rc;
 use crate::session::{BoundHash, SE_TRIAL, Session};
-use crate::ticket::{ST_AUTH_SECRET, ST_AUTH_SIGNED, Ticket};
+use crate::signature::Signature;
+use crate::ticket::{ST_AUTH_SECRET, ST_AUTH_SIGNED, ST_VERIFIED, Ticket};
 
 pub const CC_POLICY_SECRET: u32 = 0x0000_0151;
 pub const CC_POLICY_SIGNED: u32 = 0x0000_0160;
+const CC_POLICY_AUTHORIZE: u32 = 0x0000_016A;
 const CC_DUPLICATE: u32 = 0x0000_014B;
 const CC_POLICY_AUTH_VALUE: u32 = 0x0000_016B;
 const CC_POLICY_COMMAND_CODE: u32 = 0x0000_016C;
@@ -237,24 +239,113 @@ pub fn policy_secret(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
         parameter_checks(s, now, epoch, timeout, cp_hash, nonce, &blame)?;
     }
     context_update(s, CC_POLICY_SECRET, &name, policy_ref, cp_hash, timeout);
-    if expiration < 0 && !trial {
-        let expires_on_reset = nonce.is_empty();
-        let fields =
-            auth_ticket_fields(timeout, expires_on_reset, epoch, cp_hash, policy_ref, &name);
-        let ticket = ctx
-            .engine
-            .make_ticket(ST_AUTH_SECRET, hierarchy, &[&fields]);
-        let flag = if expires_on_reset {
-            EXPIRES_ON_RESET
-        } else {
-            0
-        };
-        ctx.out.tpm2b(&(timeout | flag).to_be_bytes());
-        ticket.marshal(&mut ctx.out);
-    } else {
+    let grant = AuthGrant {
+        tag: ST_AUTH_SECRET,
+        hierarchy,
+        timeout,
+        epoch,
+        nonce,
+        cp_hash,
+        policy_ref,
+        name: &name,
+    };
+    write_auth_ticket(ctx, &grant, expiration < 0 && !trial);
+    Ok(())
+}
+
+/// What a PolicySecret / PolicySigned authorization returns a ticket for.
+struct AuthGrant<'a> {
+    tag: u16,
+    hierarchy: u32,
+    timeout: u64,
+    epoch: u64,
+    nonce: &'a [u8],
+    cp_hash: &'a [u8],
+    policy_ref: &'a [u8],
+    name: &'a [u8],
+}
+
+/// The timeout and TPMT_TK_AUTH outputs of PolicySecret / PolicySigned: a
+/// ticket when `issue` (a negative expiration outside a trial session), else
+/// an empty timeout and a NULL ticket. The timeout buffer's MSb says whether
+/// the authorization was not tied to nonceTPM (it then ends at TPM Reset).
+fn write_auth_ticket(ctx: &mut Ctx<'_>, g: &AuthGrant<'_>, issue: bool) {
+    if !issue {
         ctx.out.tpm2b(&[]);
-        Ticket::null(ST_AUTH_SECRET).marshal(&mut ctx.out);
+        Ticket::null(g.tag).marshal(&mut ctx.out);
+        return;
     }
+    let expires_on_reset = g.nonce.is_empty();
+    let fields = auth_ticket_fields(
+        g.timeout,
+        expires_on_reset,
+        g.epoch,
+        g.cp_hash,
+        g.policy_ref,
+        g.name,
+    );
+    let ticket = ctx.engine.make_ticket(g.tag, g.hierarchy, &[&fields]);
+    let flag = if expires_on_reset {
+        EXPIRES_ON_RESET
+    } else {
+        0
+    };
+    ctx.out.tpm2b(&(g.timeout | flag).to_be_bytes());
+    ticket.marshal(&mut ctx.out);
+}
+
+/// TPM2_PolicySigned (Part 3, 23.3): an authority proves its consent by
+/// signing aHash = H_sig(nonceTPM || expiration || cpHashA || policyRef) with
+/// the key loaded as authObject; the policy is bound to the key's Name and
+/// policyRef. A trial session checks nothing (not even the signature). A
+/// negative expiration returns a TPM_ST_AUTH_SIGNED ticket for PolicyTicket.
+///
+/// As in the reference, the key's sign attribute is not required: only a
+/// holder of the private key can produce a signature that verifies.
+pub fn policy_signed(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
+    let nonce = ctx.params.read_2b(MAX_DIGEST_SIZE)?;
+    let cp_hash = ctx.params.read_2b(MAX_DIGEST_SIZE)?;
+    let policy_ref = ctx.params.read_2b(MAX_DIGEST_SIZE)?;
+    let expiration = ctx.params.read::<TpmInt32>()?.value();
+    let auth = ctx.params.read_struct(|r| Signature::parse(r, false))?;
+    ctx.params.finish()?;
+    let auth_object = ctx.handles[0];
+    let now = ctx.engine.tpm_time(ctx.platform.monotonic_ms());
+    let epoch = ctx.engine.time_epoch();
+    let name = ctx.engine.entity_name(auth_object);
+    let hierarchy = ctx.engine.entity_hierarchy(auth_object);
+    let s = session_at(ctx, 1)?;
+    let trial = s.kind == SE_TRIAL;
+    let mut timeout = 0;
+    if !trial {
+        timeout = auth_timeout(s, expiration, nonce, now);
+        let blame = Blame {
+            nonce: 1,
+            cp_hash: 2,
+            expiration: 4,
+        };
+        parameter_checks(s, now, epoch, timeout, cp_hash, nonce, &blame)?;
+        // The signature's own hash makes aHash.
+        let hash = HashAlg::from_alg_id(auth.hash()).ok_or(Rc::SCHEME.param(5))?;
+        let a_hash = hash.digest(&[nonce, &expiration.to_be_bytes(), cp_hash, policy_ref]);
+        let key = ctx.engine.object_or_err(auth_object)?;
+        ctx.engine
+            .verify_signature(key, a_hash.as_bytes(), &auth)
+            .map_err(|rc| rc.param(5))?;
+    }
+    let s = session_at(ctx, 1)?;
+    context_update(s, CC_POLICY_SIGNED, &name, policy_ref, cp_hash, timeout);
+    let grant = AuthGrant {
+        tag: ST_AUTH_SIGNED,
+        hierarchy,
+        timeout,
+        epoch,
+        nonce,
+        cp_hash,
+        policy_ref,
+        name: &name,
+    };
+    write_auth_ticket(ctx, &grant, expiration < 0 && !trial);
     Ok(())
 }
 
@@ -605,6 +696,48 @@ pub fn policy_duplication_select(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     );
     s.policy.bound_hash = Some((BoundHash::Name, name_hash.as_bytes().to_vec()));
     s.policy.command_code = Some(CC_DUPLICATE);
+    Ok(())
+}
+
+/// TPM2_PolicyAuthorize (Part 3, 23.16): the policy built so far
+/// (approvedPolicy) was approved by the authority keySign, proven by a
+/// TPMT_TK_VERIFIED from VerifySignature over aHash = H_nameAlg(approvedPolicy
+/// || policyRef) with keySign's nameAlg. The digest then starts again from
+/// zero and binds keySign and policyRef only, so the authority can approve
+/// new policies without changing the objects that use this one.
+pub fn policy_authorize(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
+    let approved = ctx.params.read_2b(MAX_DIGEST_SIZE)?;
+    let policy_ref = ctx.params.read_2b(MAX_DIGEST_SIZE)?;
+    let key_sign = ctx.params.read_2b(MAX_NAME_SIZE)?;
+    let check = ctx.params.read_struct(|r| Ticket::parse(r, ST_VERIFIED))?;
+    ctx.params.finish()?;
+    // keySign must be a digest Name (checked in trial sessions too): its
+    // nameAlg is the hash of aHash.
+    let hash = crate::codec::be_u16(key_sign, 0)
+        .and_then(HashAlg::from_alg_id)
+        .ok_or(Rc::HASH.param(3))?;
+    if key_sign.len() != 2 + hash.digest_size() {
+        return Err(Rc::SIZE.param(3));
+    }
+    let s = policy_session(ctx)?;
+    if s.kind != SE_TRIAL {
+        if s.policy.digest.as_slice() != approved {
+            return Err(Rc::VALUE.param(1));
+        }
+        let a_hash = hash.digest(&[approved, policy_ref]);
+        // A NULL ticket never verifies; VerifySignature makes no ticket in
+        // the NULL hierarchy, so none from there is genuine.
+        let genuine = check.hierarchy != RH_NULL
+            && ctx
+                .engine
+                .ticket_valid(&check, &[a_hash.as_bytes(), key_sign]);
+        if !genuine {
+            return Err(Rc::VALUE.param(4));
+        }
+    }
+    let s = policy_session(ctx)?;
+    s.policy.digest.fill(0);
+    context_update(s, CC_POLICY_AUTHORIZE, key_sign, policy_ref, &[], 0);
     Ok(())
 }
 
