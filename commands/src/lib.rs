@@ -36,6 +36,7 @@ pub mod platform;
 pub mod rc;
 mod secret;
 mod selftest;
+mod sequence;
 mod session;
 mod signature;
 mod state;

@@ -606,6 +606,9 @@ impl Engine {
         if let Some(auth) = self.hierarchy_auth(handle) {
             return Ok(auth.as_bytes().to_vec());
         }
+        if let Some(s) = self.sequence(handle) {
+            return Ok(s.auth.as_bytes().to_vec());
+        }
         match self.object(handle) {
             Some(o) => Ok(o.auth_value().to_vec()),
             None => Err(Rc::HANDLE),
@@ -849,7 +852,7 @@ impl Engine {
                 Err(Rc::VALUE)
             }
             consts::HT_TRANSIENT => {
-                if self.objects.iter().any(|o| o.handle == h) {
+                if self.objects.iter().any(|o| o.handle == h) || self.sequence(h).is_some() {
                     Ok(())
                 } else {
                     Err(Rc::REFERENCE_H0)
