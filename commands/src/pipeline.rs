@@ -615,9 +615,15 @@ impl Engine {
         }
     }
 
-    /// The Name of an entity: an object's nameAlg || H(public); for PCRs,
+    /// The Name of an entity: an object's nameAlg || H(public), a sequence's
+    /// empty Name; for PCRs,
     /// permanent handles and sessions, the handle itself.
     pub(crate) fn entity_name(&self, handle: u32) -> Vec<u8> {
+        if self.sequence(handle).is_some() {
+            // A sequence object has no nameAlg: its Name is the Empty Buffer
+            // (the reference's EntityGetName; ESAPI computes cpHash with it).
+            return Vec::new();
+        }
         match self.object(handle) {
             Some(o) => o.name.clone(),
             None => handle.to_be_bytes().to_vec(),

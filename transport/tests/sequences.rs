@@ -1,0 +1,335 @@
+//! Hash, HMAC and event sequences driven by tpm2-tools against vtpm and swtpm. The tools switch
+//! to sequences for input over 1024 bytes (TPM2B_MAX_BUFFER) and for stdin: tpm2_hash
+//! (HashSequenceStart / SequenceUpdate / SequenceComplete) checked against `openssl dgst`,
+//! tpm2_hmac (HMAC_Start) against `openssl dgst -hmac` with a key loaded by tpm2_loadexternal,
+//! tpm2_pcrevent of a large file and of stdin (event sequences: EventSequenceComplete) with the
+//! digests and PCR values checked, and a restricted key signing a large file through the
+//! sequence's hashcheck ticket (the signature checked by openssl).
+//!
+//! tpm2-tools run without a resource manager: `Tpm::ok` flushes transient objects after each tool.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::path::PathBuf;
+
+mod common;
+use common::*;
+
+struct Tpm {
+    s: TpmServer,
+    dir: tempfile::TempDir,
+}
+
+impl Tpm {
+    fn new(peer: &Peer) -> Tpm {
+        Tpm {
+            s: started(peer),
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn peer(&self) -> &'static str {
+        self.s.peer.name()
+    }
+
+    fn tools(&self) -> Tools {
+        let mut t = self.s.tools();
+        t.cwd = Some(self.dir.path().to_path_buf());
+        t
+    }
+
+    fn path(&self, file: &str) -> PathBuf {
+        self.dir.path().join(file)
+    }
+
+    fn read(&self, file: &str) -> Vec<u8> {
+        std::fs::read(self.path(file))
+            .unwrap_or_else(|e| panic!("{}: reading {file}: {e}", self.peer()))
+    }
+
+    fn write(&self, file: &str, data: &[u8]) {
+        std::fs::write(self.path(file), data).unwrap();
+    }
+
+    /// Run a tool, assert exit 0, flush transient objects.
+    fn ok(&self, tool: &str, args: &[&str]) -> String {
+        let out = self.tools().run(tool, args);
+        assert!(out.ok(), "{} {tool} {args:?} failed: {out}", self.peer());
+        self.flush();
+        out.stdout
+    }
+
+    /// A shell pipeline in the work dir with the peer's TCTI; asserts success.
+    fn sh(&self, script: &str) -> String {
+        let tcti = self.tools().tcti;
+        let out = run(
+            "sh",
+            &["-c", script],
+            &[("TPM2TOOLS_TCTI", &tcti)],
+            Some(self.dir.path()),
+        );
+        assert!(out.ok(), "{}: sh -c {script:?}: {out}", self.peer());
+        self.flush();
+        out.stdout
+    }
+
+    fn flush(&self) {
+        let out = self.tools().run("tpm2_flushcontext", &["-t"]);
+        assert!(out.ok(), "{}: flushcontext: {out}", self.peer());
+    }
+
+    /// openssl in the work dir; asserts success.
+    fn openssl(&self, args: &[&str]) -> String {
+        let out = run("openssl", args, &[], Some(self.dir.path()));
+        assert!(out.ok(), "{}: openssl {args:?}: {out}", self.peer());
+        out.stdout
+    }
+}
+
+/// Deterministic test data (not all-equal bytes, so block boundaries matter).
+fn data(n: usize) -> Vec<u8> {
+    (0..n).map(|i| (i * 31 + i / 253) as u8).collect()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The hex digest `openssl dgst -<alg>` (optionally with an HMAC key) prints for `file`.
+fn openssl_digest(t: &Tpm, alg: &str, hmac_key: Option<&[u8]>, file: &str) -> String {
+    let alg = format!("-{alg}");
+    let mut args = vec!["dgst", alg.as_str(), "-r"];
+    let macopt;
+    if let Some(k) = hmac_key {
+        macopt = format!("hexkey:{}", hex(k));
+        args.extend_from_slice(&["-mac", "HMAC", "-macopt", &macopt]);
+    }
+    args.push(file);
+    let out = t.openssl(&args);
+    out.split_whitespace().next().unwrap().to_string()
+}
+
+/// TPMT_TK_HASHCHECK file: (tag, hierarchy, HMAC length).
+fn ticket_fields(t: &[u8]) -> (u16, u32, usize) {
+    let tag = u16::from_be_bytes(t[0..2].try_into().unwrap());
+    let hierarchy = u32::from_be_bytes(t[2..6].try_into().unwrap());
+    let len = usize::from(u16::from_be_bytes(t[6..8].try_into().unwrap()));
+    assert_eq!(t.len(), 8 + len, "ticket size");
+    (tag, hierarchy, len)
+}
+
+/// The digest tpm2_pcrevent printed for `bank` (`sha256: 1234...`).
+fn event_digest(out: &str, bank: &str) -> String {
+    yaml_value(out, bank)
+        .unwrap_or_else(|| panic!("no {bank} in tpm2_pcrevent output:\n{out}"))
+        .trim()
+        .to_lowercase()
+}
+
+/// tpm2_hash of files over 1024 bytes equals openssl dgst in every algorithm; the sequence's
+/// ticket is a HASHCHECK of the owner hierarchy, NULL for the NULL hierarchy.
+fn hash_large_file(peer: Peer) {
+    let t = Tpm::new(&peer);
+    for n in [1025, 4096, 10_000] {
+        t.write("data.bin", &data(n));
+        for (alg, size) in BANKS {
+            t.ok(
+                "tpm2_hash",
+                &[
+                    "-C", "o", "-g", alg, "-o", "d.bin", "-t", "tk.bin", "data.bin",
+                ],
+            );
+            let d = t.read("d.bin");
+            assert_eq!(d.len(), size);
+            assert_eq!(
+                hex(&d),
+                openssl_digest(&t, alg, None, "data.bin"),
+                "{} {alg} of {n} bytes",
+                t.peer()
+            );
+            let (tag, hierarchy, len) = ticket_fields(&t.read("tk.bin"));
+            assert_eq!((tag, hierarchy), (0x8024, 0x4000_0001));
+            assert!(len >= 32, "a ticket HMAC");
+        }
+    }
+    t.ok(
+        "tpm2_hash",
+        &[
+            "-C", "n", "-g", "sha256", "-o", "d.bin", "-t", "tk.bin", "data.bin",
+        ],
+    );
+    assert_eq!(ticket_fields(&t.read("tk.bin")), (0x8024, 0x4000_0007, 0));
+}
+
+/// tpm2_hmac over 1024 bytes (an HMAC sequence) equals openssl's HMAC, with a key loaded by
+/// tpm2_loadexternal; short input (TPM2_HMAC) too.
+fn hmac_large(peer: Peer) {
+    let t = Tpm::new(&peer);
+    let key: Vec<u8> = (0..32u8).map(|i| i.wrapping_mul(7) ^ 0x5c).collect();
+    t.write("h.key", &key);
+    for n in [100, 1024, 1025, 5000] {
+        t.write("msg.bin", &data(n));
+        for alg in ["sha256", "sha384"] {
+            let out = t.tools().run(
+                "tpm2_loadexternal",
+                &[
+                    "-C",
+                    "n",
+                    "-G",
+                    &format!("hmac:{alg}"),
+                    "-a",
+                    "sign|userwithauth",
+                    "-r",
+                    "h.key",
+                    "-c",
+                    "h.ctx",
+                ],
+            );
+            assert!(out.ok(), "{} loadexternal hmac: {out}", t.peer());
+            t.ok("tpm2_hmac", &["-c", "h.ctx", "-o", "mac.bin", "msg.bin"]);
+            assert_eq!(
+                hex(&t.read("mac.bin")),
+                openssl_digest(&t, alg, Some(&key), "msg.bin"),
+                "{} HMAC-{alg} of {n} bytes",
+                t.peer()
+            );
+        }
+    }
+    // A TPM-made key: the same data gives the same HMAC, through a sequence or not.
+    t.ok("tpm2_createprimary", &["-C", "o", "-c", "p.ctx"]);
+    t.ok(
+        "tpm2_create",
+        &["-C", "p.ctx", "-G", "hmac", "-u", "k.pub", "-r", "k.priv"],
+    );
+    t.ok(
+        "tpm2_load",
+        &["-C", "p.ctx", "-u", "k.pub", "-r", "k.priv", "-c", "k.ctx"],
+    );
+    t.write("big.bin", &data(3000));
+    t.ok("tpm2_hmac", &["-c", "k.ctx", "-o", "a.bin", "big.bin"]);
+    t.ok("tpm2_hmac", &["-c", "k.ctx", "-o", "b.bin", "big.bin"]);
+    assert_eq!(t.read("a.bin"), t.read("b.bin"));
+    assert_eq!(t.read("a.bin").len(), 32);
+}
+
+/// tpm2_pcrevent of a file over 1024 bytes (an event sequence) returns every bank's digest and
+/// extends each bank of the PCR.
+fn pcr_event_large_file(peer: Peer) {
+    let t = Tpm::new(&peer);
+    let big = data(5000);
+    t.write("big.bin", &big);
+    let before: Vec<Vec<u8>> = BANKS.iter().map(|(b, _)| read_pcr(&t.s, b, 13)).collect();
+    let out = t.ok("tpm2_pcrevent", &["13", "big.bin"]);
+    for ((bank, size), old) in BANKS.iter().zip(&before) {
+        let d = hash(bank, &big);
+        assert_eq!(d.len(), *size);
+        assert_eq!(event_digest(&out, bank), hex(&d), "{} {bank}", t.peer());
+        assert_eq!(
+            hex(&d),
+            openssl_digest(&t, bank, None, "big.bin"),
+            "openssl agrees"
+        );
+        assert_eq!(
+            read_pcr(&t.s, bank, 13),
+            extend(bank, old, &d),
+            "{} {bank} PCR 13",
+            t.peer()
+        );
+    }
+    // Without a PCR: the digests only.
+    let out = t.ok("tpm2_pcrevent", &["big.bin"]);
+    assert_eq!(event_digest(&out, "sha256"), hex(&hash("sha256", &big)));
+}
+
+/// tpm2_pcrevent from stdin (the tool always uses a sequence then), small and large.
+fn pcr_event_stdin(peer: Peer) {
+    let t = Tpm::new(&peer);
+    let out = t.sh("printf 'from stdin' | tpm2_pcrevent 8");
+    let d = hash("sha256", b"from stdin");
+    assert_eq!(event_digest(&out, "sha256"), hex(&d));
+    assert_eq!(
+        read_pcr(&t.s, "sha256", 8),
+        extend("sha256", &[0; 32], &d),
+        "{} PCR 8",
+        t.peer()
+    );
+    let big = data(7000);
+    t.write("big.bin", &big);
+    let before = read_pcr(&t.s, "sha384", 9);
+    let out = t.sh("tpm2_pcrevent 9 < big.bin");
+    let d = hash("sha384", &big);
+    assert_eq!(event_digest(&out, "sha384"), hex(&d));
+    assert_eq!(read_pcr(&t.s, "sha384", 9), extend("sha384", &before, &d));
+}
+
+/// A restricted RSA key signs a large file's digest with the ticket of a hash sequence
+/// (tpm2_hash -t, then tpm2_sign -t); openssl verifies the signature. Without the ticket the
+/// TPM refuses (TPM_RC_TICKET).
+fn restricted_key_signs_large_file(peer: Peer) {
+    let t = Tpm::new(&peer);
+    t.write("big.bin", &data(6000));
+    t.ok(
+        "tpm2_createprimary",
+        &[
+            "-C",
+            "o",
+            "-G",
+            "rsa2048:rsassa-sha256:null",
+            "-a",
+            "fixedtpm|fixedparent|sensitivedataorigin|userwithauth|restricted|sign",
+            "-c",
+            "ak.ctx",
+        ],
+    );
+    t.ok(
+        "tpm2_readpublic",
+        &["-c", "ak.ctx", "-f", "pem", "-o", "ak.pem"],
+    );
+    t.ok(
+        "tpm2_hash",
+        &[
+            "-C", "o", "-g", "sha256", "-o", "d.bin", "-t", "tk.bin", "big.bin",
+        ],
+    );
+    t.ok(
+        "tpm2_sign",
+        &[
+            "-c", "ak.ctx", "-g", "sha256", "-d", "-t", "tk.bin", "-f", "plain", "-o", "sig.bin",
+            "d.bin",
+        ],
+    );
+    t.openssl(&[
+        "dgst",
+        "-sha256",
+        "-verify",
+        "ak.pem",
+        "-signature",
+        "sig.bin",
+        "big.bin",
+    ]);
+    let out = t.tools().run(
+        "tpm2_sign",
+        &[
+            "-c", "ak.ctx", "-g", "sha256", "-d", "-o", "sig2.bin", "d.bin",
+        ],
+    );
+    t.flush();
+    assert!(!out.ok(), "{}: signed without a ticket", t.peer());
+    assert!(
+        out.stderr.contains("0x000003e0"),
+        "{}: TPM_RC_TICKET expected: {out}",
+        t.peer()
+    );
+}
+
+both!(
+    hash_large_file,
+    hmac_large,
+    pcr_event_large_file,
+    pcr_event_stdin,
+    restricted_key_signs_large_file,
+);
