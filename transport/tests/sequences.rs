@@ -416,6 +416,21 @@ fn raw_sequence_behaviour(peer: Peer) {
         &[0x80, 0x24, 0x40, 0, 0, 7, 0, 0, 0, 0, 1, 0, 0],
         "{name}: ticket"
     );
+    // A first block shorter than TPM_GENERATED_VALUE cannot show it is safe: a NULL ticket;
+    // four bytes that are not it: a real one.
+    for (data, null) in [(&b"abc"[..], true), (&b"abcd"[..], false)] {
+        let seq = start(0x000B);
+        let mut p = b2(data);
+        p.extend_from_slice(&0x4000_0001u32.to_be_bytes());
+        let r = raw(&s, &with_password(0x13E, seq, b"pw", &p));
+        assert_eq!(response_code(&r), Some(0));
+        let ticket = &r[14 + 34..];
+        assert_eq!(
+            ticket[2..6] == [0x40, 0, 0, 7],
+            null,
+            "{name}: ticket for {data:?}"
+        );
+    }
     // A key is no sequence.
     let key = {
         let mut p = b2(&[0, 0, 0, 0]);
