@@ -65,6 +65,8 @@ pub struct Engine {
     pub(crate) saved_sessions: Vec<(u32, u64)>,
     /// Loaded transient objects (at most MAX_LOADED_OBJECTS).
     pub(crate) objects: Vec<crate::object::Object>,
+    /// Loaded sequence objects; they share the transient slots with `objects`.
+    pub(crate) sequences: Vec<crate::sequence::SequenceObject>,
     /// State-clear data: hierarchy enables, platformAuth and platformPolicy.
     pub(crate) gc: crate::hierarchy::StateClear,
     /// State-reset data: the null hierarchy's seed and proof.
@@ -112,6 +114,7 @@ impl Engine {
             selftests: SelfTests::new(),
             sessions: Vec::new(),
             objects: Vec::new(),
+            sequences: Vec::new(),
             saved_sessions: Vec::new(),
             exclusive_audit: None,
             gc: crate::hierarchy::StateClear::default(),
@@ -143,6 +146,7 @@ impl Engine {
         self.sessions.clear();
         self.exclusive_audit = None;
         self.objects.clear();
+        self.sequences.clear();
         self.drbg = None;
         let mut entropy = zeroize::Zeroizing::new([0u8; 48]);
         if !platform.entropy(&mut entropy[..]) {

@@ -37,6 +37,7 @@ pub mod platform;
 pub mod rc;
 mod secret;
 mod selftest;
+mod sequence;
 mod session;
 mod signature;
 mod state;

@@ -606,15 +606,24 @@ impl Engine {
         if let Some(auth) = self.hierarchy_auth(handle) {
             return Ok(auth.as_bytes().to_vec());
         }
+        if let Some(s) = self.sequence(handle) {
+            return Ok(s.auth.as_bytes().to_vec());
+        }
         match self.object(handle) {
             Some(o) => Ok(o.auth_value().to_vec()),
             None => Err(Rc::HANDLE),
         }
     }
 
-    /// The Name of an entity: an object's nameAlg || H(public); for PCRs,
+    /// The Name of an entity: an object's nameAlg || H(public), a sequence's
+    /// empty Name; for PCRs,
     /// permanent handles and sessions, the handle itself.
     pub(crate) fn entity_name(&self, handle: u32) -> Vec<u8> {
+        if self.sequence(handle).is_some() {
+            // A sequence object has no nameAlg: its Name is the Empty Buffer
+            // (the reference's EntityGetName; ESAPI computes cpHash with it).
+            return Vec::new();
+        }
         match self.object(handle) {
             Some(o) => o.name.clone(),
             None => handle.to_be_bytes().to_vec(),
@@ -849,7 +858,7 @@ impl Engine {
                 Err(Rc::VALUE)
             }
             consts::HT_TRANSIENT => {
-                if self.objects.iter().any(|o| o.handle == h) {
+                if self.objects.iter().any(|o| o.handle == h) || self.sequence(h).is_some() {
                     Ok(())
                 } else {
                     Err(Rc::REFERENCE_H0)

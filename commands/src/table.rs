@@ -7,7 +7,7 @@
 
 use crate::families::{
     audit, capability, clock, context, da, hierarchy, object, pcr, policy, random, selftest,
-    session, signature, startup,
+    sequence, session, signature, startup,
 };
 use crate::pipeline::Ctx;
 use crate::rc::Rc;
@@ -133,6 +133,11 @@ const OBJECT_AND_POLICY_SESSION: &[HandleSpec] = &[
     handle(HandleKind::Object, AuthRole::None),
     handle(HandleKind::PolicySession, AuthRole::None),
 ];
+/// EventSequenceComplete: the PCR to extend (or null), then the sequence.
+const PCR_AND_SEQUENCE_USER: &[HandleSpec] = &[
+    handle(HandleKind::Pcr { null_ok: true }, AuthRole::User),
+    handle(HandleKind::Object, AuthRole::User),
+];
 const CONTEXT_NO_AUTH: &[HandleSpec] = &[handle(HandleKind::Context, AuthRole::None)];
 const PROVISION_AND_OBJECT: &[HandleSpec] = &[
     handle(HandleKind::Provision, AuthRole::User),
@@ -200,6 +205,10 @@ pub static COMMANDS: &[CommandDef] = &[
     cmd!(0x0000_013A, "DictionaryAttackParameters", LOCKOUT_USER, sessions: true, nv: true, da::dictionary_attack_parameters),
     cmd!(0x0000_013C, "PCR_Event", PCR_USER, sessions: true, nv: true, crypt: (true, false), rhandle: false, pcr::pcr_event),
     cmd!(0x0000_013D, "PCR_Reset", PCR_USER_NO_NULL, sessions: true, nv: true, pcr::pcr_reset),
+    CommandDef {
+        flushed: true,
+        ..cmd!(0x0000_013E, "SequenceComplete", OBJECT_USER, sessions: true, nv: false, crypt: (true, true), rhandle: false, sequence::sequence_complete)
+    },
     cmd!(0x0000_0140, "SetCommandCodeAuditStatus", PROVISION_USER, sessions: true, nv: true, audit::set_command_code_audit_status),
     cmd!(0x0000_0142, "IncrementalSelfTest", &[], sessions: true, nv: true, selftest::incremental_self_test),
     cmd!(0x0000_0143, "SelfTest", &[], sessions: true, nv: true, selftest::self_test),
@@ -210,7 +219,10 @@ pub static COMMANDS: &[CommandDef] = &[
     cmd!(0x0000_0150, "ObjectChangeAuth", OBJECT_ADMIN_AND_PARENT, sessions: true, nv: false, crypt: (true, true), rhandle: false, object::object_change_auth),
     cmd!(0x0000_0151, "PolicySecret", ENTITY_USER_AND_POLICY_SESSION, sessions: true, nv: false, crypt: (true, true), rhandle: false, policy::policy_secret),
     cmd!(0x0000_0153, "Create", OBJECT_USER, sessions: true, nv: false, crypt: (true, true), rhandle: false, object::create),
+    cmd!(0x0000_0155, "HMAC", OBJECT_USER, sessions: true, nv: false, crypt: (true, true), rhandle: false, sequence::hmac),
     cmd!(0x0000_0157, "Load", OBJECT_USER, sessions: true, nv: false, crypt: (true, true), rhandle: true, object::load),
+    cmd!(0x0000_015B, "HMAC_Start", OBJECT_USER, sessions: true, nv: false, crypt: (true, false), rhandle: true, sequence::hmac_start),
+    cmd!(0x0000_015C, "SequenceUpdate", OBJECT_USER, sessions: true, nv: false, crypt: (true, false), rhandle: false, sequence::sequence_update),
     cmd!(0x0000_015D, "Sign", OBJECT_USER, sessions: true, nv: false, crypt: (true, false), rhandle: false, signature::sign),
     cmd!(0x0000_015E, "Unseal", OBJECT_USER, sessions: true, nv: false, crypt: (false, true), rhandle: false, object::unseal),
     cmd!(0x0000_0160, "PolicySigned", OBJECT_AND_POLICY_SESSION, sessions: true, nv: false, crypt: (true, true), rhandle: false, policy::policy_signed),
@@ -239,6 +251,11 @@ pub static COMMANDS: &[CommandDef] = &[
     cmd!(0x0000_0180, "PolicyRestart", POLICY_SESSION, sessions: true, nv: false, policy::policy_restart),
     cmd!(0x0000_0181, "ReadClock", &[], sessions: true, nv: false, clock::read_clock),
     cmd!(0x0000_0182, "PCR_Extend", PCR_USER, sessions: true, nv: true, pcr::pcr_extend),
+    CommandDef {
+        flushed: true,
+        ..cmd!(0x0000_0185, "EventSequenceComplete", PCR_AND_SEQUENCE_USER, sessions: true, nv: true, crypt: (true, false), rhandle: false, sequence::event_sequence_complete)
+    },
+    cmd!(0x0000_0186, "HashSequenceStart", &[], sessions: true, nv: false, crypt: (true, false), rhandle: true, sequence::hash_sequence_start),
     cmd!(0x0000_0187, "PolicyPhysicalPresence", POLICY_SESSION, sessions: true, nv: false, policy::policy_physical_presence),
     cmd!(0x0000_0188, "PolicyDuplicationSelect", POLICY_SESSION, sessions: true, nv: false, crypt: (true, false), rhandle: false, policy::policy_duplication_select),
     cmd!(0x0000_0189, "PolicyGetDigest", POLICY_SESSION, sessions: true, nv: false, crypt: (false, true), rhandle: false, policy::policy_get_digest),

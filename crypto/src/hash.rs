@@ -1,8 +1,10 @@
 //! The TPM hash algorithms, a fixed-size digest value and a streaming hasher.
 
+use alloc::vec::Vec;
 use core::fmt;
 use digest::Digest as _;
-use zeroize::Zeroize;
+use digest::common::hazmat::{SerializableState, SerializedState};
+use zeroize::{Zeroize, Zeroizing};
 
 /// Largest digest any supported algorithm produces (SHA-512).
 pub const MAX_DIGEST_SIZE: usize = 64;
@@ -219,6 +221,40 @@ impl Hasher {
         }
     }
 
+    /// The running state as bytes — TPM_ALG_ID, then the digest crate's own
+    /// serialized form (chaining value, length, buffered partial block) — so
+    /// a hash sequence can be context-saved mid-way. Zeroized on drop: an
+    /// HMAC's state is key material.
+    pub fn export_state(&self) -> Zeroizing<Vec<u8>> {
+        let mut out = Zeroizing::new(Vec::new());
+        out.extend_from_slice(&self.alg().alg_id().to_be_bytes());
+        match &self.state {
+            State::Sha1(h) => out.extend_from_slice(&Zeroizing::new(h.serialize())),
+            State::Sha256(h) => out.extend_from_slice(&Zeroizing::new(h.serialize())),
+            State::Sha384(h) => out.extend_from_slice(&Zeroizing::new(h.serialize())),
+            State::Sha512(h) => out.extend_from_slice(&Zeroizing::new(h.serialize())),
+        }
+        out
+    }
+
+    /// A hasher from [`Hasher::export_state`] bytes; `None` if they are not
+    /// a state of a supported algorithm (wrong length, bad buffer position).
+    pub fn import_state(bytes: &[u8]) -> Option<Hasher> {
+        let (id, rest) = bytes.split_at_checked(2)?;
+        let alg = HashAlg::from_alg_id(u16::from_be_bytes(id.try_into().ok()?))?;
+        fn load<T: SerializableState>(rest: &[u8]) -> Option<T> {
+            let state = <&SerializedState<T>>::try_from(rest).ok()?;
+            T::deserialize(state).ok()
+        }
+        let state = match alg {
+            HashAlg::Sha1 => State::Sha1(load(rest)?),
+            HashAlg::Sha256 => State::Sha256(load(rest)?),
+            HashAlg::Sha384 => State::Sha384(load(rest)?),
+            HashAlg::Sha512 => State::Sha512(load(rest)?),
+        };
+        Some(Hasher { state })
+    }
+
     /// The algorithm this hasher computes.
     pub fn alg(&self) -> HashAlg {
         match self.state {
@@ -259,6 +295,24 @@ mod tests {
             assert_eq!(h.finalize(), alg.digest(&[b"ab", b"c"]));
             assert_eq!(fork.finalize(), alg.digest(&[b"a"]));
         }
+    }
+
+    #[test]
+    fn exported_state_resumes_the_hash() {
+        for alg in HashAlg::ALL {
+            for split in [0usize, 1, 63, 64, 65, 200] {
+                let data = alloc::vec![0x5au8; 300];
+                let mut h = Hasher::new(alg);
+                h.update(&data[..split]);
+                let state = h.export_state();
+                let mut resumed = Hasher::import_state(&state).unwrap();
+                resumed.update(&data[split..]);
+                assert_eq!(resumed.finalize(), alg.digest(&[&data]));
+            }
+            let state = Hasher::new(alg).export_state();
+            assert!(Hasher::import_state(&state[..state.len() - 1]).is_none());
+        }
+        assert!(Hasher::import_state(&[0, 0x10]).is_none());
     }
 
     #[test]

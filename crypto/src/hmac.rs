@@ -70,6 +70,31 @@ impl HmacState {
     pub fn alg(&self) -> HashAlg {
         self.inner.alg()
     }
+
+    /// The keyed running state (inner then outer hash, each a
+    /// [`Hasher::export_state`] with a u16 length): secret, zeroized on drop.
+    pub fn export_state(&self) -> Zeroizing<alloc::vec::Vec<u8>> {
+        let mut out = Zeroizing::new(alloc::vec::Vec::new());
+        for h in [&self.inner, &self.outer] {
+            let s = h.export_state();
+            out.extend_from_slice(&(s.len() as u16).to_be_bytes());
+            out.extend_from_slice(&s);
+        }
+        out
+    }
+
+    /// An HMAC state from [`HmacState::export_state`] bytes.
+    pub fn import_state(bytes: &[u8]) -> Option<HmacState> {
+        fn take(b: &[u8]) -> Option<(Hasher, &[u8])> {
+            let (len, rest) = b.split_at_checked(2)?;
+            let len = usize::from(u16::from_be_bytes(len.try_into().ok()?));
+            let (state, rest) = rest.split_at_checked(len)?;
+            Some((Hasher::import_state(state)?, rest))
+        }
+        let (inner, rest) = take(bytes)?;
+        let (outer, rest) = take(rest)?;
+        (rest.is_empty() && inner.alg() == outer.alg()).then_some(HmacState { inner, outer })
+    }
 }
 
 /// HMAC of the concatenation of `parts` under `key`.
@@ -98,6 +123,8 @@ mod tests {
                 st.update(b"hello ");
                 st.update(b"world");
                 assert_eq!(st.alg(), alg);
+                let resumed = HmacState::import_state(&st.export_state()).unwrap();
+                assert_eq!(resumed.finalize(), hmac(alg, &key, &[b"hello world"]));
                 assert_eq!(st.finalize(), hmac(alg, &key, &[b"hello world"]));
             }
         }

@@ -265,7 +265,12 @@ fn handles_from(engine: &crate::engine::Engine, property: u32) -> Option<Vec<u32
             .iter()
             .map(|s| HMAC_SESSION_FIRST | (s.0 & 0x00FF_FFFF))
             .collect(),
-        HT_TRANSIENT => engine.objects.iter().map(|o| o.handle).collect(),
+        HT_TRANSIENT => engine
+            .objects
+            .iter()
+            .map(|o| o.handle)
+            .chain(engine.sequences.iter().map(|s| s.handle))
+            .collect(),
         HT_PERSISTENT => crate::families::context::persistent_handles(engine),
         // No NV index exists yet.
         HT_NV_INDEX => Vec::new(),
@@ -301,7 +306,7 @@ fn tpm_properties(engine: &crate::engine::Engine) -> Vec<(u32, u32)> {
         | 1 << 10; // tpmGeneratedEPS
     let active_max = crate::session::MAX_ACTIVE_SESSIONS as u32;
     let active = (engine.sessions.len() + engine.saved_sessions.len()) as u32;
-    let transient = engine.objects.len() as u32;
+    let transient = engine.transient_in_use() as u32;
     let persistent = engine.perm.persistent.len() as u32;
     let transient_slots = MAX_LOADED_OBJECTS as u32;
     let persistent_slots = MAX_PERSISTENT_OBJECTS as u32;

@@ -12,6 +12,7 @@ use crate::object::public::ST_CLEAR;
 use crate::object::{MAX_PERSISTENT_OBJECTS, Object};
 use crate::pipeline::Ctx;
 use crate::rc::Rc;
+use crate::sequence::SequenceObject;
 
 /// savedHandle of an object context (Part 2, TPMI_DH_SAVED).
 const SAVED_OBJECT: u32 = 0x8000_0000;
@@ -61,6 +62,27 @@ pub fn context_save(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     if (handle >> 24) as u8 != HT_TRANSIENT {
         return save_session(ctx, handle);
     }
+    if let Some(seq) = engine.sequence(handle) {
+        // A sequence is in no hierarchy: its context is sealed under the null
+        // proof (as the reference does), so it dies at TPM Reset.
+        let plain = seq.marshal();
+        let sequence = engine.gr.object_context_id;
+        let bound = engine.context_binding(sequence, SAVED_SEQUENCE, RH_NULL);
+        let blob = seal_context(
+            engine.proof(RH_NULL),
+            sequence,
+            SAVED_SEQUENCE,
+            &bound,
+            &plain,
+        )?;
+        engine.gr.object_context_id = sequence.wrapping_add(1);
+        ctx.out
+            .u64(sequence)
+            .u32(SAVED_SEQUENCE)
+            .u32(RH_NULL)
+            .tpm2b(&blob);
+        return Ok(());
+    }
     let object = engine.object_or_err(handle)?;
     let saved = if object.public.has(ST_CLEAR) {
         SAVED_ST_CLEAR_OBJECT
@@ -107,8 +129,9 @@ pub fn context_load(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
         HT_HMAC_SESSION | HT_POLICY_SESSION => {
             return load_session(ctx, sequence, saved, hierarchy, &blob);
         }
-        // A sequence-object context: none can have been saved, so none verifies.
-        _ if saved == SAVED_SEQUENCE => return Err(Rc::INTEGRITY.param(1)),
+        _ if saved == SAVED_SEQUENCE => {
+            return load_sequence(ctx, sequence, hierarchy, &blob);
+        }
         _ => {}
     }
     if !engine.hierarchy_enabled(hierarchy) {
@@ -123,6 +146,29 @@ pub fn context_load(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
         return Err(Rc::INTEGRITY.param(1));
     }
     let handle = engine.load_object(object)?;
+    ctx.response_handle = Some(handle);
+    Ok(())
+}
+
+/// ContextLoad of a sequence object saved by [`context_save`]; it takes a free
+/// transient slot and gets a new handle.
+fn load_sequence(ctx: &mut Ctx<'_>, sequence: u64, hierarchy: u32, blob: &[u8]) -> Result<(), Rc> {
+    let engine = &mut *ctx.engine;
+    if hierarchy != RH_NULL {
+        return Err(Rc::INTEGRITY.param(1));
+    }
+    engine.need_object_slot()?;
+    let bound = engine.context_binding(sequence, SAVED_SEQUENCE, RH_NULL);
+    let plain = open_context(
+        engine.proof(RH_NULL),
+        sequence,
+        SAVED_SEQUENCE,
+        &bound,
+        blob,
+    )
+    .map_err(|rc| rc.param(1))?;
+    let seq = SequenceObject::parse(&plain).map_err(|_| Rc::INTEGRITY.param(1))?;
+    let handle = engine.load_sequence(seq)?;
     ctx.response_handle = Some(handle);
     Ok(())
 }
@@ -227,7 +273,7 @@ pub fn flush_context(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
         HT_TRANSIENT => {
             let before = engine.objects.len();
             engine.objects.retain(|o| o.handle != handle);
-            engine.objects.len() != before
+            engine.objects.len() != before || engine.flush_sequence(handle).is_some()
         }
         _ => return Err(Rc::VALUE.param(1)),
     };

@@ -12,6 +12,7 @@ pub mod pcr;
 pub mod policy;
 pub mod random;
 pub mod selftest;
+pub mod sequence;
 pub mod session;
 pub mod signature;
 pub mod startup;

@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 use tpm2_protocol::basic::TpmUint32;
 use vtpm_crypto::{CtrDrbg, HashAlg};
 
-use crate::consts::{HT_PERMANENT, HT_TRANSIENT, RH_NULL};
+use crate::consts::{HT_PERMANENT, RH_NULL};
 use crate::engine::Engine;
 use crate::families::pcr::{Selection, read_selections};
 use crate::object::create::{self, SensitiveCreate};
@@ -155,14 +155,7 @@ impl Engine {
 
     /// Puts an object in a free transient slot and returns its handle.
     pub(crate) fn load_object(&mut self, mut object: Object) -> Result<u32, Rc> {
-        if self.objects.len() >= MAX_LOADED_OBJECTS {
-            return Err(Rc::OBJECT_MEMORY);
-        }
-        let base = u32::from(HT_TRANSIENT) << 24;
-        let handle = (0..MAX_LOADED_OBJECTS as u32)
-            .map(|i| base | i)
-            .find(|h| !self.objects.iter().any(|o| o.handle == *h))
-            .ok_or(Rc::OBJECT_MEMORY)?;
+        let handle = self.free_transient_handle()?;
         if object.public.name_alg.is_none() {
             object.name = handle.to_be_bytes().to_vec();
         }
@@ -192,7 +185,7 @@ impl Engine {
 
     /// Fails early when no transient slot is free.
     pub(crate) fn need_object_slot(&self) -> Result<(), Rc> {
-        if self.objects.len() >= MAX_LOADED_OBJECTS {
+        if self.transient_in_use() >= MAX_LOADED_OBJECTS {
             Err(Rc::OBJECT_MEMORY)
         } else {
             Ok(())

@@ -48,7 +48,7 @@ pub(crate) fn read_selections(ctx: &mut Ctx<'_>) -> Result<Vec<Selection>, Rc> {
 }
 
 /// Checks that `locality` may extend `pcr`.
-fn check_extend_locality(pcr: usize, locality: u8) -> Result<(), Rc> {
+pub(crate) fn check_extend_locality(pcr: usize, locality: u8) -> Result<(), Rc> {
     let allowed = PCR_ATTRIBUTES
         .get(pcr)
         .is_some_and(|a| a.extend_localities & (1 << locality) != 0);
@@ -58,7 +58,7 @@ fn check_extend_locality(pcr: usize, locality: u8) -> Result<(), Rc> {
 impl Engine {
     /// Book-keeping for a PCR change: the update counter, and the saved state that
     /// no longer describes the PCRs.
-    fn pcr_changed(&mut self, pcr: usize) {
+    pub(crate) fn pcr_changed(&mut self, pcr: usize) {
         if NO_INCREMENT & (1 << pcr) == 0 {
             self.pcr_update_counter = self.pcr_update_counter.wrapping_add(1);
         }
@@ -74,7 +74,7 @@ impl Engine {
         }
     }
 
-    fn extend_pcr(&mut self, pcr: usize, alg: HashAlg, digest: &[u8]) {
+    pub(crate) fn extend_pcr(&mut self, pcr: usize, alg: HashAlg, digest: &[u8]) {
         if self.pcr_allocated(alg, pcr)
             && let Some(bank) = self.banks.get_mut(bank_index(alg))
         {
