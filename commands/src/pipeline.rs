@@ -622,8 +622,8 @@ impl Engine {
     }
 
     /// Whether authorizing `handle` in `role` needs a policy session: an
-    /// object's USER role without userWithAuth, or ADMIN role with
-    /// adminWithPolicy (Part 1, 19.7).
+    /// object's USER role without userWithAuth, ADMIN role with
+    /// adminWithPolicy, or DUP role (Part 1, 19.7).
     fn requires_policy(&self, handle: u32, role: AuthRole) -> bool {
         let Some(o) = self.object(handle) else {
             return false;
@@ -635,6 +635,8 @@ impl Engine {
         match role {
             AuthRole::User => !o.public.has(crate::object::public::USER_WITH_AUTH),
             AuthRole::Admin => o.public.has(crate::object::public::ADMIN_WITH_POLICY),
+            // DUP is never proven with the authValue (Part 1, 19.2).
+            AuthRole::Dup => true,
             AuthRole::None => false,
         }
     }
@@ -684,8 +686,10 @@ impl Engine {
         }
         match p.command_code {
             Some(c) if c != cmd.cc => return Err(Rc::POLICY_CC),
-            // ADMIN-role authorizations name their command.
-            None if cmd.role == AuthRole::Admin => return Err(Rc::POLICY_FAIL),
+            // ADMIN- and DUP-role authorizations name their command.
+            None if matches!(cmd.role, AuthRole::Admin | AuthRole::Dup) => {
+                return Err(Rc::POLICY_FAIL);
+            }
             _ => {}
         }
         if let Some(l) = p.locality {
