@@ -204,3 +204,75 @@ pub fn secret_decrypt(
     }
     Ok(seed)
 }
+
+/// Known-answer entry point: the duplication blob of a TPMT_SENSITIVE for
+/// the object `name` (nameAlg `name_alg`, a TPM_ALG_ID), inner-wrapped with
+/// AES-CFB under `inner_key` if given, outer-wrapped for the new parent whose
+/// TPMT_PUBLIC and seed are `outer` if given. Exactly what TPM2_Duplicate
+/// returns as `duplicate` for that seed and key.
+pub fn duplication_blob(
+    name: &[u8],
+    name_alg: u16,
+    sensitive: &[u8],
+    inner_key: Option<&[u8]>,
+    outer: Option<(&[u8], &[u8])>,
+) -> Result<Vec<u8>, Rc> {
+    let hash = HashAlg::from_alg_id(name_alg).ok_or(Rc::HASH)?;
+    let parent = match outer {
+        Some((public, _)) => Some(Public::parse(public, false, false)?),
+        None => None,
+    };
+    let protector = match (&parent, outer) {
+        (Some(p), Some((_, seed))) => Some(outer_protector(p, seed)?),
+        _ => None,
+    };
+    wrap_duplicate(name, hash, sensitive, inner_key, protector.as_ref())
+}
+
+/// Known-answer entry point: the inverse of [`duplication_blob`], as
+/// TPM2_Import unwraps (returns the TPMT_SENSITIVE).
+pub fn duplication_sensitive(
+    name: &[u8],
+    name_alg: u16,
+    blob: &[u8],
+    inner_key: Option<&[u8]>,
+    outer: Option<(&[u8], &[u8])>,
+) -> Result<Vec<u8>, Rc> {
+    let hash = HashAlg::from_alg_id(name_alg).ok_or(Rc::HASH)?;
+    let parent = match outer {
+        Some((public, _)) => Some(Public::parse(public, false, false)?),
+        None => None,
+    };
+    let protector = match (&parent, outer) {
+        (Some(p), Some((_, seed))) => Some(outer_protector(p, seed)?),
+        _ => None,
+    };
+    unwrap_duplicate(name, hash, blob, inner_key, protector.as_ref()).map(|s| s.to_vec())
+}
+
+/// Known-answer entry point: the seed a parent (TPMT_PUBLIC, and its private
+/// RSA prime or ECC scalar) recovers from an `inSymSeed` with the label
+/// "DUPLICATE", as TPM2_Import and TPM2_Rewrap do.
+pub fn duplication_seed(
+    parent_public: &[u8],
+    parent_secret: &[u8],
+    in_sym_seed: &[u8],
+) -> Result<Vec<u8>, Rc> {
+    let public = Public::parse(parent_public, false, false)?;
+    let name = public.name();
+    let key = Object {
+        handle: 0,
+        public,
+        name: name.clone(),
+        qualified_name: name,
+        sensitive: Some(crate::object::Sensitive {
+            secret: crate::secret::Secret::new(parent_secret),
+            ..Default::default()
+        }),
+        hierarchy: crate::consts::RH_NULL,
+    };
+    // The RNG only blinds the RSA operation.
+    let mut rng = vtpm_crypto::CtrDrbg::instantiate(&[0x5A; 48], &[], b"vtpm kat blinding")
+        .map_err(|_| Rc::FAILURE)?;
+    secret_decrypt(&key, DUPLICATE_LABEL, in_sym_seed, &mut rng).map(|s| s.to_vec())
+}
