@@ -326,8 +326,14 @@ impl Engine {
                 && session.handle >> 24 != u32::from(consts::HT_POLICY_SESSION)
                 && self.requires_policy(h, role)
             {
-                // The entity may be authorized by a policy session only.
-                return Err(Rc::AUTH_UNAVAILABLE.session(n));
+                // The entity may be authorized by a policy session only. The
+                // DUP role is one by definition (TPM_RC_AUTH_TYPE, as the
+                // reference); otherwise the authValue is not available.
+                return Err(if role == AuthRole::Dup {
+                    Rc::AUTH_TYPE
+                } else {
+                    Rc::AUTH_UNAVAILABLE.session(n)
+                });
             }
             if let Some(h) = entity {
                 self.da_check(h, self.da_protected(h), now)?;

@@ -62,7 +62,7 @@ const ECC_NIST_P256: u16 = 0x0003;
 
 // Response codes: format-one base | position (handle n: n<<8; parameter n:
 // 0x40 | n<<8; session n: 0x800 | n<<8).
-const RC_AUTH_UNAVAILABLE: u32 = 0x12F;
+const RC_AUTH_TYPE: u32 = 0x124;
 const RC_ATTRIBUTES_H1: u32 = 0x182;
 const RC_HANDLE_H1: u32 = 0x18B;
 const RC_TYPE_H1: u32 = 0x18A;
@@ -490,7 +490,7 @@ fn the_dup_role_takes_a_policy_session_naming_duplicate() {
     // A password never authorizes DUP, even with userWithAuth.
     assert_eq!(
         duplicate(&mut t, pw(), item.handle, RH_NULL, &[], 0).err(),
-        Some(RC_AUTH_UNAVAILABLE)
+        Some(RC_AUTH_TYPE)
     );
     // A policy for another command does not match the authPolicy.
     let s = policy_session(
