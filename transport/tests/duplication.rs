@@ -24,6 +24,9 @@ use common::*;
 const TPM_RC_ATTRIBUTES_H1: u32 = 0x182; // fixedParent object
 const TPM_RC_AUTH_TYPE: u32 = 0x124; // DUP role without a policy session
 const TPM_RC_POLICY_FAIL_S1: u32 = 0x99D;
+const TPM_RC_INTEGRITY_P3: u32 = 0x3DF; // Import: duplicate damaged or not this object's
+const TPM_RC_VALUE_P4: u32 = 0x4C4; // Import: inSymSeed not for this (RSA) parent
+const TPM_RC_FAILURE: u32 = 0x101; // ... as libtpms reports it
 
 /// The TPM response code in tpm2-tools' stderr (`... ErrorCode (0x000009a2)`).
 fn tpm_rc(stderr: &str) -> Option<u32> {
@@ -570,7 +573,117 @@ fn duplicate_refused_without_the_policy(peer: Peer) {
     );
 }
 
+/// Import refusals, same codes on vtpm and swtpm: a damaged blob, another
+/// object's public area, a seed encrypted to another RSA parent.
+fn import_refusals(peer: Peer) {
+    let t = Side::new(&peer);
+    setup_refusal(&t, "userwithauth");
+    t.dup_session();
+    t.ok(
+        "tpm2_duplicate",
+        &[
+            "-C",
+            "np.ctx",
+            "-c",
+            "obj.ctx",
+            "-G",
+            "aes",
+            "-o",
+            "inner.key",
+            "-p",
+            "session:s.ctx",
+            "-r",
+            "dup.priv",
+            "-s",
+            "dup.seed",
+        ],
+    );
+    t.keep("tpm2_flushcontext", &["s.ctx"]);
+    let import = |public: &str, private: &str, parent: &str| {
+        vec![
+            "-C".to_string(),
+            parent.to_string(),
+            "-u".into(),
+            public.into(),
+            "-i".into(),
+            private.into(),
+            "-s".into(),
+            "dup.seed".into(),
+            "-k".into(),
+            "inner.key".into(),
+            "-r".into(),
+            "out.priv".into(),
+        ]
+    };
+    let run_import = |want: Option<u32>, args: Vec<String>| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        match want {
+            Some(rc) => t.fails(rc, "tpm2_import", &args),
+            None => {
+                t.ok("tpm2_import", &args);
+            }
+        }
+    };
+    // The last byte of the TPM2B_PRIVATE file is ciphertext.
+    let mut bad = t.read("dup.priv");
+    *bad.last_mut().unwrap() ^= 1;
+    t.write("bad.priv", &bad);
+    run_import(
+        Some(TPM_RC_INTEGRITY_P3),
+        import("obj.pub", "bad.priv", "np.ctx"),
+    );
+    // Another object's public area: another Name.
+    t.write("other.txt", b"other");
+    t.ok(
+        "tpm2_create",
+        &[
+            "-C",
+            "primary.ctx",
+            "-i",
+            "other.txt",
+            "-L",
+            "dup.policy",
+            "-a",
+            "userwithauth",
+            "-u",
+            "other.pub",
+            "-r",
+            "other.priv",
+        ],
+    );
+    run_import(
+        Some(TPM_RC_INTEGRITY_P3),
+        import("other.pub", "dup.priv", "np.ctx"),
+    );
+    // The seed was encrypted to np (RSA); an RSA primary of another template
+    // cannot decrypt it. vtpm answers TPM_RC_VALUE for the parameter as the
+    // reference code says; libtpms 0.9.2 (OpenSSL backend) reports the OAEP
+    // failure as TPM_RC_FAILURE.
+    t.ok(
+        "tpm2_createprimary",
+        &[
+            "-Q",
+            "-C",
+            "o",
+            "-G",
+            "rsa2048",
+            "-a",
+            "fixedtpm|fixedparent|sensitivedataorigin|userwithauth|restricted|decrypt|noda",
+            "-c",
+            "p2.ctx",
+        ],
+    );
+    let want = match t.s.peer {
+        Peer::Swtpm => TPM_RC_FAILURE,
+        _ => TPM_RC_VALUE_P4,
+    };
+    run_import(Some(want), import("obj.pub", "dup.priv", "p2.ctx"));
+    // And the genuine blob still imports.
+    run_import(None, import("obj.pub", "dup.priv", "np.ctx"));
+}
+
 both!(
+    import_refusals,
     import_openssl_ecc_under_rsa,
     import_openssl_rsa_under_ecc,
     duplicate_refused_for_fixed_parent,
