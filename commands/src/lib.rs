@@ -46,6 +46,7 @@ mod ticket;
 
 pub use engine::{Engine, FailureInfo, StateError};
 pub use object::create::primary_public_area;
+pub use object::duplicate::{duplication_blob, duplication_seed, duplication_sensitive};
 pub use pipeline::error_response;
 pub use platform::Platform;
 pub use rc::Rc;

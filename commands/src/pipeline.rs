@@ -326,8 +326,14 @@ impl Engine {
                 && session.handle >> 24 != u32::from(consts::HT_POLICY_SESSION)
                 && self.requires_policy(h, role)
             {
-                // The entity may be authorized by a policy session only.
-                return Err(Rc::AUTH_UNAVAILABLE.session(n));
+                // The entity may be authorized by a policy session only. The
+                // DUP role is one by definition (TPM_RC_AUTH_TYPE, as the
+                // reference); otherwise the authValue is not available.
+                return Err(if role == AuthRole::Dup {
+                    Rc::AUTH_TYPE
+                } else {
+                    Rc::AUTH_UNAVAILABLE.session(n)
+                });
             }
             if let Some(h) = entity {
                 self.da_check(h, self.da_protected(h), now)?;
@@ -631,8 +637,8 @@ impl Engine {
     }
 
     /// Whether authorizing `handle` in `role` needs a policy session: an
-    /// object's USER role without userWithAuth, or ADMIN role with
-    /// adminWithPolicy (Part 1, 19.7).
+    /// object's USER role without userWithAuth, ADMIN role with
+    /// adminWithPolicy, or DUP role (Part 1, 19.7).
     fn requires_policy(&self, handle: u32, role: AuthRole) -> bool {
         let Some(o) = self.object(handle) else {
             return false;
@@ -644,6 +650,8 @@ impl Engine {
         match role {
             AuthRole::User => !o.public.has(crate::object::public::USER_WITH_AUTH),
             AuthRole::Admin => o.public.has(crate::object::public::ADMIN_WITH_POLICY),
+            // DUP is never proven with the authValue (Part 1, 19.2).
+            AuthRole::Dup => true,
             AuthRole::None => false,
         }
     }
@@ -693,8 +701,10 @@ impl Engine {
         }
         match p.command_code {
             Some(c) if c != cmd.cc => return Err(Rc::POLICY_CC),
-            // ADMIN-role authorizations name their command.
-            None if cmd.role == AuthRole::Admin => return Err(Rc::POLICY_FAIL),
+            // ADMIN- and DUP-role authorizations name their command.
+            None if matches!(cmd.role, AuthRole::Admin | AuthRole::Dup) => {
+                return Err(Rc::POLICY_FAIL);
+            }
             _ => {}
         }
         if let Some(l) = p.locality {

@@ -6,8 +6,8 @@
 //! through GetCapability(TPM_CAP_COMMANDS).
 
 use crate::families::{
-    audit, capability, clock, context, da, hierarchy, object, pcr, policy, random, selftest,
-    sequence, session, signature, startup,
+    audit, capability, clock, context, da, duplication, hierarchy, object, pcr, policy, random,
+    selftest, sequence, session, signature, startup,
 };
 use crate::pipeline::Ctx;
 use crate::rc::Rc;
@@ -57,6 +57,9 @@ pub enum AuthRole {
     User,
     /// Object and NV administration (ADMIN role).
     Admin,
+    /// Duplication of an object (DUP role): a policy session only, whose
+    /// commandCode is TPM2_Duplicate.
+    Dup,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -147,6 +150,16 @@ const OBJECT_ADMIN_AND_PARENT: &[HandleSpec] = &[
     handle(HandleKind::Object, AuthRole::Admin),
     handle(HandleKind::Object, AuthRole::None),
 ];
+/// Duplicate: the object (DUP role), then the new parent (or TPM_RH_NULL).
+const DUP_OBJECT_AND_NEW_PARENT: &[HandleSpec] = &[
+    handle(HandleKind::Object, AuthRole::Dup),
+    handle(HandleKind::ObjectOrNull, AuthRole::None),
+];
+/// Rewrap: the old parent (USER role), then the new one; either may be NULL.
+const OLD_AND_NEW_PARENT: &[HandleSpec] = &[
+    handle(HandleKind::ObjectOrNull, AuthRole::User),
+    handle(HandleKind::ObjectOrNull, AuthRole::None),
+];
 const ENDORSEMENT_AND_SIGNER: &[HandleSpec] = &[
     handle(HandleKind::Endorsement, AuthRole::User),
     handle(HandleKind::ObjectOrNull, AuthRole::User),
@@ -215,11 +228,14 @@ pub static COMMANDS: &[CommandDef] = &[
     cmd!(0x0000_0144, "Startup", &[], sessions: false, nv: true, startup::startup),
     cmd!(0x0000_0145, "Shutdown", &[], sessions: true, nv: true, startup::shutdown),
     cmd!(0x0000_0146, "StirRandom", &[], sessions: true, nv: true, crypt: (true, false), rhandle: false, random::stir_random),
+    cmd!(0x0000_014B, "Duplicate", DUP_OBJECT_AND_NEW_PARENT, sessions: true, nv: false, crypt: (true, true), rhandle: false, duplication::duplicate),
     cmd!(0x0000_014D, "GetSessionAuditDigest", ENDORSEMENT_SIGNER_AND_SESSION, sessions: true, nv: false, crypt: (true, true), rhandle: false, audit::get_session_audit_digest),
     cmd!(0x0000_0150, "ObjectChangeAuth", OBJECT_ADMIN_AND_PARENT, sessions: true, nv: false, crypt: (true, true), rhandle: false, object::object_change_auth),
     cmd!(0x0000_0151, "PolicySecret", ENTITY_USER_AND_POLICY_SESSION, sessions: true, nv: false, crypt: (true, true), rhandle: false, policy::policy_secret),
+    cmd!(0x0000_0152, "Rewrap", OLD_AND_NEW_PARENT, sessions: true, nv: false, crypt: (true, true), rhandle: false, duplication::rewrap),
     cmd!(0x0000_0153, "Create", OBJECT_USER, sessions: true, nv: false, crypt: (true, true), rhandle: false, object::create),
     cmd!(0x0000_0155, "HMAC", OBJECT_USER, sessions: true, nv: false, crypt: (true, true), rhandle: false, sequence::hmac),
+    cmd!(0x0000_0156, "Import", OBJECT_USER, sessions: true, nv: false, crypt: (true, true), rhandle: false, duplication::import),
     cmd!(0x0000_0157, "Load", OBJECT_USER, sessions: true, nv: false, crypt: (true, true), rhandle: true, object::load),
     cmd!(0x0000_015B, "HMAC_Start", OBJECT_USER, sessions: true, nv: false, crypt: (true, false), rhandle: true, sequence::hmac_start),
     cmd!(0x0000_015C, "SequenceUpdate", OBJECT_USER, sessions: true, nv: false, crypt: (true, false), rhandle: false, sequence::sequence_update),

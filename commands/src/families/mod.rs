@@ -6,6 +6,7 @@ pub mod capability;
 pub mod clock;
 pub mod context;
 pub mod da;
+pub mod duplication;
 pub mod hierarchy;
 pub mod object;
 pub mod pcr;

@@ -23,7 +23,7 @@ use crate::ticket::ST_CREATION;
 
 /// TPM_ST_CREATION.
 /// Largest TPM2B_PRIVATE contents.
-const MAX_PRIVATE: usize = 1024;
+pub(crate) const MAX_PRIVATE: usize = 1024;
 /// TPM2B_DATA (outsideInfo).
 const MAX_DATA: usize = 64;
 

@@ -3,6 +3,7 @@
 //! areas under a storage parent.
 
 pub mod create;
+pub mod duplicate;
 pub mod protect;
 pub mod public;
 

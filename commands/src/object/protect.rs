@@ -67,9 +67,18 @@ impl<'a> Protector<'a> {
 
     /// Wraps a TPMT_SENSITIVE into a TPM2B_PRIVATE's contents.
     pub fn wrap(&self, name: &[u8], sensitive: &[u8]) -> Result<Vec<u8>, Rc> {
+        let mut framed = Zeroizing::new(Vec::with_capacity(sensitive.len() + 2));
+        put2b(&mut framed, sensitive);
+        self.seal(name, &framed)
+    }
+
+    /// The outer wrapper around any payload (Part 1, 23.3.2.4): CFB under the
+    /// "STORAGE" key, then TPM2B_DIGEST(HMAC("INTEGRITY" key, enc || name)) in
+    /// front. A private area's payload is a TPM2B_SENSITIVE; a duplication
+    /// blob's may be an inner-wrapped one.
+    pub fn seal(&self, name: &[u8], payload: &[u8]) -> Result<Vec<u8>, Rc> {
         let (sym_key, hmac_key) = self.keys(name);
-        let mut enc = Zeroizing::new(Vec::with_capacity(sensitive.len() + 2));
-        put2b(&mut enc, sensitive);
+        let mut enc = Zeroizing::new(payload.to_vec());
         aes_cfb_encrypt(&sym_key, &[0u8; 16], &mut enc).map_err(|_| Rc::FAILURE)?;
         let integrity = hmac(self.hash, &hmac_key, &[&enc, name]);
         let mut out = Vec::with_capacity(enc.len() + 2 + integrity.len());
@@ -78,11 +87,11 @@ impl<'a> Protector<'a> {
         Ok(out)
     }
 
-    /// Checks and decrypts a TPM2B_PRIVATE's contents, returning the
-    /// TPMT_SENSITIVE. TPM_RC_INTEGRITY if it was not made for this name under
-    /// this parent; TPM_RC_SENSITIVE if it decrypts to nonsense.
-    pub fn unwrap(&self, name: &[u8], private: &[u8]) -> Result<Zeroizing<Vec<u8>>, Rc> {
-        let mut r = Reader::new(private);
+    /// The inverse of [`Protector::seal`]: checks the HMAC before anything is
+    /// decrypted (TPM_RC_INTEGRITY if the blob was not made for this name
+    /// under this seed).
+    pub fn open(&self, name: &[u8], blob: &[u8]) -> Result<Zeroizing<Vec<u8>>, Rc> {
+        let mut r = Reader::new(blob);
         let integrity = r.tpm2b(crate::object::public::MAX_DIGEST)?;
         let enc = r.rest;
         let (sym_key, hmac_key) = self.keys(name);
@@ -92,6 +101,14 @@ impl<'a> Protector<'a> {
         }
         let mut plain = Zeroizing::new(enc.to_vec());
         aes_cfb_decrypt(&sym_key, &[0u8; 16], &mut plain).map_err(|_| Rc::FAILURE)?;
+        Ok(plain)
+    }
+
+    /// Checks and decrypts a TPM2B_PRIVATE's contents, returning the
+    /// TPMT_SENSITIVE. TPM_RC_INTEGRITY if it was not made for this name under
+    /// this parent; TPM_RC_SENSITIVE if it decrypts to nonsense.
+    pub fn unwrap(&self, name: &[u8], private: &[u8]) -> Result<Zeroizing<Vec<u8>>, Rc> {
+        let plain = self.open(name, private)?;
         let mut pr = Reader::new(&plain);
         let inner = pr.tpm2b(plain.len()).map_err(|_| Rc::SENSITIVE)?;
         if !pr.is_empty() {

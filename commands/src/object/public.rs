@@ -175,7 +175,7 @@ fn hash_or_null(id: u16, null_ok: bool) -> Result<u16, Rc> {
 }
 
 /// TPMT_SYM_DEF_OBJECT(+).
-fn read_sym_def(r: &mut Reader<'_>, null_ok: bool) -> Result<SymDef, Rc> {
+pub(crate) fn read_sym_def(r: &mut Reader<'_>, null_ok: bool) -> Result<SymDef, Rc> {
     let a = r.u16()?;
     match a {
         alg::NULL if null_ok => Ok(SymDef::NULL),
