@@ -556,10 +556,20 @@ fn ecdh_agrees_with_openssl() {
 #[test]
 fn ecc_parameters() {
     let mut t = Tpm::started();
-    for (id, curve, bits) in [
-        (ECC_NIST_P256, vtpm_crypto::EccCurve::NistP256, 256),
-        (ECC_NIST_P384, vtpm_crypto::EccCurve::NistP384, 384),
-        (ECC_NIST_P521, vtpm_crypto::EccCurve::NistP521, 521),
+    for (id, curve, bits, kdf_hash) in [
+        (
+            ECC_NIST_P256,
+            vtpm_crypto::EccCurve::NistP256,
+            256,
+            ALG_SHA256,
+        ),
+        (
+            ECC_NIST_P384,
+            vtpm_crypto::EccCurve::NistP384,
+            384,
+            ALG_SHA384,
+        ),
+        (ECC_NIST_P521, vtpm_crypto::EccCurve::NistP521, 521, 0x000D),
     ] {
         let (_, out) = run(
             &mut t,
@@ -569,8 +579,9 @@ fn ecc_parameters() {
         .unwrap();
         let mut rd = Rd(&out);
         assert_eq!(
-            (rd.u16(), rd.u16(), rd.u16(), rd.u16()),
-            (id, bits, ALG_NULL, ALG_NULL)
+            (rd.u16(), rd.u16(), rd.u16(), rd.u16(), rd.u16()),
+            (id, bits, 0x0020, kdf_hash, ALG_NULL),
+            "curve, key size, KDF1_SP800_56A with the curve's hash, no signing scheme"
         );
         let p = curve.parameters();
         let fields: Vec<Vec<u8>> = (0..7).map(|_| rd.b2().to_vec()).collect();

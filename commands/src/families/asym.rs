@@ -219,8 +219,8 @@ pub fn ecdh_zgen(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
 }
 
 /// TPM2_ECC_Parameters (Part 3, 14.7): TPMS_ALGORITHM_DETAIL_ECC of a
-/// supported curve (no KDF or signing scheme is tied to the NIST curves;
-/// cofactor 1).
+/// supported curve: the reference's curve table ties KDF1_SP800_56A with
+/// the curve-sized hash to each NIST curve and no signing scheme; cofactor 1.
 pub fn ecc_parameters(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     let id = ctx.params.read_as::<TpmUint16>(ValueKind::Curve)?.value();
     ctx.params.finish()?;
@@ -231,8 +231,13 @@ pub fn ecc_parameters(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     } else {
         (curve.key_bytes() * 8) as u16
     };
+    let kdf_hash = match curve {
+        EccCurve::NistP256 => HashAlg::Sha256,
+        EccCurve::NistP384 => HashAlg::Sha384,
+        EccCurve::NistP521 => HashAlg::Sha512,
+    };
     ctx.out.u16(id).u16(bits);
-    ctx.out.u16(alg::NULL); // kdf
+    ctx.out.u16(alg::KDF1_SP800_56A).u16(kdf_hash.alg_id());
     ctx.out.u16(alg::NULL); // sign
     for v in [p.p, p.a, p.b, p.gx, p.gy, p.n, &[1u8][..]] {
         ctx.out.tpm2b(v);
