@@ -6,8 +6,8 @@
 //! through GetCapability(TPM_CAP_COMMANDS).
 
 use crate::families::{
-    audit, capability, clock, context, da, duplication, hierarchy, object, pcr, policy, random,
-    selftest, sequence, session, signature, startup,
+    asym, audit, capability, clock, context, credential, da, duplication, hierarchy, object, pcr,
+    policy, random, selftest, sequence, session, signature, startup, symmetric,
 };
 use crate::pipeline::Ctx;
 use crate::rc::Rc;
@@ -169,6 +169,12 @@ const ENDORSEMENT_SIGNER_AND_SESSION: &[HandleSpec] = &[
     handle(HandleKind::ObjectOrNull, AuthRole::User),
     handle(HandleKind::HmacSession, AuthRole::None),
 ];
+/// ActivateCredential: the object the credential is bound to (ADMIN), then
+/// the key that decrypts the seed (USER).
+const OBJECT_ADMIN_AND_KEY_USER: &[HandleSpec] = &[
+    handle(HandleKind::Object, AuthRole::Admin),
+    handle(HandleKind::Object, AuthRole::User),
+];
 const KEY_AND_BIND: &[HandleSpec] = &[
     handle(HandleKind::ObjectOrNull, AuthRole::None),
     handle(HandleKind::EntityOrNull, AuthRole::None),
@@ -228,15 +234,18 @@ pub static COMMANDS: &[CommandDef] = &[
     cmd!(0x0000_0144, "Startup", &[], sessions: false, nv: true, startup::startup),
     cmd!(0x0000_0145, "Shutdown", &[], sessions: true, nv: true, startup::shutdown),
     cmd!(0x0000_0146, "StirRandom", &[], sessions: true, nv: true, crypt: (true, false), rhandle: false, random::stir_random),
+    cmd!(0x0000_0147, "ActivateCredential", OBJECT_ADMIN_AND_KEY_USER, sessions: true, nv: false, crypt: (true, true), rhandle: false, credential::activate_credential),
     cmd!(0x0000_014B, "Duplicate", DUP_OBJECT_AND_NEW_PARENT, sessions: true, nv: false, crypt: (true, true), rhandle: false, duplication::duplicate),
     cmd!(0x0000_014D, "GetSessionAuditDigest", ENDORSEMENT_SIGNER_AND_SESSION, sessions: true, nv: false, crypt: (true, true), rhandle: false, audit::get_session_audit_digest),
     cmd!(0x0000_0150, "ObjectChangeAuth", OBJECT_ADMIN_AND_PARENT, sessions: true, nv: false, crypt: (true, true), rhandle: false, object::object_change_auth),
     cmd!(0x0000_0151, "PolicySecret", ENTITY_USER_AND_POLICY_SESSION, sessions: true, nv: false, crypt: (true, true), rhandle: false, policy::policy_secret),
     cmd!(0x0000_0152, "Rewrap", OLD_AND_NEW_PARENT, sessions: true, nv: false, crypt: (true, true), rhandle: false, duplication::rewrap),
     cmd!(0x0000_0153, "Create", OBJECT_USER, sessions: true, nv: false, crypt: (true, true), rhandle: false, object::create),
+    cmd!(0x0000_0154, "ECDH_ZGen", OBJECT_USER, sessions: true, nv: false, crypt: (true, true), rhandle: false, asym::ecdh_zgen),
     cmd!(0x0000_0155, "HMAC", OBJECT_USER, sessions: true, nv: false, crypt: (true, true), rhandle: false, sequence::hmac),
     cmd!(0x0000_0156, "Import", OBJECT_USER, sessions: true, nv: false, crypt: (true, true), rhandle: false, duplication::import),
     cmd!(0x0000_0157, "Load", OBJECT_USER, sessions: true, nv: false, crypt: (true, true), rhandle: true, object::load),
+    cmd!(0x0000_0159, "RSA_Decrypt", OBJECT_USER, sessions: true, nv: false, crypt: (true, true), rhandle: false, asym::rsa_decrypt),
     cmd!(0x0000_015B, "HMAC_Start", OBJECT_USER, sessions: true, nv: false, crypt: (true, false), rhandle: true, sequence::hmac_start),
     cmd!(0x0000_015C, "SequenceUpdate", OBJECT_USER, sessions: true, nv: false, crypt: (true, false), rhandle: false, sequence::sequence_update),
     cmd!(0x0000_015D, "Sign", OBJECT_USER, sessions: true, nv: false, crypt: (true, false), rhandle: false, signature::sign),
@@ -244,8 +253,11 @@ pub static COMMANDS: &[CommandDef] = &[
     cmd!(0x0000_0160, "PolicySigned", OBJECT_AND_POLICY_SESSION, sessions: true, nv: false, crypt: (true, true), rhandle: false, policy::policy_signed),
     cmd!(0x0000_0161, "ContextLoad", &[], sessions: false, nv: false, crypt: (false, false), rhandle: true, context::context_load),
     cmd!(0x0000_0162, "ContextSave", CONTEXT_NO_AUTH, sessions: false, nv: false, context::context_save),
+    cmd!(0x0000_0163, "ECDH_KeyGen", OBJECT_NO_AUTH, sessions: true, nv: false, crypt: (false, true), rhandle: false, asym::ecdh_keygen),
+    cmd!(0x0000_0164, "EncryptDecrypt", OBJECT_USER, sessions: true, nv: false, crypt: (false, true), rhandle: false, symmetric::encrypt_decrypt),
     cmd!(0x0000_0165, "FlushContext", &[], sessions: false, nv: false, context::flush_context),
     cmd!(0x0000_0167, "LoadExternal", &[], sessions: true, nv: false, crypt: (true, true), rhandle: true, object::load_external),
+    cmd!(0x0000_0168, "MakeCredential", OBJECT_NO_AUTH, sessions: true, nv: false, crypt: (true, true), rhandle: false, credential::make_credential),
     cmd!(0x0000_016A, "PolicyAuthorize", POLICY_SESSION, sessions: true, nv: false, crypt: (true, false), rhandle: false, policy::policy_authorize),
     cmd!(0x0000_016B, "PolicyAuthValue", POLICY_SESSION, sessions: true, nv: false, policy::policy_auth_value),
     cmd!(0x0000_016C, "PolicyCommandCode", POLICY_SESSION, sessions: true, nv: false, policy::policy_command_code),
@@ -256,8 +268,10 @@ pub static COMMANDS: &[CommandDef] = &[
     cmd!(0x0000_0171, "PolicyOR", POLICY_SESSION, sessions: true, nv: false, policy::policy_or),
     cmd!(0x0000_0172, "PolicyTicket", POLICY_SESSION, sessions: true, nv: false, crypt: (true, false), rhandle: false, policy::policy_ticket),
     cmd!(0x0000_0173, "ReadPublic", OBJECT_NO_AUTH, sessions: true, nv: false, crypt: (false, true), rhandle: false, object::read_public_cmd),
+    cmd!(0x0000_0174, "RSA_Encrypt", OBJECT_NO_AUTH, sessions: true, nv: false, crypt: (true, true), rhandle: false, asym::rsa_encrypt),
     cmd!(0x0000_0176, "StartAuthSession", KEY_AND_BIND, sessions: true, nv: false, crypt: (true, true), rhandle: true, session::start_auth_session),
     cmd!(0x0000_0177, "VerifySignature", OBJECT_NO_AUTH, sessions: true, nv: false, crypt: (true, false), rhandle: false, signature::verify_signature),
+    cmd!(0x0000_0178, "ECC_Parameters", &[], sessions: true, nv: false, asym::ecc_parameters),
     cmd!(0x0000_017A, "GetCapability", &[], sessions: true, nv: false, capability::get_capability),
     cmd!(0x0000_017B, "GetRandom", &[], sessions: true, nv: false, crypt: (false, true), rhandle: false, random::get_random),
     cmd!(0x0000_017C, "GetTestResult", &[], sessions: true, nv: false, crypt: (false, true), rhandle: false, selftest::get_test_result),
@@ -279,6 +293,7 @@ pub static COMMANDS: &[CommandDef] = &[
     cmd!(0x0000_018C, "PolicyPassword", POLICY_SESSION, sessions: true, nv: false, policy::policy_password),
     cmd!(0x0000_0190, "PolicyTemplate", POLICY_SESSION, sessions: true, nv: false, crypt: (true, false), rhandle: false, policy::policy_template),
     cmd!(0x0000_0191, "CreateLoaded", PARENT_USER, sessions: true, nv: false, crypt: (true, true), rhandle: true, object::create_loaded),
+    cmd!(0x0000_0193, "EncryptDecrypt2", OBJECT_USER, sessions: true, nv: false, crypt: (true, true), rhandle: false, symmetric::encrypt_decrypt2),
     cmd!(0x0000_019B, "PolicyCapability", POLICY_SESSION, sessions: true, nv: false, crypt: (true, false), rhandle: false, policy::policy_capability),
     cmd!(0x0000_019C, "PolicyParameters", POLICY_SESSION, sessions: true, nv: false, crypt: (true, false), rhandle: false, policy::policy_parameters),
 ];

@@ -140,6 +140,114 @@ pub fn rsa_oaep_encrypt(
     out.map_err(|_| AsymError::Decrypt)
 }
 
+/// RSAES-PKCS1-v1_5 encryption (TPM_ALG_RSAES) to `n`, `e`.
+pub fn rsa_pkcs1v15_encrypt(
+    n: &[u8],
+    e: u32,
+    message: &[u8],
+    rng: &mut dyn KeyRng,
+) -> Result<Vec<u8>, AsymError> {
+    let pk = rsa_public(n, e)?;
+    let mut r = BlindingRng(rng);
+    pk.encrypt(&mut r, ::rsa::Pkcs1v15Encrypt, message)
+        .map_err(|_| AsymError::Decrypt)
+}
+
+/// RSAES-PKCS1-v1_5 decryption, blinded with `rng`.
+pub fn rsa_pkcs1v15_decrypt(
+    key: &RsaKeyPair,
+    ciphertext: &[u8],
+    rng: &mut dyn KeyRng,
+) -> Result<Zeroizing<Vec<u8>>, AsymError> {
+    let sk = rsa_private(key)?;
+    let mut r = BlindingRng(rng);
+    sk.decrypt_blinded(&mut r, ::rsa::Pkcs1v15Encrypt, ciphertext)
+        .map(Zeroizing::new)
+        .map_err(|_| AsymError::Decrypt)
+}
+
+/// RSAEP without padding (TPM_ALG_NULL): `m^e mod n` of a message at most
+/// the modulus long (leading zeros beyond that ignored), left-padded to the
+/// modulus size. A value not below the modulus is refused.
+pub fn rsa_raw_encrypt(n: &[u8], e: u32, message: &[u8]) -> Result<Vec<u8>, AsymError> {
+    let pk = rsa_public(n, e)?;
+    let m = modulus_sized(n, message)?;
+    let c = ::rsa::hazmat::rsa_encrypt(&pk, &m).map_err(|_| AsymError::Decrypt)?;
+    Ok(pad_be(&c.to_be_bytes(), n.len()))
+}
+
+/// RSADP without padding (TPM_ALG_NULL): `c^d mod n`, blinded with `rng`
+/// and checked by re-encryption; the result is the modulus size.
+pub fn rsa_raw_decrypt(
+    key: &RsaKeyPair,
+    ciphertext: &[u8],
+    rng: &mut dyn KeyRng,
+) -> Result<Zeroizing<Vec<u8>>, AsymError> {
+    let sk = rsa_private(key)?;
+    let c = modulus_sized(key.n(), ciphertext)?;
+    let mut r = BlindingRng(rng);
+    let m = ::rsa::hazmat::rsa_decrypt_and_check(&sk, Some(&mut r), &c)
+        .map_err(|_| AsymError::Decrypt)?;
+    let bytes = Zeroizing::new(m.to_be_bytes());
+    Ok(Zeroizing::new(pad_be(&bytes, key.n().len())))
+}
+
+fn rsa_public(n: &[u8], e: u32) -> Result<::rsa::PublicKey, AsymError> {
+    let bits = u32::try_from(n.len() * 8).map_err(|_| AsymError::Key)?;
+    let n = BoxedUint::from_be_slice(n, bits).map_err(|_| AsymError::Key)?;
+    ::rsa::PublicKey::new(n, BoxedUint::from(u64::from(e))).map_err(|_| AsymError::Key)
+}
+
+/// `v` as a number of the modulus' precision, if it is below the modulus.
+fn modulus_sized(n: &[u8], v: &[u8]) -> Result<BoxedUint, AsymError> {
+    let start = v.iter().position(|b| *b != 0).unwrap_or(v.len());
+    let v = v.get(start..).unwrap_or_default();
+    if v.len() > n.len() {
+        return Err(AsymError::Decrypt);
+    }
+    let padded = pad_be(v, n.len());
+    if padded.as_slice() >= n {
+        return Err(AsymError::Decrypt);
+    }
+    let bits = u32::try_from(n.len() * 8).map_err(|_| AsymError::Key)?;
+    BoxedUint::from_be_slice(&padded, bits).map_err(|_| AsymError::Decrypt)
+}
+
+/// Big-endian `v` left-padded with zeros (or stripped of leading bytes) to `len`.
+fn pad_be(v: &[u8], len: usize) -> Vec<u8> {
+    let mut out = alloc::vec![0u8; len];
+    let take = v.len().min(len);
+    let src = v.get(v.len() - take..).unwrap_or_default();
+    if let Some(dst) = out.get_mut(len - take..) {
+        dst.copy_from_slice(src);
+    }
+    out
+}
+
+/// An affine point (x, y), each coordinate `key_bytes` long.
+pub type EcPoint = (Zeroizing<Vec<u8>>, Zeroizing<Vec<u8>>);
+
+/// The point `d * Q` (x, y), each `key_bytes` long: ECDH_ZGen's outPoint
+/// and ECDH_KeyGen's zPoint. `Point` when Q is not on the curve.
+pub fn ecdh_shared_point(
+    curve: EccCurve,
+    d: &[u8],
+    qx: &[u8],
+    qy: &[u8],
+) -> Result<EcPoint, AsymError> {
+    let len = curve.key_bytes();
+    let d = fit_be(d, len).ok_or(AsymError::Key)?;
+    let (qx, qy) = (
+        fit_be(qx, len).ok_or(AsymError::Point)?,
+        fit_be(qy, len).ok_or(AsymError::Point)?,
+    );
+    match curve {
+        EccCurve::NistP256 => shared::<p256::NistP256>(&d, &qx, &qy),
+        EccCurve::NistP384 => shared::<p384::NistP384>(&d, &qx, &qy),
+        EccCurve::NistP521 => shared::<p521::NistP521>(&d, &qx, &qy),
+    }
+}
+
 /// The x coordinate of `d * Q` (ECDH, SP800-56A C(0e,2s) / C(1e,1s) as the TPM
 /// uses it for salts and ECDH_ZGen), `key_bytes` long.
 pub fn ecdh_shared_x(
@@ -155,17 +263,14 @@ pub fn ecdh_shared_x(
         fit_be(qy, len).ok_or(AsymError::Point)?,
     );
     match curve {
-        EccCurve::NistP256 => shared_x::<p256::NistP256>(&d, &qx, &qy),
-        EccCurve::NistP384 => shared_x::<p384::NistP384>(&d, &qx, &qy),
-        EccCurve::NistP521 => shared_x::<p521::NistP521>(&d, &qx, &qy),
+        EccCurve::NistP256 => shared::<p256::NistP256>(&d, &qx, &qy),
+        EccCurve::NistP384 => shared::<p384::NistP384>(&d, &qx, &qy),
+        EccCurve::NistP521 => shared::<p521::NistP521>(&d, &qx, &qy),
     }
+    .map(|(x, _)| x)
 }
 
-fn shared_x<C: CurveArithmetic>(
-    d: &[u8],
-    x: &[u8],
-    y: &[u8],
-) -> Result<Zeroizing<Vec<u8>>, AsymError> {
+fn shared<C: CurveArithmetic>(d: &[u8], x: &[u8], y: &[u8]) -> Result<EcPoint, AsymError> {
     let mut repr = FieldBytes::<C>::default();
     let (mut fx, mut fy) = (FieldBytes::<C>::default(), FieldBytes::<C>::default());
     if repr.len() != d.len() || fx.len() != x.len() || fy.len() != y.len() {
@@ -194,5 +299,8 @@ fn shared_x<C: CurveArithmetic>(
     if bool::from(shared.is_identity()) {
         return Err(AsymError::Point);
     }
-    Ok(Zeroizing::new(shared.x().to_vec()))
+    Ok((
+        Zeroizing::new(shared.x().to_vec()),
+        Zeroizing::new(shared.y().to_vec()),
+    ))
 }

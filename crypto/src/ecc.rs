@@ -78,6 +78,71 @@ static ORDER_P521: [u8; 66] = hex(concat!(
     "fa51868783bf2f966b7fcc0148f709a5d03bb5c9b8899c47aebb6fb71e91386409"
 ));
 
+/// Domain parameters (FIPS 186-4 D.1.2; SEC 2), each coordinate-sized.
+static P256_P: [u8; 32] = hex("ffffffff00000001000000000000000000000000ffffffffffffffffffffffff");
+static P256_A: [u8; 32] = hex("ffffffff00000001000000000000000000000000fffffffffffffffffffffffc");
+static P256_B: [u8; 32] = hex("5ac635d8aa3a93e7b3ebbd55769886bc651d06b0cc53b0f63bce3c3e27d2604b");
+static P256_GX: [u8; 32] = hex("6b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296");
+static P256_GY: [u8; 32] = hex("4fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5");
+static P384_P: [u8; 48] = hex(concat!(
+    "fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffe",
+    "ffffffff0000000000000000ffffffff"
+));
+static P384_A: [u8; 48] = hex(concat!(
+    "fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffe",
+    "ffffffff0000000000000000fffffffc"
+));
+static P384_B: [u8; 48] = hex(concat!(
+    "b3312fa7e23ee7e4988e056be3f82d19181d9c6efe8141120314088f5013875a",
+    "c656398d8a2ed19d2a85c8edd3ec2aef"
+));
+static P384_GX: [u8; 48] = hex(concat!(
+    "aa87ca22be8b05378eb1c71ef320ad746e1d3b628ba79b9859f741e082542a38",
+    "5502f25dbf55296c3a545e3872760ab7"
+));
+static P384_GY: [u8; 48] = hex(concat!(
+    "3617de4a96262c6f5d9e98bf9292dc29f8f41dbd289a147ce9da3113b5f0b8c0",
+    "0a60b1ce1d7e819d7a431d7c90ea0e5f"
+));
+static P521_P: [u8; 66] = hex(concat!(
+    "01ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+    "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+    "ffff"
+));
+static P521_A: [u8; 66] = hex(concat!(
+    "01ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+    "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+    "fffc"
+));
+static P521_B: [u8; 66] = hex(concat!(
+    "0051953eb9618e1c9a1f929a21a0b68540eea2da725b99b315f3b8b489918ef1",
+    "09e156193951ec7e937b1652c0bd3bb1bf073573df883d2c34f1ef451fd46b50",
+    "3f00"
+));
+static P521_GX: [u8; 66] = hex(concat!(
+    "00c6858e06b70404e9cd9e3ecb662395b4429c648139053fb521f828af606b4d",
+    "3dbaa14b5e77efe75928fe1dc127a2ffa8de3348b3c1856a429bf97e7e31c2e5",
+    "bd66"
+));
+static P521_GY: [u8; 66] = hex(concat!(
+    "011839296a789a3bc0045c8a5fb42c7d1bd998f54449579b446817afbd17273e",
+    "662c97ee72995ef42640c550b9013fad0761353c7086a272c24088be94769fd1",
+    "6650"
+));
+
+/// A curve's domain parameters, for TPM2_ECC_Parameters: the field prime
+/// `p`, coefficients `a` and `b`, base point (`gx`, `gy`), order `n`; the
+/// cofactor of all three curves is 1.
+#[derive(Clone, Copy, Debug)]
+pub struct EccParameters {
+    pub p: &'static [u8],
+    pub a: &'static [u8],
+    pub b: &'static [u8],
+    pub gx: &'static [u8],
+    pub gy: &'static [u8],
+    pub n: &'static [u8],
+}
+
 impl EccCurve {
     /// Every supported curve.
     pub const ALL: [EccCurve; 3] = [EccCurve::NistP256, EccCurve::NistP384, EccCurve::NistP521];
@@ -104,6 +169,37 @@ impl EccCurve {
     /// Length of a private scalar and of each coordinate: 32, 48 or 66.
     pub fn key_bytes(self) -> usize {
         self.order().len()
+    }
+
+    /// The curve's domain parameters.
+    pub fn parameters(self) -> EccParameters {
+        let n = self.order();
+        match self {
+            EccCurve::NistP256 => EccParameters {
+                p: &P256_P,
+                a: &P256_A,
+                b: &P256_B,
+                gx: &P256_GX,
+                gy: &P256_GY,
+                n,
+            },
+            EccCurve::NistP384 => EccParameters {
+                p: &P384_P,
+                a: &P384_A,
+                b: &P384_B,
+                gx: &P384_GX,
+                gy: &P384_GY,
+                n,
+            },
+            EccCurve::NistP521 => EccParameters {
+                p: &P521_P,
+                a: &P521_A,
+                b: &P521_B,
+                gx: &P521_GX,
+                gy: &P521_GY,
+                n,
+            },
+        }
     }
 
     pub(crate) fn order(self) -> &'static [u8] {

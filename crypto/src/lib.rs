@@ -29,12 +29,18 @@ mod keygen;
 mod prime;
 mod rsa;
 mod sign;
+mod sym;
 
-pub use asym::{AsymError, ecdh_shared_x, rsa_oaep_decrypt, rsa_oaep_encrypt};
+pub use asym::{
+    AsymError, EcPoint, ecdh_shared_point, ecdh_shared_x, rsa_oaep_decrypt, rsa_oaep_encrypt,
+    rsa_pkcs1v15_decrypt, rsa_pkcs1v15_encrypt, rsa_raw_decrypt, rsa_raw_encrypt,
+};
 pub use cfb::{CfbError, aes_cfb_decrypt, aes_cfb_encrypt};
 pub use ct::ct_eq;
 pub use drbg::{CtrDrbg, DrbgError};
-pub use ecc::{EccCurve, EccKeyPair, ecc_from_private, ecc_generate, ecc_point_valid};
+pub use ecc::{
+    EccCurve, EccKeyPair, EccParameters, ecc_from_private, ecc_generate, ecc_point_valid,
+};
 pub use hash::{Digest, HashAlg, Hasher, MAX_DIGEST_SIZE};
 pub use hmac::{HmacState, hmac};
 pub use kdf::{kdfa, kdfe};
@@ -44,3 +50,4 @@ pub use sign::{
     SignError, ecdsa_sign, ecdsa_verify, ecschnorr_sign, ecschnorr_verify, pss_salt_len,
     rsa_pkcs1v15_sign, rsa_pkcs1v15_verify, rsa_pss_sign, rsa_pss_verify,
 };
+pub use sym::{AES_BLOCK, SymError, SymMode, aes_crypt};

@@ -8,11 +8,11 @@ use crate::consts::{MAX_DIGEST_SIZE, RH_NULL};
 use crate::families::object::{MAX_PRIVATE, read_public};
 use crate::object::create;
 use crate::object::duplicate::{
-    DUPLICATE_LABEL, is_storage_key, outer_protector, secret_decrypt, secret_encrypt,
-    unwrap_duplicate, wrap_duplicate,
+    DUPLICATE_LABEL, is_storage_key, outer_protector, unwrap_duplicate, wrap_duplicate,
 };
 use crate::object::protect::Protector;
 use crate::object::public::{ENCRYPTED_DUPLICATION, FIXED_PARENT, FIXED_TPM, SymDef, read_sym_def};
+use crate::object::share::{secret_decrypt, secret_encrypt};
 use crate::object::{Object, Sensitive, alg};
 use crate::pipeline::Ctx;
 use crate::rc::Rc;

@@ -1,10 +1,12 @@
 //! One module per command family; each command is one action function,
 //! documented with its Part 3 section.
 
+pub mod asym;
 pub mod audit;
 pub mod capability;
 pub mod clock;
 pub mod context;
+pub mod credential;
 pub mod da;
 pub mod duplication;
 pub mod hierarchy;
@@ -17,3 +19,4 @@ pub mod sequence;
 pub mod session;
 pub mod signature;
 pub mod startup;
+pub mod symmetric;

@@ -4,8 +4,9 @@ use tpm2_protocol::basic::TpmUint16;
 use vtpm_crypto::HashAlg;
 
 use crate::consts::{HT_HMAC_SESSION, HT_POLICY_SESSION, MAX_DIGEST_SIZE, RH_NULL};
-use crate::object::alg;
-use crate::object::public::{DECRYPT, MAX_ECC_KEY_BYTES, Parms, Reader, Unique};
+
+use crate::object::public::DECRYPT;
+use crate::object::share::secret_decrypt;
 use crate::pipeline::{Ctx, trim_trailing_zeros};
 use crate::rc::{Rc, ValueKind};
 use crate::session::{MAX_LOADED_SESSIONS, SE_HMAC, SE_POLICY, SE_TRIAL, Session, SymDef};
@@ -55,53 +56,21 @@ fn decrypt_salt(
 ) -> Result<zeroize::Zeroizing<alloc::vec::Vec<u8>>, Rc> {
     let engine = &mut *ctx.engine;
     let key = engine.object_or_err(tpm_key)?.clone();
-    let Some(sensitive) = key.sensitive.as_ref() else {
+    if key.sensitive.is_none() {
         return Err(Rc::HANDLE.handle(1));
-    };
+    }
     if !key.public.has(DECRYPT) {
         return Err(Rc::ATTRIBUTES.handle(1));
     }
-    let name_alg = key.public.name_alg.ok_or(Rc::KEY.handle(1))?;
     if encrypted.is_empty() {
         return Err(Rc::VALUE.param(2));
     }
-    let salt = match (&key.public.parms, &key.public.unique) {
-        (
-            Parms::Rsa {
-                scheme, exponent, ..
-            },
-            Unique::Rsa(n),
-        ) => {
-            let hash = match scheme.scheme {
-                alg::NULL => name_alg,
-                alg::OAEP => HashAlg::from_alg_id(scheme.hash).ok_or(Rc::SCHEME.handle(1))?,
-                _ => return Err(Rc::SCHEME.handle(1)),
-            };
-            let e = crate::object::create::rsa_exponent(*exponent)?;
-            let pair = vtpm_crypto::rsa_from_prime(n, e, sensitive.secret.as_bytes())
-                .map_err(|_| Rc::KEY.handle(1))?;
-            let mut rng = engine.fresh_drbg(ctx.platform)?;
-            vtpm_crypto::rsa_oaep_decrypt(&pair, hash, b"SECRET\0", encrypted, &mut rng)
-                .map_err(|_| Rc::VALUE.param(2))?
-        }
-        (Parms::Ecc { curve, .. }, Unique::Ecc { x, .. }) => {
-            let mut r = Reader::new(encrypted);
-            let qx = r.tpm2b(MAX_ECC_KEY_BYTES).map_err(|rc| rc.param(2))?;
-            let qy = r.tpm2b(MAX_ECC_KEY_BYTES).map_err(|rc| rc.param(2))?;
-            if !r.is_empty() {
-                return Err(Rc::SIZE.param(2));
-            }
-            let z = vtpm_crypto::ecdh_shared_x(*curve, sensitive.secret.as_bytes(), qx, qy)
-                .map_err(|_| Rc::ECC_POINT.param(2))?;
-            let bits = (name_alg.digest_size() * 8) as u32;
-            vtpm_crypto::kdfe(name_alg, &z, b"SECRET", qx, x, bits)
-        }
-        _ => return Err(Rc::KEY.handle(1)),
-    };
-    if salt.len() > name_alg.digest_size() {
-        return Err(Rc::VALUE.param(2));
-    }
-    Ok(salt)
+    let mut rng = engine.fresh_drbg(ctx.platform)?;
+    secret_decrypt(&key, b"SECRET", encrypted, &mut rng).map_err(|rc| match rc {
+        Rc::SCHEME | Rc::KEY => rc.handle(1),
+        Rc::TYPE => Rc::KEY.handle(1),
+        _ => rc.param(2),
+    })
 }
 
 /// TPM2_StartAuthSession (Part 3, 11.1): a new HMAC, policy or trial session,

@@ -6,6 +6,7 @@ pub mod create;
 pub mod duplicate;
 pub mod protect;
 pub mod public;
+pub mod share;
 
 use alloc::vec::Vec;
 use vtpm_crypto::HashAlg;
