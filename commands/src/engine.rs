@@ -50,6 +50,9 @@ pub struct Engine {
     pub(crate) clock_anchor_ms: u64,
     /// `clock_anchor_ms` is meaningful (the engine has been initialized).
     pub(crate) clock_running: bool,
+    /// Host ms per CLOCK_NOMINAL Clock ms (TPM2_ClockRateAdjust); back to
+    /// nominal at _TPM_Init.
+    pub(crate) clock_rate: u32,
     /// PCR_Allocate ran since _TPM_Init: Shutdown(STATE) is refused.
     pub(crate) pcr_reconfigured: bool,
     pub(crate) hash_sequence: Option<HashSequence>,
@@ -106,6 +109,7 @@ impl Engine {
             init_ms: 0,
             clock_anchor_ms: 0,
             clock_running: false,
+            clock_rate: crate::families::clock::CLOCK_NOMINAL,
             pcr_reconfigured: false,
             hash_sequence: None,
             hcrtm_digests: None,
@@ -132,6 +136,7 @@ impl Engine {
             self.perm.clock_ms = self.clock_now(now);
         }
         self.clock_running = true;
+        self.clock_rate = crate::families::clock::CLOCK_NOMINAL;
         self.pcr_reconfigured = false;
         self.started = false;
         self.init_ms = now;
@@ -191,11 +196,15 @@ impl Engine {
         }
     }
 
-    /// Clock (ms) now: the NV value plus the time elapsed since it was taken.
+    /// Clock (ms) now: the NV value plus the time elapsed since it was taken,
+    /// at the rate TPM2_ClockRateAdjust set.
     pub(crate) fn clock_now(&self, now_ms: u64) -> u64 {
+        let elapsed = u128::from(now_ms.saturating_sub(self.clock_anchor_ms));
+        let scaled = elapsed * u128::from(crate::families::clock::CLOCK_NOMINAL)
+            / u128::from(self.clock_rate.max(1));
         self.perm
             .clock_ms
-            .saturating_add(now_ms.saturating_sub(self.clock_anchor_ms))
+            .saturating_add(u64::try_from(scaled).unwrap_or(u64::MAX))
     }
 
     /// Snapshot of the volatile state (all PCRs, started flag) for suspend.

@@ -6,8 +6,8 @@
 //! through GetCapability(TPM_CAP_COMMANDS).
 
 use crate::families::{
-    audit, capability, clock, context, da, hierarchy, object, pcr, policy, random, selftest,
-    session, signature, startup,
+    attestation, audit, capability, clock, context, da, hierarchy, object, pcr, policy, random,
+    selftest, session, signature, startup,
 };
 use crate::pipeline::Ctx;
 use crate::rc::Rc;
@@ -146,6 +146,16 @@ const ENDORSEMENT_SIGNER_AND_SESSION: &[HandleSpec] = &[
     handle(HandleKind::ObjectOrNull, AuthRole::User),
     handle(HandleKind::HmacSession, AuthRole::None),
 ];
+/// Certify: the certified object (its owner consents), then the signer.
+const OBJECT_ADMIN_AND_SIGNER: &[HandleSpec] = &[
+    handle(HandleKind::Object, AuthRole::Admin),
+    handle(HandleKind::ObjectOrNull, AuthRole::User),
+];
+/// CertifyCreation: the signer, then the object (no authorization).
+const SIGNER_AND_OBJECT: &[HandleSpec] = &[
+    handle(HandleKind::ObjectOrNull, AuthRole::User),
+    handle(HandleKind::Object, AuthRole::None),
+];
 const KEY_AND_BIND: &[HandleSpec] = &[
     handle(HandleKind::ObjectOrNull, AuthRole::None),
     handle(HandleKind::EntityOrNull, AuthRole::None),
@@ -186,9 +196,11 @@ pub static COMMANDS: &[CommandDef] = &[
     cmd!(0x0000_0125, "ChangePPS", PLATFORM_USER, sessions: true, nv: true, extensive, hierarchy::change_pps),
     cmd!(0x0000_0126, "Clear", CLEAR_USER, sessions: true, nv: true, extensive, hierarchy::clear),
     cmd!(0x0000_0127, "ClearControl", CLEAR_USER, sessions: true, nv: true, hierarchy::clear_control),
+    cmd!(0x0000_0128, "ClockSet", PROVISION_USER, sessions: true, nv: true, clock::clock_set),
     cmd!(0x0000_0129, "HierarchyChangeAuth", HIERARCHY_AUTH_USER, sessions: true, nv: true, crypt: (true, false), rhandle: false, hierarchy::hierarchy_change_auth),
     cmd!(0x0000_012B, "PCR_Allocate", PLATFORM_USER, sessions: true, nv: true, pcr::pcr_allocate),
     cmd!(0x0000_012E, "SetPrimaryPolicy", HIERARCHY_AUTH_USER, sessions: true, nv: true, crypt: (true, false), rhandle: false, hierarchy::set_primary_policy),
+    cmd!(0x0000_0130, "ClockRateAdjust", PROVISION_USER, sessions: true, nv: false, clock::clock_rate_adjust),
     cmd!(0x0000_0131, "CreatePrimary", HIERARCHY_OR_NULL_USER, sessions: true, nv: false, crypt: (true, true), rhandle: true, hierarchy::create_primary),
     cmd!(0x0000_0133, "GetCommandAuditDigest", ENDORSEMENT_AND_SIGNER, sessions: true, nv: true, crypt: (true, true), rhandle: false, audit::get_command_audit_digest),
     cmd!(0x0000_0139, "DictionaryAttackLockReset", LOCKOUT_USER, sessions: true, nv: true, da::dictionary_attack_lock_reset),
@@ -201,11 +213,15 @@ pub static COMMANDS: &[CommandDef] = &[
     cmd!(0x0000_0144, "Startup", &[], sessions: false, nv: true, startup::startup),
     cmd!(0x0000_0145, "Shutdown", &[], sessions: true, nv: true, startup::shutdown),
     cmd!(0x0000_0146, "StirRandom", &[], sessions: true, nv: true, crypt: (true, false), rhandle: false, random::stir_random),
+    cmd!(0x0000_0148, "Certify", OBJECT_ADMIN_AND_SIGNER, sessions: true, nv: false, crypt: (true, true), rhandle: false, attestation::certify),
+    cmd!(0x0000_014A, "CertifyCreation", SIGNER_AND_OBJECT, sessions: true, nv: false, crypt: (true, true), rhandle: false, attestation::certify_creation),
+    cmd!(0x0000_014C, "GetTime", ENDORSEMENT_AND_SIGNER, sessions: true, nv: false, crypt: (true, true), rhandle: false, attestation::get_time),
     cmd!(0x0000_014D, "GetSessionAuditDigest", ENDORSEMENT_SIGNER_AND_SESSION, sessions: true, nv: false, crypt: (true, true), rhandle: false, audit::get_session_audit_digest),
     cmd!(0x0000_0150, "ObjectChangeAuth", OBJECT_ADMIN_AND_PARENT, sessions: true, nv: false, crypt: (true, true), rhandle: false, object::object_change_auth),
     cmd!(0x0000_0151, "PolicySecret", ENTITY_USER_AND_POLICY_SESSION, sessions: true, nv: false, crypt: (true, true), rhandle: false, policy::policy_secret),
     cmd!(0x0000_0153, "Create", OBJECT_USER, sessions: true, nv: false, crypt: (true, true), rhandle: false, object::create),
     cmd!(0x0000_0157, "Load", OBJECT_USER, sessions: true, nv: false, crypt: (true, true), rhandle: true, object::load),
+    cmd!(0x0000_0158, "Quote", OBJECT_USER, sessions: true, nv: false, crypt: (true, true), rhandle: false, attestation::quote),
     cmd!(0x0000_015D, "Sign", OBJECT_USER, sessions: true, nv: false, crypt: (true, false), rhandle: false, signature::sign),
     cmd!(0x0000_015E, "Unseal", OBJECT_USER, sessions: true, nv: false, crypt: (false, true), rhandle: false, object::unseal),
     cmd!(0x0000_0161, "ContextLoad", &[], sessions: false, nv: false, crypt: (false, false), rhandle: true, context::context_load),

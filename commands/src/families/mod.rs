@@ -1,6 +1,7 @@
 //! One module per command family; each command is one action function,
 //! documented with its Part 3 section.
 
+pub mod attestation;
 pub mod audit;
 pub mod capability;
 pub mod clock;

@@ -1,0 +1,140 @@
+//! Attestation commands (Part 3, section 18): Certify, CertifyCreation, Quote
+//! and GetTime. Each builds the attested part of a TPMS_ATTEST and leaves the
+//! common header, the signing and the privacy rules to
+//! [`Engine::attest_and_sign`](crate::engine::Engine).
+
+use crate::attest::{
+    MAX_EXTRA_DATA, ST_ATTEST_CERTIFY, ST_ATTEST_CREATION, ST_ATTEST_QUOTE, ST_ATTEST_TIME,
+};
+use crate::codec::Out;
+use crate::consts::{FIRMWARE_VERSION_1, FIRMWARE_VERSION_2, MAX_DIGEST_SIZE};
+use crate::families::audit::read_attest_params;
+use crate::families::pcr::read_selections;
+use crate::pipeline::Ctx;
+use crate::rc::Rc;
+use crate::signature::{SigScheme, Signature};
+use crate::ticket::{ST_CREATION, Ticket};
+
+/// Writes the response every attestation command shares: TPM2B_ATTEST and
+/// TPMT_SIGNATURE.
+fn respond(ctx: &mut Ctx<'_>, attest: &[u8], signature: &Signature) {
+    ctx.out.tpm2b(attest);
+    signature.marshal(&mut ctx.out);
+}
+
+/// TPM2_Certify (Part 3, 18.2): the signer vouches that the object is
+/// loaded in this TPM: TPMS_CERTIFY_INFO = its Name and Qualified Name. The
+/// object's ADMIN authorization shows its owner consents.
+pub fn certify(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
+    let [object_handle, sign_handle, _] = ctx.handles;
+    let (qualifying_data, scheme) = read_attest_params(ctx)?;
+    let engine = &mut *ctx.engine;
+    let object = engine
+        .object_or_err(object_handle)
+        .map_err(|rc| rc.handle(1))?;
+    let mut info = Out::new();
+    info.tpm2b(&object.name).tpm2b(&object.qualified_name);
+    let (attest, signature) = engine.attest_and_sign(
+        ctx.platform,
+        (sign_handle, 2),
+        (scheme, 2),
+        qualifying_data,
+        ST_ATTEST_CERTIFY,
+        &info.into_vec(),
+    )?;
+    respond(ctx, &attest, &signature);
+    Ok(())
+}
+
+/// TPM2_CertifyCreation (Part 3, 18.3): the signer vouches that the object
+/// was created by this TPM with the creation data whose hash is given, as
+/// the creation ticket proves (TPM_RC_TICKET otherwise):
+/// TPMS_CREATION_INFO = the object's Name and creationHash.
+pub fn certify_creation(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
+    let [sign_handle, object_handle, _] = ctx.handles;
+    let qualifying_data = ctx.params.read_2b(MAX_EXTRA_DATA)?;
+    let creation_hash = ctx.params.read_2b(MAX_DIGEST_SIZE)?;
+    let scheme = ctx.params.read_struct(|r| SigScheme::parse(r, true))?;
+    let ticket = ctx.params.read_struct(|r| Ticket::parse(r, ST_CREATION))?;
+    ctx.params.finish()?;
+    let engine = &mut *ctx.engine;
+    // The signer is checked first, as the reference does.
+    engine.attest_scheme((sign_handle, 1), (scheme, 3))?;
+    let object = engine
+        .object_or_err(object_handle)
+        .map_err(|rc| rc.handle(2))?;
+    // TPMT_TK_CREATION = HMAC(proof, TPM_ST_CREATION || name || creationHash),
+    // recomputed under the proof of the hierarchy the ticket names.
+    if !engine.ticket_valid(&ticket, &[&object.name, creation_hash]) {
+        return Err(Rc::TICKET.param(4));
+    }
+    let mut info = Out::new();
+    info.tpm2b(&object.name).tpm2b(creation_hash);
+    let (attest, signature) = engine.attest_and_sign(
+        ctx.platform,
+        (sign_handle, 1),
+        (scheme, 3),
+        qualifying_data,
+        ST_ATTEST_CREATION,
+        &info.into_vec(),
+    )?;
+    respond(ctx, &attest, &signature);
+    Ok(())
+}
+
+/// TPM2_Quote (Part 3, 18.4): the signer vouches for the current PCR values.
+/// TPMS_QUOTE_INFO = the selection (narrowed to the allocated PCRs) and
+/// pcrDigest = H_scheme(the selected values, in selection order), with the
+/// signing scheme's hash.
+pub fn quote(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
+    let sign_handle = ctx.handles[0];
+    let qualifying_data = ctx.params.read_2b(MAX_EXTRA_DATA)?;
+    let scheme = ctx.params.read_struct(|r| SigScheme::parse(r, true))?;
+    let selections = read_selections(ctx)?;
+    ctx.params.finish()?;
+    let engine = &mut *ctx.engine;
+    let selected = engine.attest_scheme((sign_handle, 1), (scheme, 2))?;
+    // Without a hash the PCRs cannot be digested.
+    let hash = selected.hash_alg().ok_or(Rc::SCHEME.param(2))?;
+    let (pcr_select, pcr_digest) = engine.pcr_digest(hash, &selections);
+    let mut info = Out::new();
+    info.bytes(&pcr_select).tpm2b(pcr_digest.as_bytes());
+    let (attest, signature) = engine.attest_and_sign(
+        ctx.platform,
+        (sign_handle, 1),
+        (scheme, 2),
+        qualifying_data,
+        ST_ATTEST_QUOTE,
+        &info.into_vec(),
+    )?;
+    respond(ctx, &attest, &signature);
+    Ok(())
+}
+
+/// TPM2_GetTime (Part 3, 18.7): the signer vouches for Time and Clock.
+/// TPMS_TIME_ATTEST_INFO carries them, the reset and restart counts and the
+/// firmware version in plain text: the privacy administrator (endorsement)
+/// authorized revealing them.
+pub fn get_time(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
+    let sign_handle = ctx.handles[1];
+    let (qualifying_data, scheme) = read_attest_params(ctx)?;
+    let engine = &mut *ctx.engine;
+    let now = ctx.platform.monotonic_ms();
+    let mut info = Out::new();
+    info.u64(engine.tpm_time(now))
+        .u64(engine.clock_now(now))
+        .u32(engine.perm.reset_count)
+        .u32(engine.perm.restart_count)
+        .u8(u8::from(engine.perm.clock_safe))
+        .u64(u64::from(FIRMWARE_VERSION_1) << 32 | u64::from(FIRMWARE_VERSION_2));
+    let (attest, signature) = engine.attest_and_sign(
+        ctx.platform,
+        (sign_handle, 2),
+        (scheme, 2),
+        qualifying_data,
+        ST_ATTEST_TIME,
+        &info.into_vec(),
+    )?;
+    respond(ctx, &attest, &signature);
+    Ok(())
+}
