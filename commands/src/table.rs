@@ -120,6 +120,9 @@ const CLEAR_USER: &[HandleSpec] = &[handle(HandleKind::Clear, AuthRole::User)];
 const LOCKOUT_USER: &[HandleSpec] = &[handle(HandleKind::Lockout, AuthRole::User)];
 const PROVISION_USER: &[HandleSpec] = &[handle(HandleKind::Provision, AuthRole::User)];
 const OBJECT_USER: &[HandleSpec] = &[handle(HandleKind::Object, AuthRole::User)];
+/// TPMI_DH_OBJECT+ signer (Quote: TPM_RH_NULL is accepted by the handle
+/// type, and then fails for want of a hash).
+const SIGNER_USER: &[HandleSpec] = &[handle(HandleKind::ObjectOrNull, AuthRole::User)];
 const OBJECT_NO_AUTH: &[HandleSpec] = &[handle(HandleKind::Object, AuthRole::None)];
 const PARENT_USER: &[HandleSpec] = &[handle(HandleKind::Parent, AuthRole::User)];
 const POLICY_SESSION: &[HandleSpec] = &[handle(HandleKind::PolicySession, AuthRole::None)];
@@ -221,7 +224,7 @@ pub static COMMANDS: &[CommandDef] = &[
     cmd!(0x0000_0151, "PolicySecret", ENTITY_USER_AND_POLICY_SESSION, sessions: true, nv: false, crypt: (true, true), rhandle: false, policy::policy_secret),
     cmd!(0x0000_0153, "Create", OBJECT_USER, sessions: true, nv: false, crypt: (true, true), rhandle: false, object::create),
     cmd!(0x0000_0157, "Load", OBJECT_USER, sessions: true, nv: false, crypt: (true, true), rhandle: true, object::load),
-    cmd!(0x0000_0158, "Quote", OBJECT_USER, sessions: true, nv: false, crypt: (true, true), rhandle: false, attestation::quote),
+    cmd!(0x0000_0158, "Quote", SIGNER_USER, sessions: true, nv: false, crypt: (true, true), rhandle: false, attestation::quote),
     cmd!(0x0000_015D, "Sign", OBJECT_USER, sessions: true, nv: false, crypt: (true, false), rhandle: false, signature::sign),
     cmd!(0x0000_015E, "Unseal", OBJECT_USER, sessions: true, nv: false, crypt: (false, true), rhandle: false, object::unseal),
     cmd!(0x0000_0161, "ContextLoad", &[], sessions: false, nv: false, crypt: (false, false), rhandle: true, context::context_load),

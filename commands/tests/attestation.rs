@@ -490,6 +490,16 @@ fn quote_response_codes() {
         quote(&mut t, dec.handle, &quote_params(&[], &[ALG_NULL], &sel)),
         Err(RC_KEY_H1)
     );
+    // TPM_RH_NULL passes as a TPMI_DH_OBJECT+, but an unsigned statement has
+    // no scheme, so no hash to digest the PCRs with (as swtpm).
+    assert_eq!(
+        quote(
+            &mut t,
+            RH_NULL,
+            &quote_params(&[], &[ALG_ECDSA, ALG_SHA256], &sel)
+        ),
+        Err(RC_SCHEME_P2)
+    );
     // Another scheme or hash than the key's.
     assert_eq!(
         quote(

@@ -85,7 +85,8 @@ pub fn certify_creation(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
 /// TPM2_Quote (Part 3, 18.4): the signer vouches for the current PCR values.
 /// TPMS_QUOTE_INFO = the selection (narrowed to the allocated PCRs) and
 /// pcrDigest = H_scheme(the selected values, in selection order), with the
-/// signing scheme's hash.
+/// signing scheme's hash. TPM_RH_NULL is a valid signHandle, but without a
+/// key there is no scheme and so no hash: TPM_RC_SCHEME (as the reference).
 pub fn quote(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     let sign_handle = ctx.handles[0];
     let qualifying_data = ctx.params.read_2b(MAX_EXTRA_DATA)?;
