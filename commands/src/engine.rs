@@ -44,8 +44,11 @@ pub struct Engine {
     pub(crate) active_allocation: [u32; 4],
     pub(crate) pcr_update_counter: u32,
     pub(crate) drbg: Option<CtrDrbg>,
-    /// Host time at _TPM_Init, for TPMS_TIME_INFO.time.
+    /// Host time at _TPM_Init (or at the last rate change), for
+    /// TPMS_TIME_INFO.time.
     pub(crate) init_ms: u64,
+    /// TPM time at `init_ms`: zero after _TPM_Init.
+    pub(crate) time_base_ms: u64,
     /// Host time at which `perm.clock_ms` was taken.
     pub(crate) clock_anchor_ms: u64,
     /// `clock_anchor_ms` is meaningful (the engine has been initialized).
@@ -107,6 +110,7 @@ impl Engine {
             pcr_update_counter: 0,
             drbg: None,
             init_ms: 0,
+            time_base_ms: 0,
             clock_anchor_ms: 0,
             clock_running: false,
             clock_rate: crate::families::clock::CLOCK_NOMINAL,
@@ -140,6 +144,7 @@ impl Engine {
         self.pcr_reconfigured = false;
         self.started = false;
         self.init_ms = now;
+        self.time_base_ms = 0;
         self.clock_anchor_ms = now;
         self.hash_sequence = None;
         self.hcrtm_digests = None;
@@ -199,12 +204,17 @@ impl Engine {
     /// Clock (ms) now: the NV value plus the time elapsed since it was taken,
     /// at the rate TPM2_ClockRateAdjust set.
     pub(crate) fn clock_now(&self, now_ms: u64) -> u64 {
-        let elapsed = u128::from(now_ms.saturating_sub(self.clock_anchor_ms));
-        let scaled = elapsed * u128::from(crate::families::clock::CLOCK_NOMINAL)
-            / u128::from(self.clock_rate.max(1));
         self.perm
             .clock_ms
-            .saturating_add(u64::try_from(scaled).unwrap_or(u64::MAX))
+            .saturating_add(self.at_clock_rate(now_ms.saturating_sub(self.clock_anchor_ms)))
+    }
+
+    /// `host_ms` of host time in TPM ms at the rate TPM2_ClockRateAdjust set
+    /// (Time and Clock both advance at it).
+    pub(crate) fn at_clock_rate(&self, host_ms: u64) -> u64 {
+        let scaled = u128::from(host_ms) * u128::from(crate::families::clock::CLOCK_NOMINAL)
+            / u128::from(self.clock_rate.max(1));
+        u64::try_from(scaled).unwrap_or(u64::MAX)
     }
 
     /// Snapshot of the volatile state (all PCRs, started flag) for suspend.

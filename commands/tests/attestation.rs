@@ -875,14 +875,14 @@ fn clock_set_persists() {
 #[test]
 fn clock_rate_adjust_changes_the_rate() {
     let mut t = Tpm::started();
-    let (_, c0) = read_clock(&mut t);
+    let (t0, c0) = read_clock(&mut t);
     // Three coarse steps slower: 3% more host time per Clock tick.
     for _ in 0..3 {
         assert_eq!(rate_adjust(&mut t, -3), 0);
     }
     t.platform.now_ms += 30_900;
-    let (_, c1) = read_clock(&mut t);
-    assert_eq!(c1 - c0, 30_000);
+    let (t1, c1) = read_clock(&mut t);
+    assert_eq!((t1 - t0, c1 - c0), (30_000, 30_000), "Time and Clock");
     // Back to nominal, then faster: the elapsed Clock so far is kept.
     for _ in 0..3 {
         assert_eq!(rate_adjust(&mut t, 3), 0);
@@ -891,10 +891,10 @@ fn clock_rate_adjust_changes_the_rate() {
     assert_eq!(rate_adjust(&mut t, 1), 0);
     assert_eq!(rate_adjust(&mut t, 0), 0);
     t.platform.now_ms += 29_969;
-    let (_, c2) = read_clock(&mut t);
+    let (t2, c2) = read_clock(&mut t);
     assert_eq!(
-        c2 - c1,
-        30_000,
+        (t2 - t1, c2 - c1),
+        (30_000, 30_000),
         "31 counts faster: 29969 host ms make 30000"
     );
     // The rate is bounded: many steps stop at the limit (35000 counts here).

@@ -26,7 +26,7 @@ pub fn read_clock(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     let now = ctx.platform.monotonic_ms();
     let engine = &*ctx.engine;
     ctx.out
-        .u64(now.saturating_sub(engine.init_ms))
+        .u64(engine.tpm_time(now))
         .u64(engine.clock_now(now))
         .u32(engine.perm.reset_count)
         .u32(engine.perm.restart_count)
@@ -51,8 +51,8 @@ pub fn clock_set(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     Ok(())
 }
 
-/// TPM2_ClockRateAdjust (Part 3, 29.3): makes Clock advance a little slower
-/// or faster (TPM_CLOCK_ADJUST, -3..=3; TPM_RC_VALUE otherwise), within
+/// TPM2_ClockRateAdjust (Part 3, 29.3): makes Clock and Time advance a little
+/// slower or faster (TPM_CLOCK_ADJUST, -3..=3; TPM_RC_VALUE otherwise), within
 /// ADJUST_LIMIT of nominal. The rate is volatile: _TPM_Init restores it.
 pub fn clock_rate_adjust(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     let adjust = ctx.params.read_struct(|r| r.u8())? as i8;
@@ -66,9 +66,12 @@ pub fn clock_rate_adjust(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     };
     let now = ctx.platform.monotonic_ms();
     let engine = &mut *ctx.engine;
-    // Clock so far counts at the old rate: take it as the new starting point.
+    // Clock and Time so far count at the old rate: take them as the new
+    // starting points.
     engine.perm.clock_ms = engine.clock_now(now);
     engine.clock_anchor_ms = now;
+    engine.time_base_ms = engine.tpm_time(now);
+    engine.init_ms = now;
     // A slower Clock takes more host time per Clock tick.
     let rate = if adjust < 0 {
         engine.clock_rate.saturating_add(step)
