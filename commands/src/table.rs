@@ -154,6 +154,11 @@ const OBJECT_ADMIN_AND_SIGNER: &[HandleSpec] = &[
     handle(HandleKind::Object, AuthRole::Admin),
     handle(HandleKind::ObjectOrNull, AuthRole::User),
 ];
+/// CertifyX509: the certified object (ADMIN), then a signing key (no NULL).
+const OBJECT_ADMIN_AND_KEY: &[HandleSpec] = &[
+    handle(HandleKind::Object, AuthRole::Admin),
+    handle(HandleKind::Object, AuthRole::User),
+];
 /// CertifyCreation: the signer, then the object (no authorization).
 const SIGNER_AND_OBJECT: &[HandleSpec] = &[
     handle(HandleKind::ObjectOrNull, AuthRole::User),
@@ -258,6 +263,7 @@ pub static COMMANDS: &[CommandDef] = &[
     cmd!(0x0000_018C, "PolicyPassword", POLICY_SESSION, sessions: true, nv: false, policy::policy_password),
     cmd!(0x0000_0190, "PolicyTemplate", POLICY_SESSION, sessions: true, nv: false, crypt: (true, false), rhandle: false, policy::policy_template),
     cmd!(0x0000_0191, "CreateLoaded", PARENT_USER, sessions: true, nv: false, crypt: (true, true), rhandle: true, object::create_loaded),
+    cmd!(0x0000_0197, "CertifyX509", OBJECT_ADMIN_AND_KEY, sessions: true, nv: false, crypt: (true, true), rhandle: false, attestation::certify_x509),
     cmd!(0x0000_019B, "PolicyCapability", POLICY_SESSION, sessions: true, nv: false, crypt: (true, false), rhandle: false, policy::policy_capability),
     cmd!(0x0000_019C, "PolicyParameters", POLICY_SESSION, sessions: true, nv: false, crypt: (true, false), rhandle: false, policy::policy_parameters),
 ];

@@ -914,3 +914,324 @@ fn clock_rate_adjust_changes_the_rate() {
     t.platform.now_ms += 1_000;
     assert_eq!(read_clock(&mut t).1 - c3, 1_000);
 }
+
+// ---- CertifyX509 ----
+
+const CC_CERTIFY_X509: u32 = 0x197;
+const KEY_CERT_SIGN: u8 = 0x04;
+
+fn der(tag: u8, parts: &[&[u8]]) -> Vec<u8> {
+    let body: Vec<u8> = parts.concat();
+    let mut v = vec![tag];
+    if body.len() < 0x80 {
+        v.push(body.len() as u8);
+    } else if body.len() < 0x100 {
+        v.extend_from_slice(&[0x81, body.len() as u8]);
+    } else {
+        v.extend_from_slice(&[0x82, (body.len() >> 8) as u8, body.len() as u8]);
+    }
+    v.extend_from_slice(&body);
+    v
+}
+
+/// Name ::= SEQUENCE { SET { SEQUENCE { commonName, UTF8String } } }.
+fn x509_name(cn: &str) -> Vec<u8> {
+    let atv = der(
+        0x30,
+        &[
+            &[0x06, 0x03, 0x55, 0x04, 0x03],
+            &der(0x0C, &[cn.as_bytes()]),
+        ],
+    );
+    der(0x30, &[&der(0x31, &[&atv])])
+}
+
+fn validity() -> Vec<u8> {
+    der(
+        0x30,
+        &[
+            &der(0x17, &[b"250101000000Z"]),
+            &der(0x17, &[b"350101000000Z"]),
+        ],
+    )
+}
+
+/// An extension: SEQUENCE { oid, critical TRUE, OCTET STRING { BIT STRING } }.
+fn bits_extension(oid: &[u8], bit_string: &[u8]) -> Vec<u8> {
+    der(0x30, &[oid, &[0x01, 0x01, 0xFF], &der(0x04, &[bit_string])])
+}
+
+const OID_KEY_USAGE: &[u8] = &[0x06, 0x03, 0x55, 0x1D, 0x0F];
+const OID_TPMA_OBJECT: &[u8] = &[0x06, 0x07, 0x67, 0x81, 0x05, 0x0A, 0x01, 0x01, 0x01];
+
+/// KeyUsage with the first octet `bits` (digitalSignature = 0x80).
+fn key_usage(bits: u8) -> Vec<u8> {
+    bits_extension(OID_KEY_USAGE, &[0x03, 0x02, 0x00, bits])
+}
+
+fn extensions(list: &[&[u8]]) -> Vec<u8> {
+    der(0xA3, &[&der(0x30, list)])
+}
+
+/// SEQUENCE { [algorithm], issuer, validity, subject, extensions }.
+fn partial_certificate(algorithm: Option<&[u8]>, ext: &[u8]) -> Vec<u8> {
+    let mut parts: Vec<Vec<u8>> = Vec::new();
+    if let Some(a) = algorithm {
+        parts.push(a.to_vec());
+    }
+    parts.push(x509_name("vtpm test CA"));
+    parts.push(validity());
+    parts.push(x509_name("vtpm test key"));
+    parts.push(ext.to_vec());
+    let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+    der(0x30, &refs)
+}
+
+fn certify_x509(
+    t: &mut Tpm,
+    object: u32,
+    signer: u32,
+    reserved: &[u8],
+    scheme: &[u16],
+    partial: &[u8],
+) -> Result<(Vec<u8>, Vec<u8>, Vec<u8>), u32> {
+    let mut p = b2(reserved);
+    p.extend_from_slice(&u16s(scheme));
+    p.extend_from_slice(&b2(partial));
+    let (_, out) = run(
+        t,
+        &auth_cmd(CC_CERTIFY_X509, &[object, signer], 2, &p),
+        false,
+    )?;
+    let mut rd = Rd(&out);
+    let added = rd.b2().to_vec();
+    let digest = rd.b2().to_vec();
+    Ok((added, digest, rd.0.to_vec()))
+}
+
+/// The elements inside a DER SEQUENCE.
+fn der_children(seq: &[u8]) -> Vec<Vec<u8>> {
+    fn one(input: &[u8]) -> usize {
+        let (len, hdr) = match input[1] {
+            n if n < 0x80 => (usize::from(n), 2),
+            0x81 => (usize::from(input[2]), 3),
+            _ => (usize::from(u16::from_be_bytes([input[2], input[3]])), 4),
+        };
+        hdr + len
+    }
+    let total = one(seq);
+    assert_eq!(total, seq.len(), "one element");
+    let hdr = total
+        - match seq[1] {
+            n if n < 0x80 => usize::from(n),
+            0x81 => usize::from(seq[2]),
+            _ => usize::from(u16::from_be_bytes([seq[2], seq[3]])),
+        };
+    let mut rest = &seq[hdr..];
+    let mut out = Vec::new();
+    while !rest.is_empty() {
+        let n = one(rest);
+        out.push(rest[..n].to_vec());
+        rest = &rest[n..];
+    }
+    out
+}
+
+#[test]
+fn certify_x509_completes_and_signs_the_certificate() {
+    let mut t = Tpm::started();
+    let ak = primary(
+        &mut t,
+        RH_OWNER,
+        &ecc_template(AK, &[ALG_ECDSA, ALG_SHA256]),
+    );
+    let key = primary(&mut t, RH_OWNER, &ecc_template(BASE | SIGN, &[ALG_NULL]));
+    let ext = extensions(&[&key_usage(0x80 | KEY_CERT_SIGN)]);
+    let partial = partial_certificate(None, &ext);
+    let (added, tbs_digest, sig) =
+        certify_x509(&mut t, key.handle, ak.handle, &[], &[ALG_NULL], &partial).unwrap();
+    // addedToCertificate: version 3, serialNumber, signature, subjectPublicKeyInfo.
+    let parts = der_children(&added);
+    assert_eq!(parts.len(), 4, "{added:02x?}");
+    assert_eq!(parts[0], [0xA0, 0x03, 0x02, 0x01, 0x02]);
+    let ecdsa_sha256 = der(
+        0x30,
+        &[&[0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 4, 3, 2]],
+    );
+    assert_eq!(parts[2], ecdsa_sha256);
+    let spki = &parts[3];
+    let spki_parts = der_children(spki);
+    assert_eq!(
+        spki_parts[0],
+        der(
+            0x30,
+            &[
+                &[0x06, 0x07, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 2, 1],
+                &[0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 3, 1, 7]
+            ]
+        )
+    );
+    assert_eq!(
+        &spki_parts[1][..4],
+        &[0x03, 0x42, 0x00, 0x04],
+        "uncompressed P-256 point"
+    );
+    // serialNumber = SHA-256(signature .. extensions || signer Name || object Name)[..20].
+    let pieces = der_children(&partial);
+    let serial = sha256(&[
+        &parts[2], &pieces[0], &pieces[1], &pieces[2], spki, &ext, &ak.name, &key.name,
+    ]);
+    let mut want_serial = vec![0x02, 20];
+    if serial[0] & 0x80 != 0 {
+        want_serial = vec![0x02, 21, 0];
+    }
+    want_serial.extend_from_slice(&serial[..20]);
+    assert_eq!(parts[1], want_serial);
+    // tbsDigest = SHA-256(TBSCertificate), the parts in X.509 order.
+    let tbs = der(
+        0x30,
+        &[
+            &parts[0], &parts[1], &parts[2], &pieces[0], &pieces[1], &pieces[2], spki, &ext,
+        ],
+    );
+    assert_eq!(tbs_digest, sha256(&[&tbs]));
+    let mut p = b2(&tbs_digest);
+    p.extend_from_slice(&sig);
+    run(
+        &mut t,
+        &cmd(
+            0x8001,
+            CC_VERIFY_SIGNATURE,
+            &[&ak.handle.to_be_bytes()[..], &p].concat(),
+        ),
+        false,
+    )
+    .unwrap();
+
+    // With the caller's signature algorithm, the TPM does not add one; a
+    // matching TPMA_OBJECT extension is accepted.
+    let attrs = (BASE | SIGN).to_be_bytes();
+    let tpma = bits_extension(
+        OID_TPMA_OBJECT,
+        &[&[0x03, 0x05, 0x00][..], &attrs[..]].concat(),
+    );
+    let ext = extensions(&[&tpma, &key_usage(0x80)]);
+    let partial = partial_certificate(Some(&ecdsa_sha256), &ext);
+    let (added, _, _) =
+        certify_x509(&mut t, key.handle, ak.handle, &[], &[ALG_NULL], &partial).unwrap();
+    assert_eq!(der_children(&added).len(), 3);
+}
+
+#[test]
+fn certify_x509_response_codes() {
+    let mut t = Tpm::started();
+    let ak = primary(
+        &mut t,
+        RH_OWNER,
+        &ecc_template(AK, &[ALG_ECDSA, ALG_SHA256]),
+    );
+    let key = primary(&mut t, RH_OWNER, &ecc_template(BASE | SIGN, &[ALG_NULL]));
+    let good = partial_certificate(None, &extensions(&[&key_usage(0x80)]));
+    let dec = primary(
+        &mut t,
+        RH_OWNER,
+        &ecc_template(BASE | RESTRICTED | DECRYPT, &[ALG_NULL]),
+    );
+    let mut x = |object: u32, signer: u32, reserved: &[u8], scheme: &[u16], partial: &[u8]| {
+        certify_x509(&mut t, object, signer, reserved, scheme, partial).map(|_| ())
+    };
+    assert_eq!(x(key.handle, ak.handle, &[], &[ALG_NULL], &good), Ok(()));
+    // reserved must be empty.
+    assert_eq!(
+        x(key.handle, ak.handle, &[1], &[ALG_NULL], &good),
+        Err(RC_SIZE_P1)
+    );
+    // The signer: a signing key with an agreeing scheme.
+    assert_eq!(
+        x(key.handle, dec.handle, &[], &[ALG_NULL], &good),
+        Err(RC_KEY_H2)
+    );
+    assert_eq!(
+        x(key.handle, ak.handle, &[], &[ALG_ECDSA, ALG_SHA1], &good),
+        Err(RC_SCHEME_P2)
+    );
+    // The partial certificate: one SEQUENCE filling the parameter...
+    let mut trailing = good.clone();
+    trailing.push(0);
+    assert_eq!(
+        x(key.handle, ak.handle, &[], &[ALG_NULL], &trailing),
+        Err(0x3D5)
+    );
+    assert_eq!(
+        x(key.handle, ak.handle, &[], &[ALG_NULL], &[]),
+        Err(RC_VALUE_P3)
+    );
+    // ...of three or four SEQUENCEs and the extensions.
+    let no_ext = der(0x30, &[&x509_name("a"), &validity(), &x509_name("b")]);
+    assert_eq!(
+        x(key.handle, ak.handle, &[], &[ALG_NULL], &no_ext),
+        Err(RC_VALUE_P3)
+    );
+    let two = der(
+        0x30,
+        &[
+            &validity(),
+            &x509_name("b"),
+            &extensions(&[&key_usage(0x80)]),
+        ],
+    );
+    assert_eq!(
+        x(key.handle, ak.handle, &[], &[ALG_NULL], &two),
+        Err(RC_VALUE_P3)
+    );
+    // KeyUsage is required and must suit the key.
+    let other = bits_extension(&[0x06, 0x03, 0x55, 0x1D, 0x25], &[0x03, 0x01, 0x00]);
+    let without_ku = partial_certificate(None, &extensions(&[&other]));
+    assert_eq!(
+        x(key.handle, ak.handle, &[], &[ALG_NULL], &without_ku),
+        Err(RC_VALUE_P3)
+    );
+    // keyEncipherment needs decrypt and restricted.
+    let encipher = partial_certificate(None, &extensions(&[&key_usage(0x20)]));
+    assert_eq!(
+        x(key.handle, ak.handle, &[], &[ALG_NULL], &encipher),
+        Err(RC_VALUE_P3)
+    );
+    // A bit beyond decipherOnly is reserved.
+    let reserved_bit = bits_extension(OID_KEY_USAGE, &[0x03, 0x03, 0x06, 0x80, 0x40]);
+    let reserved_ku = partial_certificate(None, &extensions(&[&reserved_bit]));
+    assert_eq!(
+        x(key.handle, ak.handle, &[], &[ALG_NULL], &reserved_ku),
+        Err(0x3E1)
+    );
+    // A TPMA_OBJECT extension that is not the object's: TPM_RC_ATTRIBUTES at the object.
+    let wrong = bits_extension(OID_TPMA_OBJECT, &[0x03, 0x05, 0x00, 0, 0, 0, 0x02]);
+    let wrong_attrs = partial_certificate(None, &extensions(&[&wrong, &key_usage(0x80)]));
+    assert_eq!(
+        x(key.handle, ak.handle, &[], &[ALG_NULL], &wrong_attrs),
+        Err(0x182)
+    );
+    // Only RSA and ECC keys have a subjectPublicKeyInfo: TPM_RC_ASYMMETRIC at the object.
+    let mut hmac_template = u16s(&[0x0008, ALG_SHA256]);
+    hmac_template.extend_from_slice(&(BASE | SIGN).to_be_bytes());
+    hmac_template.extend_from_slice(&b2(&[]));
+    hmac_template.extend_from_slice(&u16s(&[0x0005, ALG_SHA256]));
+    hmac_template.extend_from_slice(&b2(&[]));
+    // (Three object slots: the decryption key makes room.)
+    assert_eq!(rc(&t.run(&plain(0x165, &dec.handle.to_be_bytes()))), 0);
+    let hmac_key = primary(&mut t, RH_OWNER, &hmac_template);
+    let mut x = |object: u32, signer: u32, scheme: &[u16], partial: &[u8]| {
+        certify_x509(&mut t, object, signer, &[], scheme, partial).map(|_| ())
+    };
+    assert_eq!(
+        x(hmac_key.handle, ak.handle, &[ALG_NULL], &good),
+        Err(0x181)
+    );
+    // An HMAC signer has no X.509 algorithm to add: TPM_RC_SCHEME at the sign handle.
+    assert_eq!(
+        x(key.handle, hmac_key.handle, &[ALG_NULL], &good),
+        Err(0x292)
+    );
+    // TPM_RH_NULL is no signer here.
+    assert_eq!(x(key.handle, RH_NULL, &[ALG_NULL], &good), Err(0x284));
+}
