@@ -987,6 +987,9 @@ fn partial_certificate(algorithm: Option<&[u8]>, ext: &[u8]) -> Vec<u8> {
     der(0x30, &refs)
 }
 
+/// addedToCertificate, tbsDigest and the TPMT_SIGNATURE bytes.
+type X509Out = (Vec<u8>, Vec<u8>, Vec<u8>);
+
 fn certify_x509(
     t: &mut Tpm,
     object: u32,
@@ -994,7 +997,7 @@ fn certify_x509(
     reserved: &[u8],
     scheme: &[u16],
     partial: &[u8],
-) -> Result<(Vec<u8>, Vec<u8>, Vec<u8>), u32> {
+) -> Result<X509Out, u32> {
     let mut p = b2(reserved);
     p.extend_from_slice(&u16s(scheme));
     p.extend_from_slice(&b2(partial));
