@@ -1120,28 +1120,12 @@ fn certify_x509_codes(peer: Peer) {
     assert!(failures.is_empty(), "{}: {failures:#?}", peer.name());
 }
 
-/// The same external key (RFC 6979's P-256 test key) certified by itself on vtpm and on
-/// swtpm: addedToCertificate and tbsDigest must be byte for byte the same (ECDSA signatures
-/// are randomized, the rest is not).
-#[test]
-fn certify_x509_same_bytes_as_swtpm() {
-    let d = unhex("c9afa9d845ba75166b5c215767b1d6934e50c3db36e89b127b8a622b120f6721").unwrap();
-    let x = unhex("60fed4ba255a9d31c961eb74c6356d68c049b8923b61fa6ce669622e60f29fb6").unwrap();
-    let y = unhex("7903fe1008b8bc99a41ae9e95628bc64f2f1b20c2d7e9f5177a3c294d4462299").unwrap();
-    // userWithAuth | sign: an external key is never fixedTPM.
-    let attrs: u32 = (1 << 6) | (1 << 18);
-    let mut public = u16s(&[0x0023, 0x000B]);
-    public.extend_from_slice(&attrs.to_be_bytes());
-    public.extend_from_slice(&b2(&[]));
-    public.extend_from_slice(&u16s(&[0x0010, 0x0018, 0x000B, 0x0003, 0x0010]));
-    public.extend_from_slice(&b2(&x));
-    public.extend_from_slice(&b2(&y));
-    let mut sensitive = u16s(&[0x0023]);
-    sensitive.extend_from_slice(&b2(&[]));
-    sensitive.extend_from_slice(&b2(&[]));
-    sensitive.extend_from_slice(&b2(&d));
-    let mut p = b2(&sensitive);
-    p.extend_from_slice(&b2(&public));
+/// CertifyX509 of an external signing key (`public`, `sensitive`) by itself on vtpm and on
+/// swtpm: addedToCertificate and tbsDigest must be byte for byte the same (the serial number
+/// depends only on the Names and the certificate; only ECDSA signatures are randomized).
+fn same_bytes_as_swtpm(public: &[u8], sensitive: &[u8]) {
+    let mut p = b2(sensitive);
+    p.extend_from_slice(&b2(public));
     p.extend_from_slice(&RH_NULL.to_be_bytes());
     let ku = bits_ext(OID_KU, &[0x03, 0x02, 0x02, 0x84]);
     let partial = partial_with(&[&ku]);
@@ -1179,13 +1163,84 @@ fn certify_x509_same_bytes_as_swtpm() {
         let out = &r[14..];
         let n = usize::from(u16::from_be_bytes([out[0], out[1]]));
         let m = usize::from(u16::from_be_bytes([out[2 + n], out[3 + n]]));
-        outputs.push((out[..4 + n + m].to_vec(), peer.name()));
+        outputs.push(out[..4 + n + m].to_vec());
     }
     assert_eq!(
-        hex(&outputs[0].0),
-        hex(&outputs[1].0),
+        hex(&outputs[0]),
+        hex(&outputs[1]),
         "addedToCertificate and tbsDigest: vtpm, then swtpm"
     );
+}
+
+/// userWithAuth | sign: an external key is never fixedTPM.
+const EXTERNAL_SIGNER: u32 = (1 << 6) | (1 << 18);
+
+/// RFC 6979's P-256 test key, ECDSA-SHA256.
+#[test]
+fn certify_x509_same_bytes_as_swtpm_ecc() {
+    let d = unhex("c9afa9d845ba75166b5c215767b1d6934e50c3db36e89b127b8a622b120f6721").unwrap();
+    let x = unhex("60fed4ba255a9d31c961eb74c6356d68c049b8923b61fa6ce669622e60f29fb6").unwrap();
+    let y = unhex("7903fe1008b8bc99a41ae9e95628bc64f2f1b20c2d7e9f5177a3c294d4462299").unwrap();
+    let mut public = u16s(&[0x0023, 0x000B]);
+    public.extend_from_slice(&EXTERNAL_SIGNER.to_be_bytes());
+    public.extend_from_slice(&b2(&[]));
+    public.extend_from_slice(&u16s(&[0x0010, 0x0018, 0x000B, 0x0003, 0x0010]));
+    public.extend_from_slice(&b2(&x));
+    public.extend_from_slice(&b2(&y));
+    let mut sensitive = u16s(&[0x0023]);
+    sensitive.extend_from_slice(&b2(&[]));
+    sensitive.extend_from_slice(&b2(&[]));
+    sensitive.extend_from_slice(&b2(&d));
+    same_bytes_as_swtpm(&public, &sensitive);
+}
+
+/// A fresh openssl RSA-2048 key, with RSASSA-SHA256 and with RSAPSS-SHA384 (the PSS
+/// AlgorithmIdentifier carries its parameters).
+#[test]
+fn certify_x509_same_bytes_as_swtpm_rsa() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "openssl {args:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    run(&["genrsa", "-out", "k.pem", "2048"]);
+    let text = run(&["rsa", "-in", "k.pem", "-noout", "-text"]);
+    // The hex block under `label:` in openssl's text output, without a leading zero octet.
+    let block = |label: &str| {
+        let mut lines = text.lines().skip_while(|l| l.trim() != label).skip(1);
+        let mut hex_digits = String::new();
+        for l in lines.by_ref() {
+            if !l.starts_with(' ') {
+                break;
+            }
+            hex_digits.push_str(&l.trim().replace(':', ""));
+        }
+        let mut bytes = unhex(&hex_digits).unwrap();
+        while bytes.first() == Some(&0) {
+            bytes.remove(0);
+        }
+        bytes
+    };
+    let (n, p) = (block("modulus:"), block("prime1:"));
+    assert_eq!((n.len(), p.len()), (256, 128));
+    for scheme in [[0x0014, 0x000B], [0x0016, 0x000C]] {
+        let mut public = u16s(&[0x0001, 0x000B]);
+        public.extend_from_slice(&EXTERNAL_SIGNER.to_be_bytes());
+        public.extend_from_slice(&b2(&[]));
+        public.extend_from_slice(&u16s(&[0x0010, scheme[0], scheme[1], 2048]));
+        public.extend_from_slice(&0u32.to_be_bytes());
+        public.extend_from_slice(&b2(&n));
+        let mut sensitive = u16s(&[0x0001]);
+        sensitive.extend_from_slice(&b2(&[]));
+        sensitive.extend_from_slice(&b2(&[]));
+        sensitive.extend_from_slice(&b2(&p));
+        same_bytes_as_swtpm(&public, &sensitive);
+    }
 }
 
 both!(
