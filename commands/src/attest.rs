@@ -17,6 +17,10 @@ use crate::signature::{SigScheme, Signature, select_sign_scheme};
 pub const GENERATED_VALUE: u32 = 0xff54_4347;
 pub const ST_ATTEST_SESSION_AUDIT: u16 = 0x8016;
 pub const ST_ATTEST_COMMAND_AUDIT: u16 = 0x8015;
+pub const ST_ATTEST_CERTIFY: u16 = 0x8017;
+pub const ST_ATTEST_QUOTE: u16 = 0x8018;
+pub const ST_ATTEST_TIME: u16 = 0x8019;
+pub const ST_ATTEST_CREATION: u16 = 0x801A;
 
 /// Largest qualifyingData / extraData (sizeof(TPMT_HA)).
 pub const MAX_EXTRA_DATA: usize = 66;
@@ -85,11 +89,41 @@ impl Engine {
 }
 
 impl Engine {
+    /// The checks every attestation command makes of its signer before
+    /// anything else (the reference's IsSigningObject and
+    /// CryptSelectSignScheme): the key must be able to sign (TPM_RC_KEY at
+    /// handle `handle_n`) and `in_scheme` must agree with its own scheme
+    /// (TPM_RC_SCHEME at parameter `scheme_n`). Returns the scheme the
+    /// statement will be signed with; NULL for TPM_RH_NULL (no signature).
+    pub(crate) fn attest_scheme(
+        &self,
+        (sign_handle, handle_n): (u32, usize),
+        (in_scheme, scheme_n): (SigScheme, usize),
+    ) -> Result<SigScheme, Rc> {
+        if sign_handle == RH_NULL {
+            return Ok(SigScheme::NULL);
+        }
+        let key = self.object_or_err(sign_handle)?;
+        if !key.public.has(SIGN) || key.public.object_type == crate::object::alg::SYMCIPHER {
+            return Err(Rc::KEY.handle(handle_n));
+        }
+        let scheme = select_sign_scheme(key, in_scheme).map_err(|rc| rc.param(scheme_n))?;
+        if scheme.hash_alg().is_none() {
+            return Err(Rc::SCHEME.param(scheme_n));
+        }
+        Ok(scheme)
+    }
+
     /// Makes a TPMS_ATTEST and signs it (the reference's FillInAttestInfo and
     /// SignAttestInfo): with `sign_handle` TPM_RH_NULL the statement is
     /// returned unsigned with a TPM_ALG_NULL signature and `in_scheme` is
     /// ignored. `handle_n` and `scheme_n` are the positions of the sign
     /// handle and of inScheme in the command, for the error codes.
+    ///
+    /// Restricted keys sign these too: the statement starts with
+    /// TPM_GENERATED_VALUE, which no TPM2_Hash ticket ever vouches for.
+    /// A signed statement reveals Clock, so the TPM is no longer orderly
+    /// (Clock in NV may lag behind what was reported).
     pub(crate) fn attest_and_sign(
         &mut self,
         platform: &mut dyn Platform,
@@ -99,6 +133,7 @@ impl Engine {
         kind: u16,
         attested: &[u8],
     ) -> Result<(Vec<u8>, Signature), Rc> {
+        let scheme = self.attest_scheme((sign_handle, handle_n), (in_scheme, scheme_n))?;
         let now = platform.monotonic_ms();
         if sign_handle == RH_NULL {
             return Ok((
@@ -107,10 +142,6 @@ impl Engine {
             ));
         }
         let key = self.object_or_err(sign_handle)?.clone();
-        if !key.public.has(SIGN) {
-            return Err(Rc::KEY.handle(handle_n));
-        }
-        let scheme = select_sign_scheme(&key, in_scheme).map_err(|rc| rc.param(scheme_n))?;
         let hash = scheme.hash_alg().ok_or(Rc::SCHEME.param(scheme_n))?;
         let attest = self.attest(now, Some(&key), qualifying_data, kind, attested);
         let digest = hash.digest(&[&attest]);
@@ -123,6 +154,7 @@ impl Engine {
                     rc.handle(handle_n)
                 }
             })?;
+        self.clear_orderly();
         Ok((attest, signature))
     }
 }

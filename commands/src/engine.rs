@@ -44,12 +44,18 @@ pub struct Engine {
     pub(crate) active_allocation: [u32; 4],
     pub(crate) pcr_update_counter: u32,
     pub(crate) drbg: Option<CtrDrbg>,
-    /// Host time at _TPM_Init, for TPMS_TIME_INFO.time.
+    /// Host time at _TPM_Init (or at the last rate change), for
+    /// TPMS_TIME_INFO.time.
     pub(crate) init_ms: u64,
+    /// TPM time at `init_ms`: zero after _TPM_Init.
+    pub(crate) time_base_ms: u64,
     /// Host time at which `perm.clock_ms` was taken.
     pub(crate) clock_anchor_ms: u64,
     /// `clock_anchor_ms` is meaningful (the engine has been initialized).
     pub(crate) clock_running: bool,
+    /// Host ms per CLOCK_NOMINAL Clock ms (TPM2_ClockRateAdjust); back to
+    /// nominal at _TPM_Init.
+    pub(crate) clock_rate: u32,
     /// PCR_Allocate ran since _TPM_Init: Shutdown(STATE) is refused.
     pub(crate) pcr_reconfigured: bool,
     pub(crate) hash_sequence: Option<HashSequence>,
@@ -106,8 +112,10 @@ impl Engine {
             pcr_update_counter: 0,
             drbg: None,
             init_ms: 0,
+            time_base_ms: 0,
             clock_anchor_ms: 0,
             clock_running: false,
+            clock_rate: crate::families::clock::CLOCK_NOMINAL,
             pcr_reconfigured: false,
             hash_sequence: None,
             hcrtm_digests: None,
@@ -135,9 +143,11 @@ impl Engine {
             self.perm.clock_ms = self.clock_now(now);
         }
         self.clock_running = true;
+        self.clock_rate = crate::families::clock::CLOCK_NOMINAL;
         self.pcr_reconfigured = false;
         self.started = false;
         self.init_ms = now;
+        self.time_base_ms = 0;
         self.clock_anchor_ms = now;
         self.hash_sequence = None;
         self.hcrtm_digests = None;
@@ -195,11 +205,20 @@ impl Engine {
         }
     }
 
-    /// Clock (ms) now: the NV value plus the time elapsed since it was taken.
+    /// Clock (ms) now: the NV value plus the time elapsed since it was taken,
+    /// at the rate TPM2_ClockRateAdjust set.
     pub(crate) fn clock_now(&self, now_ms: u64) -> u64 {
         self.perm
             .clock_ms
-            .saturating_add(now_ms.saturating_sub(self.clock_anchor_ms))
+            .saturating_add(self.at_clock_rate(now_ms.saturating_sub(self.clock_anchor_ms)))
+    }
+
+    /// `host_ms` of host time in TPM ms at the rate TPM2_ClockRateAdjust set
+    /// (Time and Clock both advance at it).
+    pub(crate) fn at_clock_rate(&self, host_ms: u64) -> u64 {
+        let scaled = u128::from(host_ms) * u128::from(crate::families::clock::CLOCK_NOMINAL)
+            / u128::from(self.clock_rate.max(1));
+        u64::try_from(scaled).unwrap_or(u64::MAX)
     }
 
     /// Snapshot of the volatile state (all PCRs, started flag) for suspend.

@@ -43,6 +43,7 @@ mod signature;
 mod state;
 mod table;
 mod ticket;
+mod x509;
 
 pub use engine::{Engine, FailureInfo, StateError};
 pub use object::create::primary_public_area;

@@ -6,8 +6,8 @@
 //! through GetCapability(TPM_CAP_COMMANDS).
 
 use crate::families::{
-    asym, audit, capability, clock, context, credential, da, duplication, hierarchy, object, pcr,
-    policy, random, selftest, sequence, session, signature, startup, symmetric,
+    asym, attestation, audit, capability, clock, context, credential, da, duplication, hierarchy,
+    object, pcr, policy, random, selftest, sequence, session, signature, startup, symmetric,
 };
 use crate::pipeline::Ctx;
 use crate::rc::Rc;
@@ -123,6 +123,9 @@ const CLEAR_USER: &[HandleSpec] = &[handle(HandleKind::Clear, AuthRole::User)];
 const LOCKOUT_USER: &[HandleSpec] = &[handle(HandleKind::Lockout, AuthRole::User)];
 const PROVISION_USER: &[HandleSpec] = &[handle(HandleKind::Provision, AuthRole::User)];
 const OBJECT_USER: &[HandleSpec] = &[handle(HandleKind::Object, AuthRole::User)];
+/// TPMI_DH_OBJECT+ signer (Quote: TPM_RH_NULL is accepted by the handle
+/// type, and then fails for want of a hash).
+const SIGNER_USER: &[HandleSpec] = &[handle(HandleKind::ObjectOrNull, AuthRole::User)];
 const OBJECT_NO_AUTH: &[HandleSpec] = &[handle(HandleKind::Object, AuthRole::None)];
 const PARENT_USER: &[HandleSpec] = &[handle(HandleKind::Parent, AuthRole::User)];
 const POLICY_SESSION: &[HandleSpec] = &[handle(HandleKind::PolicySession, AuthRole::None)];
@@ -169,11 +172,22 @@ const ENDORSEMENT_SIGNER_AND_SESSION: &[HandleSpec] = &[
     handle(HandleKind::ObjectOrNull, AuthRole::User),
     handle(HandleKind::HmacSession, AuthRole::None),
 ];
-/// ActivateCredential: the object the credential is bound to (ADMIN), then
-/// the key that decrypts the seed (USER).
+/// ActivateCredential (the object the credential is bound to, then the key
+/// that decrypts the seed) and CertifyX509 (the certified object, then a
+/// signing key, not NULL).
 const OBJECT_ADMIN_AND_KEY_USER: &[HandleSpec] = &[
     handle(HandleKind::Object, AuthRole::Admin),
     handle(HandleKind::Object, AuthRole::User),
+];
+/// Certify: the certified object (its owner consents), then the signer.
+const OBJECT_ADMIN_AND_SIGNER: &[HandleSpec] = &[
+    handle(HandleKind::Object, AuthRole::Admin),
+    handle(HandleKind::ObjectOrNull, AuthRole::User),
+];
+/// CertifyCreation: the signer, then the object (no authorization).
+const SIGNER_AND_OBJECT: &[HandleSpec] = &[
+    handle(HandleKind::ObjectOrNull, AuthRole::User),
+    handle(HandleKind::Object, AuthRole::None),
 ];
 const KEY_AND_BIND: &[HandleSpec] = &[
     handle(HandleKind::ObjectOrNull, AuthRole::None),
@@ -215,9 +229,11 @@ pub static COMMANDS: &[CommandDef] = &[
     cmd!(0x0000_0125, "ChangePPS", PLATFORM_USER, sessions: true, nv: true, extensive, hierarchy::change_pps),
     cmd!(0x0000_0126, "Clear", CLEAR_USER, sessions: true, nv: true, extensive, hierarchy::clear),
     cmd!(0x0000_0127, "ClearControl", CLEAR_USER, sessions: true, nv: true, hierarchy::clear_control),
+    cmd!(0x0000_0128, "ClockSet", PROVISION_USER, sessions: true, nv: true, clock::clock_set),
     cmd!(0x0000_0129, "HierarchyChangeAuth", HIERARCHY_AUTH_USER, sessions: true, nv: true, crypt: (true, false), rhandle: false, hierarchy::hierarchy_change_auth),
     cmd!(0x0000_012B, "PCR_Allocate", PLATFORM_USER, sessions: true, nv: true, pcr::pcr_allocate),
     cmd!(0x0000_012E, "SetPrimaryPolicy", HIERARCHY_AUTH_USER, sessions: true, nv: true, crypt: (true, false), rhandle: false, hierarchy::set_primary_policy),
+    cmd!(0x0000_0130, "ClockRateAdjust", PROVISION_USER, sessions: true, nv: false, clock::clock_rate_adjust),
     cmd!(0x0000_0131, "CreatePrimary", HIERARCHY_OR_NULL_USER, sessions: true, nv: false, crypt: (true, true), rhandle: true, hierarchy::create_primary),
     cmd!(0x0000_0133, "GetCommandAuditDigest", ENDORSEMENT_AND_SIGNER, sessions: true, nv: true, crypt: (true, true), rhandle: false, audit::get_command_audit_digest),
     cmd!(0x0000_0139, "DictionaryAttackLockReset", LOCKOUT_USER, sessions: true, nv: true, da::dictionary_attack_lock_reset),
@@ -235,7 +251,10 @@ pub static COMMANDS: &[CommandDef] = &[
     cmd!(0x0000_0145, "Shutdown", &[], sessions: true, nv: true, startup::shutdown),
     cmd!(0x0000_0146, "StirRandom", &[], sessions: true, nv: true, crypt: (true, false), rhandle: false, random::stir_random),
     cmd!(0x0000_0147, "ActivateCredential", OBJECT_ADMIN_AND_KEY_USER, sessions: true, nv: false, crypt: (true, true), rhandle: false, credential::activate_credential),
+    cmd!(0x0000_0148, "Certify", OBJECT_ADMIN_AND_SIGNER, sessions: true, nv: false, crypt: (true, true), rhandle: false, attestation::certify),
+    cmd!(0x0000_014A, "CertifyCreation", SIGNER_AND_OBJECT, sessions: true, nv: false, crypt: (true, true), rhandle: false, attestation::certify_creation),
     cmd!(0x0000_014B, "Duplicate", DUP_OBJECT_AND_NEW_PARENT, sessions: true, nv: false, crypt: (true, true), rhandle: false, duplication::duplicate),
+    cmd!(0x0000_014C, "GetTime", ENDORSEMENT_AND_SIGNER, sessions: true, nv: false, crypt: (true, true), rhandle: false, attestation::get_time),
     cmd!(0x0000_014D, "GetSessionAuditDigest", ENDORSEMENT_SIGNER_AND_SESSION, sessions: true, nv: false, crypt: (true, true), rhandle: false, audit::get_session_audit_digest),
     cmd!(0x0000_0150, "ObjectChangeAuth", OBJECT_ADMIN_AND_PARENT, sessions: true, nv: false, crypt: (true, true), rhandle: false, object::object_change_auth),
     cmd!(0x0000_0151, "PolicySecret", ENTITY_USER_AND_POLICY_SESSION, sessions: true, nv: false, crypt: (true, true), rhandle: false, policy::policy_secret),
@@ -245,6 +264,7 @@ pub static COMMANDS: &[CommandDef] = &[
     cmd!(0x0000_0155, "HMAC", OBJECT_USER, sessions: true, nv: false, crypt: (true, true), rhandle: false, sequence::hmac),
     cmd!(0x0000_0156, "Import", OBJECT_USER, sessions: true, nv: false, crypt: (true, true), rhandle: false, duplication::import),
     cmd!(0x0000_0157, "Load", OBJECT_USER, sessions: true, nv: false, crypt: (true, true), rhandle: true, object::load),
+    cmd!(0x0000_0158, "Quote", SIGNER_USER, sessions: true, nv: false, crypt: (true, true), rhandle: false, attestation::quote),
     cmd!(0x0000_0159, "RSA_Decrypt", OBJECT_USER, sessions: true, nv: false, crypt: (true, true), rhandle: false, asym::rsa_decrypt),
     cmd!(0x0000_015B, "HMAC_Start", OBJECT_USER, sessions: true, nv: false, crypt: (true, false), rhandle: true, sequence::hmac_start),
     cmd!(0x0000_015C, "SequenceUpdate", OBJECT_USER, sessions: true, nv: false, crypt: (true, false), rhandle: false, sequence::sequence_update),
@@ -294,6 +314,7 @@ pub static COMMANDS: &[CommandDef] = &[
     cmd!(0x0000_0190, "PolicyTemplate", POLICY_SESSION, sessions: true, nv: false, crypt: (true, false), rhandle: false, policy::policy_template),
     cmd!(0x0000_0191, "CreateLoaded", PARENT_USER, sessions: true, nv: false, crypt: (true, true), rhandle: true, object::create_loaded),
     cmd!(0x0000_0193, "EncryptDecrypt2", OBJECT_USER, sessions: true, nv: false, crypt: (true, true), rhandle: false, symmetric::encrypt_decrypt2),
+    cmd!(0x0000_0197, "CertifyX509", OBJECT_ADMIN_AND_KEY_USER, sessions: true, nv: false, crypt: (true, true), rhandle: false, attestation::certify_x509),
     cmd!(0x0000_019B, "PolicyCapability", POLICY_SESSION, sessions: true, nv: false, crypt: (true, false), rhandle: false, policy::policy_capability),
     cmd!(0x0000_019C, "PolicyParameters", POLICY_SESSION, sessions: true, nv: false, crypt: (true, false), rhandle: false, policy::policy_parameters),
 ];

@@ -67,7 +67,7 @@ pub fn set_command_code_audit_status(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
 
 /// Reads qualifyingData and inScheme, the parameters every audit-digest
 /// command shares.
-fn read_attest_params<'a>(ctx: &mut Ctx<'a>) -> Result<(&'a [u8], SigScheme), Rc> {
+pub(crate) fn read_attest_params<'a>(ctx: &mut Ctx<'a>) -> Result<(&'a [u8], SigScheme), Rc> {
     let qualifying_data = ctx.params.read_2b(MAX_EXTRA_DATA)?;
     let scheme = ctx.params.read_struct(|r| SigScheme::parse(r, true))?;
     ctx.params.finish()?;

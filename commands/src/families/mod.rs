@@ -2,6 +2,7 @@
 //! documented with its Part 3 section.
 
 pub mod asym;
+pub mod attestation;
 pub mod audit;
 pub mod capability;
 pub mod clock;

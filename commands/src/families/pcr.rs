@@ -20,15 +20,16 @@ pub(crate) struct Selection {
     pub bits: u32,
 }
 
-/// Reads a TPML_PCR_SELECTION parameter; sizeofSelect below PCR_SELECT_MIN is
-/// TPM_RC_VALUE (Part 2, TPMS_PCR_SELECT).
+/// Reads a TPML_PCR_SELECTION parameter; sizeofSelect below PCR_SELECT_MIN or
+/// above PCR_SELECT_MAX (the same here: 24 PCRs) is TPM_RC_VALUE (Part 2,
+/// TPMS_PCR_SELECT).
 pub(crate) fn read_selections(ctx: &mut Ctx<'_>) -> Result<Vec<Selection>, Rc> {
     let list = ctx.params.read_as::<TpmlPcrSelection>(ValueKind::Hash)?;
     let n = ctx.params.index();
     let mut out = Vec::new();
     for sel in list.iter() {
         let select: &[u8] = &sel.pcr_select;
-        if select.len() < PCR_SELECT_MIN {
+        if select.len() != PCR_SELECT_MIN {
             return Err(Rc::VALUE.param(n));
         }
         // TPMI_ALG_HASH admits implemented hashes only.

@@ -51,9 +51,11 @@ const EXPIRES_ON_RESET: u64 = 1 << 63;
 const TIME_INFO_SIZE: usize = 8 + 8 + 4 + 4 + 1;
 
 impl Engine {
-    /// TPM time (TPMS_TIME_INFO.time): ms since _TPM_Init.
+    /// TPM time (TPMS_TIME_INFO.time): ms since _TPM_Init (at the adjusted
+    /// clock rate).
     pub(crate) fn tpm_time(&self, now_ms: u64) -> u64 {
-        now_ms.saturating_sub(self.init_ms)
+        self.time_base_ms
+            .saturating_add(self.at_clock_rate(now_ms.saturating_sub(self.init_ms)))
     }
 
     /// The time epoch: changes with every Startup (resetCount or restartCount
