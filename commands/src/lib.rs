@@ -28,6 +28,7 @@ mod da;
 mod engine;
 mod families;
 mod hierarchy;
+mod nv;
 mod object;
 mod pcr;
 mod pipeline;
@@ -41,6 +42,7 @@ mod table;
 mod ticket;
 
 pub use engine::{Engine, FailureInfo, StateError};
+pub use nv::{NvIndex, NvPublic, NvType};
 pub use object::create::primary_public_area;
 pub use pipeline::error_response;
 pub use platform::Platform;

@@ -222,9 +222,11 @@ impl Engine {
             if let (Some((entity, _)), Some(loaded)) = (
                 entities.get(i),
                 self.sessions.iter().find(|s| s.handle == session.handle),
-            ) && let Ok(auth) = self.entity_auth_value(*entity)
-                && let Some(key) = plan.keys.get_mut(i)
+            ) && let Some(key) = plan.keys.get_mut(i)
             {
+                // An entity deleted by the command (NV_UndefineSpaceSpecial)
+                // no longer contributes an authValue.
+                let auth = self.entity_auth_value(*entity).unwrap_or_default();
                 let id =
                     session::BindEntity::new(self.entity_name(*entity), trim_trailing_zeros(&auth));
                 *key = loaded.hmac_key(Some(&id), trim_trailing_zeros(&auth));
@@ -286,8 +288,18 @@ impl Engine {
             if let Some(h) = entity {
                 self.da_check(h, self.da_protected(h), now)?;
             }
+            if let (Some(h), Some(role)) = (entity, role)
+                && (h >> 24) as u8 == consts::HT_NV_INDEX
+            {
+                let policy = session.handle >> 24 == u32::from(consts::HT_POLICY_SESSION);
+                self.nv_auth_available(h, role, def.cc, policy)?;
+            }
             if session.handle == consts::RS_PW {
-                if let Err(rc) = self.check_password(session, entity) {
+                let result = self.check_password(session, entity);
+                if let Some(h) = entity {
+                    self.nv_pin_update(h, result.is_ok());
+                }
+                if let Err(rc) = result {
                     if let Some(h) = entity
                         && rc == Rc::AUTH_FAIL
                     {
@@ -321,7 +333,7 @@ impl Engine {
             if let Some(h) = entity
                 && loaded.kind == session::SE_POLICY
             {
-                self.check_policy(h, loaded, def.cc).map_err(|rc| {
+                self.check_policy(h, role, loaded, def.cc).map_err(|rc| {
                     if rc == Rc::AUTH_UNAVAILABLE {
                         rc
                     } else {
@@ -351,7 +363,19 @@ impl Engine {
             );
             // With an empty HMAC key an empty HMAC is accepted (Part 1, 19.6.x).
             let empty_ok = key.is_empty() && session.hmac.is_empty();
-            if !empty_ok && !ct_eq(expected.as_bytes(), session.hmac) {
+            let hmac_ok = empty_ok || ct_eq(expected.as_bytes(), session.hmac);
+            // A PIN index counts the uses and failures of its authValue.
+            if let Some(h) = entity {
+                let auth_used = if loaded.kind == session::SE_HMAC {
+                    id.as_ref() != loaded.bind.as_ref()
+                } else {
+                    loaded.policy.auth_value_needed
+                };
+                if auth_used {
+                    self.nv_pin_update(h, hmac_ok);
+                }
+            }
+            if !hmac_ok {
                 let rc = self.auth_failure(entity);
                 if let Some(h) = entity
                     && rc == Rc::AUTH_FAIL
@@ -485,6 +509,9 @@ impl Engine {
         if let Some(auth) = self.hierarchy_auth(handle) {
             return Ok(auth.as_bytes().to_vec());
         }
+        if let Some(index) = self.nv_index(handle) {
+            return Ok(index.auth.as_bytes().to_vec());
+        }
         match self.object(handle) {
             Some(o) => Ok(o.auth_value().to_vec()),
             None => Err(Rc::HANDLE),
@@ -494,6 +521,9 @@ impl Engine {
     /// The Name of an entity: an object's nameAlg || H(public); for PCRs,
     /// permanent handles and sessions, the handle itself.
     pub(crate) fn entity_name(&self, handle: u32) -> Vec<u8> {
+        if let Some(index) = self.nv_index(handle) {
+            return index.name();
+        }
         match self.object(handle) {
             Some(o) => o.name.clone(),
             None => handle.to_be_bytes().to_vec(),
@@ -523,6 +553,10 @@ impl Engine {
         if let Some(p) = self.hierarchy_policy(h) {
             return (p.alg != crate::object::alg::NULL).then(|| (p.alg, p.digest.clone()));
         }
+        if let Some(index) = self.nv_index(h) {
+            let p = &index.public;
+            return Some((p.name_alg.alg_id(), p.auth_policy.clone()));
+        }
         // An object's policy is always "available": an empty authPolicy simply
         // never matches (TPM_RC_POLICY_FAIL), as in the reference.
         let o = self.object(h)?;
@@ -531,15 +565,28 @@ impl Engine {
 
     /// A policy session authorizing `entity` for command `cc`: its digest
     /// must equal the entity's authPolicy and its deferred checks must hold.
-    fn check_policy(&self, entity: u32, s: &Session, cc: u32) -> Result<(), Rc> {
+    fn check_policy(
+        &self,
+        entity: u32,
+        role: Option<AuthRole>,
+        s: &Session,
+        cc: u32,
+    ) -> Result<(), Rc> {
         let Some((alg, digest)) = self.entity_policy(entity) else {
             return Err(Rc::AUTH_UNAVAILABLE);
         };
         if alg != s.auth_hash.alg_id() || !ct_eq(&digest, &s.policy.digest) {
             return Err(Rc::POLICY_FAIL);
         }
-        if s.policy.command_code.is_some_and(|c| c != cc) {
-            return Err(Rc::POLICY_CC);
+        match s.policy.command_code {
+            Some(c) if c != cc => return Err(Rc::POLICY_CC),
+            // An NV index's ADMIN role needs a policy bound to the command.
+            None if role == Some(AuthRole::Admin)
+                && (entity >> 24) as u8 == consts::HT_NV_INDEX =>
+            {
+                return Err(Rc::POLICY_FAIL);
+            }
+            _ => {}
         }
         Ok(())
     }
@@ -558,6 +605,9 @@ impl Engine {
     /// Of the permanent handles only lockout is DA-protected; objects are
     /// unless they have noDA (Part 1, 19.8).
     pub(crate) fn da_protected(&self, h: u32) -> bool {
+        if let Some(index) = self.nv_index(h) {
+            return !index.public.has(crate::nv::attr::NO_DA);
+        }
         h == consts::RH_LOCKOUT
             || self
                 .object(h)
@@ -643,13 +693,24 @@ impl Engine {
                     return self.check_object_handle(h);
                 }
                 if ht == consts::HT_NV_INDEX {
-                    // No NV index is defined yet.
-                    return Err(Rc::HANDLE);
+                    return self.nv_accessible(h).map(|_| ());
                 }
                 if (h as usize) < PCR_COUNT {
                     return Ok(());
                 }
                 hierarchy(&[O, E, P, L, N])
+            }
+            HandleKind::NvIndex => {
+                if ht != consts::HT_NV_INDEX {
+                    return Err(Rc::VALUE);
+                }
+                self.nv_accessible(h).map(|_| ())
+            }
+            HandleKind::NvAuth => {
+                if ht == consts::HT_NV_INDEX {
+                    return self.nv_accessible(h).map(|_| ());
+                }
+                hierarchy(&[O, P])
             }
         }
     }

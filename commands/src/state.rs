@@ -50,6 +50,10 @@ pub struct Permanent {
     pub da: crate::da::DaState,
     /// Objects made persistent with EvictControl, by handle.
     pub persistent: Vec<Object>,
+    /// Defined NV indices, by handle.
+    pub nv: Vec<crate::nv::NvIndex>,
+    /// The highest value any deleted NV counter had: a new counter starts there.
+    pub nv_max_counter: u64,
 }
 
 impl Default for Permanent {
@@ -67,6 +71,8 @@ impl Default for Permanent {
             hier: Hierarchies::default(),
             da: crate::da::DaState::default(),
             persistent: Vec::new(),
+            nv: Vec::new(),
+            nv_max_counter: 0,
         }
     }
 }
@@ -120,6 +126,9 @@ const P_TOTAL_RESET_COUNT: u16 = 22;
 /// failedTries, maxTries, recoveryTime, lockoutRecovery (u32 each), then
 /// lockoutAuthEnabled and daUsed (one octet each).
 const P_DA: u16 = 23;
+/// Repeated: one NV index each (see `NvIndex::marshal_state`).
+const P_NV_INDEX: u16 = 24;
+const P_NV_MAX_COUNTER: u16 = 25;
 
 const S_UPDATE_COUNTER: u16 = 1;
 const S_ACTIVE_ALLOCATION: u16 = 2;
@@ -274,6 +283,10 @@ impl Permanent {
         for object in &self.persistent {
             w.field(P_OBJECT, &object.marshal_state());
         }
+        for index in &self.nv {
+            w.field(P_NV_INDEX, &index.marshal_state());
+        }
+        w.field(P_NV_MAX_COUNTER, &self.nv_max_counter.to_be_bytes());
         w.0
     }
 
@@ -327,6 +340,10 @@ impl Permanent {
                 P_OBJECT => p
                     .persistent
                     .push(Object::parse_state(v).map_err(|_| DecodeError::BadField(tag))?),
+                P_NV_INDEX => {
+                    p.nv.push(crate::nv::NvIndex::parse_state(v).ok_or(DecodeError::BadField(tag))?)
+                }
+                P_NV_MAX_COUNTER => p.nv_max_counter = u64_of(tag, v)?,
                 _ => {} // a field from a later version: skipped
             }
         }

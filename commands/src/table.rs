@@ -6,7 +6,7 @@
 //! through GetCapability(TPM_CAP_COMMANDS).
 
 use crate::families::{
-    capability, clock, context, da, hierarchy, object, pcr, policy, random, selftest, session,
+    capability, clock, context, da, hierarchy, nv, object, pcr, policy, random, selftest, session,
     startup,
 };
 use crate::pipeline::Ctx;
@@ -44,6 +44,10 @@ pub enum HandleKind {
     PolicySession,
     /// TPMI_DH_ENTITY+ (anything with an authValue, or TPM_RH_NULL).
     EntityOrNull,
+    /// TPMI_RH_NV_INDEX: a defined, accessible NV index.
+    NvIndex,
+    /// TPMI_RH_NV_AUTH: owner, platform or an NV index.
+    NvAuth,
 }
 
 /// The authorization a handle needs (Part 3 "Auth Role").
@@ -127,6 +131,21 @@ const OBJECT_ADMIN_AND_PARENT: &[HandleSpec] = &[
     handle(HandleKind::Object, AuthRole::Admin),
     handle(HandleKind::Object, AuthRole::None),
 ];
+const PROVISION_USER: &[HandleSpec] = &[handle(HandleKind::Provision, AuthRole::User)];
+const PROVISION_AND_NV: &[HandleSpec] = &[
+    handle(HandleKind::Provision, AuthRole::User),
+    handle(HandleKind::NvIndex, AuthRole::None),
+];
+const NV_ADMIN_AND_PLATFORM: &[HandleSpec] = &[
+    handle(HandleKind::NvIndex, AuthRole::Admin),
+    handle(HandleKind::Platform, AuthRole::User),
+];
+const NV_AUTH_AND_INDEX: &[HandleSpec] = &[
+    handle(HandleKind::NvAuth, AuthRole::User),
+    handle(HandleKind::NvIndex, AuthRole::None),
+];
+const NV_ADMIN: &[HandleSpec] = &[handle(HandleKind::NvIndex, AuthRole::Admin)];
+const NV_NO_AUTH: &[HandleSpec] = &[handle(HandleKind::NvIndex, AuthRole::None)];
 const KEY_AND_BIND: &[HandleSpec] = &[
     handle(HandleKind::ObjectOrNull, AuthRole::None),
     handle(HandleKind::EntityOrNull, AuthRole::None),
@@ -161,18 +180,28 @@ macro_rules! cmd {
 
 /// Every implemented command, sorted by command code (checked by a unit test).
 pub static COMMANDS: &[CommandDef] = &[
+    cmd!(nv::CC_NV_UNDEFINE_SPACE_SPECIAL, "NV_UndefineSpaceSpecial", NV_ADMIN_AND_PLATFORM, sessions: true, nv: true, nv::nv_undefine_space_special),
     cmd!(0x0000_0120, "EvictControl", PROVISION_AND_OBJECT, sessions: true, nv: true, context::evict_control),
     cmd!(0x0000_0121, "HierarchyControl", HIERARCHY_USER, sessions: true, nv: true, extensive, hierarchy::hierarchy_control),
+    cmd!(nv::CC_NV_UNDEFINE_SPACE, "NV_UndefineSpace", PROVISION_AND_NV, sessions: true, nv: true, nv::nv_undefine_space),
     cmd!(0x0000_0124, "ChangeEPS", PLATFORM_USER, sessions: true, nv: true, extensive, hierarchy::change_eps),
     cmd!(0x0000_0125, "ChangePPS", PLATFORM_USER, sessions: true, nv: true, extensive, hierarchy::change_pps),
     cmd!(0x0000_0126, "Clear", CLEAR_USER, sessions: true, nv: true, extensive, hierarchy::clear),
     cmd!(0x0000_0127, "ClearControl", CLEAR_USER, sessions: true, nv: true, hierarchy::clear_control),
     cmd!(0x0000_0129, "HierarchyChangeAuth", HIERARCHY_AUTH_USER, sessions: true, nv: true, crypt: (true, false), rhandle: false, hierarchy::hierarchy_change_auth),
+    cmd!(nv::CC_NV_DEFINE_SPACE, "NV_DefineSpace", PROVISION_USER, sessions: true, nv: true, crypt: (true, false), rhandle: false, nv::nv_define_space),
     cmd!(0x0000_012B, "PCR_Allocate", PLATFORM_USER, sessions: true, nv: true, pcr::pcr_allocate),
     cmd!(0x0000_012E, "SetPrimaryPolicy", HIERARCHY_AUTH_USER, sessions: true, nv: true, crypt: (true, false), rhandle: false, hierarchy::set_primary_policy),
     cmd!(0x0000_0131, "CreatePrimary", HIERARCHY_OR_NULL_USER, sessions: true, nv: false, crypt: (true, true), rhandle: true, hierarchy::create_primary),
+    cmd!(nv::CC_NV_GLOBAL_WRITE_LOCK, "NV_GlobalWriteLock", PROVISION_USER, sessions: true, nv: true, nv::nv_global_write_lock),
+    cmd!(nv::CC_NV_INCREMENT, "NV_Increment", NV_AUTH_AND_INDEX, sessions: true, nv: true, nv::nv_increment),
+    cmd!(nv::CC_NV_SET_BITS, "NV_SetBits", NV_AUTH_AND_INDEX, sessions: true, nv: true, nv::nv_set_bits),
+    cmd!(nv::CC_NV_EXTEND, "NV_Extend", NV_AUTH_AND_INDEX, sessions: true, nv: true, crypt: (true, false), rhandle: false, nv::nv_extend),
+    cmd!(nv::CC_NV_WRITE, "NV_Write", NV_AUTH_AND_INDEX, sessions: true, nv: true, crypt: (true, false), rhandle: false, nv::nv_write),
+    cmd!(nv::CC_NV_WRITE_LOCK, "NV_WriteLock", NV_AUTH_AND_INDEX, sessions: true, nv: true, nv::nv_write_lock),
     cmd!(0x0000_0139, "DictionaryAttackLockReset", LOCKOUT_USER, sessions: true, nv: true, da::dictionary_attack_lock_reset),
     cmd!(0x0000_013A, "DictionaryAttackParameters", LOCKOUT_USER, sessions: true, nv: true, da::dictionary_attack_parameters),
+    cmd!(nv::CC_NV_CHANGE_AUTH, "NV_ChangeAuth", NV_ADMIN, sessions: true, nv: true, crypt: (true, false), rhandle: false, nv::nv_change_auth),
     cmd!(0x0000_013C, "PCR_Event", PCR_USER, sessions: true, nv: true, crypt: (true, false), rhandle: false, pcr::pcr_event),
     cmd!(0x0000_013D, "PCR_Reset", PCR_USER_NO_NULL, sessions: true, nv: true, pcr::pcr_reset),
     cmd!(0x0000_0142, "IncrementalSelfTest", &[], sessions: true, nv: true, selftest::incremental_self_test),
@@ -180,6 +209,8 @@ pub static COMMANDS: &[CommandDef] = &[
     cmd!(0x0000_0144, "Startup", &[], sessions: false, nv: true, startup::startup),
     cmd!(0x0000_0145, "Shutdown", &[], sessions: true, nv: true, startup::shutdown),
     cmd!(0x0000_0146, "StirRandom", &[], sessions: true, nv: true, crypt: (true, false), rhandle: false, random::stir_random),
+    cmd!(nv::CC_NV_READ, "NV_Read", NV_AUTH_AND_INDEX, sessions: true, nv: false, crypt: (false, true), rhandle: false, nv::nv_read),
+    cmd!(nv::CC_NV_READ_LOCK, "NV_ReadLock", NV_AUTH_AND_INDEX, sessions: true, nv: true, nv::nv_read_lock),
     cmd!(0x0000_0150, "ObjectChangeAuth", OBJECT_ADMIN_AND_PARENT, sessions: true, nv: false, crypt: (true, true), rhandle: false, object::object_change_auth),
     cmd!(0x0000_0153, "Create", OBJECT_USER, sessions: true, nv: false, crypt: (true, true), rhandle: false, object::create),
     cmd!(0x0000_0157, "Load", OBJECT_USER, sessions: true, nv: false, crypt: (true, true), rhandle: true, object::load),
@@ -188,6 +219,7 @@ pub static COMMANDS: &[CommandDef] = &[
     cmd!(0x0000_0162, "ContextSave", CONTEXT_NO_AUTH, sessions: false, nv: false, context::context_save),
     cmd!(0x0000_0165, "FlushContext", &[], sessions: false, nv: false, context::flush_context),
     cmd!(0x0000_0167, "LoadExternal", &[], sessions: true, nv: false, crypt: (true, true), rhandle: true, object::load_external),
+    cmd!(nv::CC_NV_READ_PUBLIC, "NV_ReadPublic", NV_NO_AUTH, sessions: true, nv: false, crypt: (false, true), rhandle: false, nv::nv_read_public),
     cmd!(0x0000_016B, "PolicyAuthValue", POLICY_SESSION, sessions: true, nv: false, policy::policy_auth_value),
     cmd!(0x0000_016C, "PolicyCommandCode", POLICY_SESSION, sessions: true, nv: false, policy::policy_command_code),
     cmd!(0x0000_0173, "ReadPublic", OBJECT_NO_AUTH, sessions: true, nv: false, crypt: (false, true), rhandle: false, object::read_public_cmd),
@@ -202,6 +234,8 @@ pub static COMMANDS: &[CommandDef] = &[
     cmd!(0x0000_0189, "PolicyGetDigest", POLICY_SESSION, sessions: true, nv: false, crypt: (false, true), rhandle: false, policy::policy_get_digest),
     cmd!(0x0000_018A, "TestParms", &[], sessions: true, nv: false, capability::test_parms),
     cmd!(0x0000_0191, "CreateLoaded", PARENT_USER, sessions: true, nv: false, crypt: (true, true), rhandle: true, object::create_loaded),
+    cmd!(nv::CC_NV_DEFINE_SPACE2, "NV_DefineSpace2", PROVISION_USER, sessions: true, nv: true, crypt: (true, false), rhandle: false, nv::nv_define_space2),
+    cmd!(nv::CC_NV_READ_PUBLIC2, "NV_ReadPublic2", NV_NO_AUTH, sessions: true, nv: false, crypt: (false, true), rhandle: false, nv::nv_read_public2),
 ];
 
 /// The row of a command code, if implemented.

@@ -267,8 +267,7 @@ fn handles_from(engine: &crate::engine::Engine, property: u32) -> Option<Vec<u32
             .collect(),
         HT_TRANSIENT => engine.objects.iter().map(|o| o.handle).collect(),
         HT_PERSISTENT => crate::families::context::persistent_handles(engine),
-        // No NV index exists yet.
-        HT_NV_INDEX => Vec::new(),
+        HT_NV_INDEX => engine.perm.nv.iter().map(|i| i.public.index).collect(),
         _ => return None,
     };
     all.sort_unstable();
@@ -328,7 +327,7 @@ fn tpm_properties(engine: &crate::engine::Engine) -> Vec<(u32, u32)> {
         (0x113, PCR_SELECT_MIN as u32),
         (0x114, 0xFFFF),                              // CONTEXT_GAP_MAX
         (0x116, 0),                                   // NV_COUNTERS_MAX: no separate limit
-        (0x117, 2048),                                // NV_INDEX_MAX
+        (0x117, crate::nv::MAX_NV_INDEX_SIZE as u32), // NV_INDEX_MAX
         (0x118, 0x0000_0006),                         // MEMORY: sharedNV | objectCopiedToRam
         (0x119, 1 << 22),                             // CLOCK_UPDATE (ms)
         (0x11A, u32::from(HashAlg::Sha256.alg_id())), // CONTEXT_HASH
@@ -345,16 +344,16 @@ fn tpm_properties(engine: &crate::engine::Engine) -> Vec<(u32, u32)> {
         (0x125, 0x105), // PS_REVISION 1.05
         (0x126, 0),
         (0x127, 0),
-        (0x128, 0),        // SPLIT_MAX: no split operations
-        (0x129, commands), // TOTAL_COMMANDS
-        (0x12A, commands), // LIBRARY_COMMANDS
-        (0x12B, 0),        // VENDOR_COMMANDS
-        (0x12C, 1024),     // NV_BUFFER_MAX
-        (0x12D, 0),        // MODES
+        (0x128, 0),                                    // SPLIT_MAX: no split operations
+        (0x129, commands),                             // TOTAL_COMMANDS
+        (0x12A, commands),                             // LIBRARY_COMMANDS
+        (0x12B, 0),                                    // VENDOR_COMMANDS
+        (0x12C, crate::nv::MAX_NV_BUFFER_SIZE as u32), // NV_BUFFER_MAX
+        (0x12D, 0),                                    // MODES
         (0x12E, MAX_CAP_BUFFER as u32),
         (0x200, permanent),                       // PERMANENT
         (0x201, startup_clear),                   // STARTUP_CLEAR: all hierarchies enabled
-        (0x202, 0),                               // HR_NV_INDEX
+        (0x202, engine.perm.nv.len() as u32),     // HR_NV_INDEX
         (0x203, loaded),                          // HR_LOADED
         (0x204, slots - loaded),                  // HR_LOADED_AVAIL
         (0x205, active),                          // HR_ACTIVE
@@ -362,8 +361,8 @@ fn tpm_properties(engine: &crate::engine::Engine) -> Vec<(u32, u32)> {
         (0x207, transient_slots - transient),     // HR_TRANSIENT_AVAIL
         (0x208, persistent),                      // HR_PERSISTENT
         (0x209, persistent_slots - persistent),   // HR_PERSISTENT_AVAIL
-        (0x20A, 0),                               // NV_COUNTERS
-        (0x20B, 2048),                            // NV_COUNTERS_AVAIL
+        (0x20A, engine.nv_counters()),            // NV_COUNTERS
+        (0x20B, engine.nv_counters_avail()),      // NV_COUNTERS_AVAIL
         (0x20C, 0),                               // ALGORITHM_SET
         (0x20D, EccCurve::ALL.len() as u32),      // LOADED_CURVES
         (0x20E, engine.perm.da.failed_tries),     // LOCKOUT_COUNTER
