@@ -456,6 +456,44 @@ mod tests {
     }
 
     #[test]
+    fn nv_indices_round_trip_and_older_images_have_none() {
+        use crate::nv::{NvIndex, NvPublic, attr};
+        // An image written before NV existed: no NV fields, no index.
+        let old = Permanent::default().encode();
+        let old: Vec<u8> = parse_fields(&old)
+            .unwrap()
+            .into_iter()
+            .filter(|(t, _)| *t != P_NV_MAX_COUNTER)
+            .flat_map(|(t, v)| {
+                let mut f = t.to_be_bytes().to_vec();
+                f.extend_from_slice(&(v.len() as u16).to_be_bytes());
+                f.extend_from_slice(v);
+                f
+            })
+            .collect();
+        let p = Permanent::decode(&old).unwrap();
+        assert!(p.nv.is_empty());
+        assert_eq!(p.nv_max_counter, 0);
+        let mut index = NvIndex::new(
+            NvPublic {
+                index: 0x01C0_0002,
+                name_alg: HashAlg::Sha256,
+                attributes: attr::OWNERREAD | attr::OWNERWRITE | attr::WRITTEN,
+                auth_policy: alloc::vec![3; 32],
+                data_size: 2048,
+            },
+            Secret::new(b"auth"),
+        );
+        index.data = alloc::vec![0x5A; 2048];
+        let p = Permanent {
+            nv: alloc::vec![index],
+            nv_max_counter: 41,
+            ..Default::default()
+        };
+        assert_eq!(Permanent::decode(&p.encode()), Ok(p));
+    }
+
+    #[test]
     fn truncated_or_bad_fields_are_refused() {
         let bytes = Permanent::default().encode();
         assert_eq!(

@@ -864,3 +864,53 @@ fn change_auth_through_policy() {
     );
     assert_eq!(write(&mut t, IDX, b"new", &[0; 8], 0), 0);
 }
+
+#[test]
+fn disabled_hierarchies_hide_their_indices() {
+    const CC_HIERARCHY_CONTROL: u32 = 0x121;
+    const RH_PLATFORM_NV: u32 = 0x4000_000D;
+    let mut t = Tpm::started();
+    assert_eq!(define(&mut t, RH_OWNER, b"", OWNER_RW, 8), 0);
+    let platform_idx = 0x0140_0001u32;
+    let public = nv_public(platform_idx, PPREAD | PPWRITE | PLATFORMCREATE, &[], 8);
+    let r = t.run(&pw_cmd(
+        CC_NV_DEFINE_SPACE,
+        &[RH_PLATFORM],
+        b"",
+        &define_params(b"", &public),
+    ));
+    assert_eq!(rc(&r), 0);
+    let control = |t: &mut Tpm, enable: u32, state: u8| {
+        let mut p = enable.to_be_bytes().to_vec();
+        p.push(state);
+        rc(&t.run(&pw_cmd(CC_HIERARCHY_CONTROL, &[RH_PLATFORM], b"", &p)))
+    };
+    // Owner disabled: owner indices are gone from view (TPM_RC_HANDLE), platform ones stay.
+    assert_eq!(control(&mut t, RH_OWNER, 0), 0);
+    assert_eq!(
+        rc(&t.run(&plain(CC_NV_READ_PUBLIC, &IDX.to_be_bytes()))),
+        handle(RC_HANDLE, 1)
+    );
+    assert_eq!(
+        rc(&t.run(&plain(CC_NV_READ_PUBLIC, &platform_idx.to_be_bytes()))),
+        0
+    );
+    assert_eq!(control(&mut t, RH_OWNER, 1), 0);
+    // phEnableNV clear: platform indices hidden and none can be defined.
+    assert_eq!(control(&mut t, RH_PLATFORM_NV, 0), 0);
+    assert_eq!(
+        rc(&t.run(&plain(CC_NV_READ_PUBLIC, &platform_idx.to_be_bytes()))),
+        handle(RC_HANDLE, 1)
+    );
+    let public = nv_public(platform_idx + 1, PPREAD | PPWRITE | PLATFORMCREATE, &[], 8);
+    let r = t.run(&pw_cmd(
+        CC_NV_DEFINE_SPACE,
+        &[RH_PLATFORM],
+        b"",
+        &define_params(b"", &public),
+    ));
+    assert_eq!(rc(&r), handle(RC_HIERARCHY, 1));
+    assert_eq!(rc(&t.run(&plain(CC_NV_READ_PUBLIC, &IDX.to_be_bytes()))), 0);
+}
+
+const RC_HIERARCHY: u32 = 0x085;
