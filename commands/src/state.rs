@@ -89,6 +89,9 @@ pub struct Saved {
     pub clear: Option<StateClear>,
     /// State-reset data (null seed and proof, context counter).
     pub reset: Option<StateReset>,
+    /// Volatile snapshots only: the RAM copy of each orderly NV index
+    /// (handle, attributes, data).
+    pub nv_orderly: Vec<(u32, u32, Vec<u8>)>,
 }
 
 /// The engine's state as bytes, for the caller to store.
@@ -137,6 +140,8 @@ const S_STATE_CLEAR: u16 = 4;
 const S_NULL_SEED: u16 = 5;
 const S_NULL_PROOF: u16 = 6;
 const S_CONTEXT_ID: u16 = 7;
+/// Repeated: handle, attributes (u32 each) and data of an orderly NV index.
+const S_NV_ORDERLY: u16 = 8;
 
 /// Why a stored state part was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -382,6 +387,12 @@ impl Saved {
             w.field(S_NULL_PROOF, r.null_proof.as_bytes());
             w.field(S_CONTEXT_ID, &r.object_context_id.to_be_bytes());
         }
+        for (h, a, data) in &self.nv_orderly {
+            let mut v = h.to_be_bytes().to_vec();
+            v.extend_from_slice(&a.to_be_bytes());
+            v.extend_from_slice(data);
+            w.field(S_NV_ORDERLY, &v);
+        }
         w.0
     }
 
@@ -429,6 +440,13 @@ impl Saved {
                     s.reset
                         .get_or_insert_with(StateReset::default)
                         .object_context_id = u64_of(tag, v)?
+                }
+                S_NV_ORDERLY => {
+                    let bad = DecodeError::BadField(tag);
+                    let (head, data) = v.split_at_checked(8).ok_or(bad)?;
+                    let (h, a) = head.split_at(4);
+                    s.nv_orderly
+                        .push((u32_of(tag, h)?, u32_of(tag, a)?, data.to_vec()));
                 }
                 _ => {}
             }
@@ -523,6 +541,7 @@ mod tests {
                 null_proof: Secret::new(&[2; 64]),
                 object_context_id: 9,
             }),
+            nv_orderly: alloc::vec![(0x0150_0000, 0x0402_0002, alloc::vec![1, 2, 3])],
         };
         assert_eq!(Saved::decode(&s.encode()), Ok(s));
     }

@@ -914,3 +914,41 @@ fn disabled_hierarchies_hide_their_indices() {
 }
 
 const RC_HIERARCHY: u32 = 0x085;
+
+#[test]
+fn orderly_index_lives_in_ram() {
+    let mut t = Tpm::started();
+    let a = OWNER_RW | ORDERLY;
+    assert_eq!(define(&mut t, RH_OWNER, b"", a, 8), 0);
+    assert!(t.engine.take_nv_dirty());
+    assert_eq!(write(&mut t, RH_OWNER, b"", b"first...", 0), 0);
+    // The first write is committed (so WRITTEN and the data survive a power loss)...
+    assert!(t.engine.take_nv_dirty());
+    assert_eq!(write(&mut t, RH_OWNER, b"", b"second..", 0), 0);
+    // ...later ones stay in RAM.
+    assert!(!t.engine.take_nv_dirty());
+    assert_eq!(read(&mut t, RH_OWNER, b"", 8, 0).unwrap(), b"second..");
+    // A suspend (volatile snapshot) keeps the RAM copy.
+    let snapshot = t.engine.save_volatile();
+    t.power_cycle();
+    t.engine.restore_volatile(&snapshot).unwrap();
+    assert_eq!(read(&mut t, RH_OWNER, b"", 8, 0).unwrap(), b"second..");
+    // A power loss loses it: the NV copy comes back, and the Startup is a TPM Reset.
+    let image = t.engine.save_state(&t.platform);
+    let mut engine = vtpm_commands::Engine::from_state(&image).unwrap();
+    engine.init(&mut t.platform);
+    t.engine = engine;
+    assert_eq!(rc(&t.run(&startup(0))), 0);
+    // An orderly non-counter index is unwritten after a TPM Reset (as the reference).
+    assert_eq!(read(&mut t, RH_OWNER, b"", 8, 0), Err(RC_NV_UNINITIALIZED));
+    // Shutdown saves the RAM copy; TPM Restart (Shutdown(STATE) + Startup(CLEAR)) keeps it.
+    assert_eq!(write(&mut t, RH_OWNER, b"", b"third...", 0), 0);
+    assert_eq!(write(&mut t, RH_OWNER, b"", b"fourth..", 0), 0);
+    assert_eq!(rc(&t.run(&shutdown(1))), 0);
+    let image = t.engine.save_state(&t.platform);
+    let mut engine = vtpm_commands::Engine::from_state(&image).unwrap();
+    engine.init(&mut t.platform);
+    t.engine = engine;
+    assert_eq!(rc(&t.run(&startup(0))), 0);
+    assert_eq!(read(&mut t, RH_OWNER, b"", 8, 0).unwrap(), b"fourth..");
+}

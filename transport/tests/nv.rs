@@ -524,11 +524,63 @@ fn survives_sigkill(peer: Peer) {
     assert_eq!(listed.matches("- 0x").count(), 3, "{listed}");
 }
 
+/// ORDERLY indices: kept across Shutdown(STATE) + restart + Startup(CLEAR) (TPM Restart),
+/// unwritten again after a TPM Reset; an orderly counter survives a SIGKILL without going back.
+fn orderly_indices(peer: Peer) {
+    let mut t = Tpm::new(&peer);
+    t.ok(
+        "tpm2_nvdefine",
+        &[
+            IDX,
+            "-C",
+            "o",
+            "-s",
+            "8",
+            "-a",
+            "ownerread|ownerwrite|orderly",
+        ],
+    );
+    let ctr = "0x1500021";
+    t.ok(
+        "tpm2_nvdefine",
+        &[
+            ctr,
+            "-C",
+            "o",
+            "-s",
+            "8",
+            "-a",
+            "nt=counter|ownerread|ownerwrite|orderly",
+        ],
+    );
+    t.write("d.bin", b"orderly!");
+    t.ok("tpm2_nvwrite", &[IDX, "-C", "o", "-i", "d.bin"]);
+    for _ in 0..4 {
+        t.ok("tpm2_nvincrement", &[ctr, "-C", "o"]);
+    }
+    let before = u64::from_be_bytes(t.nvread(ctr, &["-C", "o"], 8).try_into().unwrap());
+    t.ok("tpm2_shutdown", &[]);
+    t.s.restart().unwrap();
+    t.ok("tpm2_startup", &["-c"]);
+    assert_eq!(t.nvread(IDX, &["-C", "o"], 8), b"orderly!", "{}", t.peer());
+    let restarted = u64::from_be_bytes(t.nvread(ctr, &["-C", "o"], 8).try_into().unwrap());
+    assert_eq!(restarted, before, "{}", t.peer());
+    // SIGKILL without Shutdown: the counter does not go back.
+    t.ok("tpm2_nvincrement", &[ctr, "-C", "o"]);
+    t.s.restart().unwrap();
+    t.ok("tpm2_startup", &["-c"]);
+    let after = u64::from_be_bytes(t.nvread(ctr, &["-C", "o"], 8).try_into().unwrap());
+    assert!(after > before, "{}: {after} after {before}", t.peer());
+    // TPM Reset: the orderly ordinary index is unwritten.
+    t.fails(0x14A, "tpm2_nvread", &[IDX, "-C", "o", "-s", "8"]);
+}
+
 both!(
     index_types,
     locks_and_deletion,
     forbidden_operations,
-    survives_sigkill
+    survives_sigkill,
+    orderly_indices
 );
 
 // --- raw differential test -------------------------------------------------------------------
