@@ -32,7 +32,7 @@ pub const NV_INDEX_LAST: u32 = 0x01FF_FFFF;
 pub const MAX_NV_INDEX_SIZE: usize = 2048;
 /// Largest TPM2B_MAX_NV_BUFFER (TPM_PT_NV_BUFFER_MAX).
 pub const MAX_NV_BUFFER_SIZE: usize = 1024;
-/// Octets of NV given to indices: public areas, authValues and data.
+/// Octets of NV for indices (public areas, authValues, data) and persistent objects.
 pub const NV_INDEX_SPACE: usize = 64 * 1024;
 /// Octets charged per index on top of its public area, authValue and data
 /// (handle, sizes, the stored copy's bookkeeping).
@@ -493,9 +493,16 @@ impl Engine {
         self.nv_dirty = true;
     }
 
-    /// NV octets in use by indices.
+    /// NV octets in use: indices, and the persistent objects that share the
+    /// space with them (TPM_PT_MEMORY.sharedNV).
     pub(crate) fn nv_used(&self) -> usize {
-        self.perm.nv.iter().map(NvIndex::cost).sum()
+        let objects: usize = self
+            .perm
+            .persistent
+            .iter()
+            .map(|o| o.marshal_state().len())
+            .sum();
+        objects + self.perm.nv.iter().map(NvIndex::cost).sum::<usize>()
     }
 
     /// TPM_PT_NV_COUNTERS.
