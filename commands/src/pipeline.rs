@@ -191,6 +191,10 @@ impl Engine {
         }
         let now = self.clock_now(platform.monotonic_ms());
         let plan = self.check_sessions(def, &sessions, &entities, &names, params, now)?;
+        // The entities' Names as authorized: an NV index's Name changes when the
+        // command writes it first, but a session bound to it stays bound.
+        let entity_names: Vec<Vec<u8>> =
+            entities.iter().map(|(h, _)| self.entity_name(*h)).collect();
 
         // Parameter decryption: the last step of session processing.
         let mut params = params.to_vec();
@@ -227,8 +231,8 @@ impl Engine {
                 // An entity deleted by the command (NV_UndefineSpaceSpecial)
                 // no longer contributes an authValue.
                 let auth = self.entity_auth_value(*entity).unwrap_or_default();
-                let id =
-                    session::BindEntity::new(self.entity_name(*entity), trim_trailing_zeros(&auth));
+                let name = entity_names.get(i).cloned().unwrap_or_default();
+                let id = session::BindEntity::new(name, trim_trailing_zeros(&auth));
                 *key = loaded.hmac_key(Some(&id), trim_trailing_zeros(&auth));
             }
         }

@@ -575,7 +575,53 @@ fn orderly_indices(peer: Peer) {
     t.fails(0x14A, "tpm2_nvread", &[IDX, "-C", "o", "-s", "8"]);
 }
 
+/// An HMAC session bound to the index authorizes its first write (which changes the
+/// index's Name; the response HMAC still treats the session as bound).
+fn bound_session(peer: Peer) {
+    let t = Tpm::new(&peer);
+    t.ok(
+        "tpm2_nvdefine",
+        &[
+            IDX,
+            "-C",
+            "o",
+            "-s",
+            "8",
+            "-a",
+            "authread|authwrite",
+            "-p",
+            "bindpw",
+        ],
+    );
+    t.ok(
+        "tpm2_startauthsession",
+        &[
+            "--hmac-session",
+            "-S",
+            "s.ctx",
+            "--bind-context",
+            IDX,
+            "--bind-auth",
+            "bindpw",
+        ],
+    );
+    t.write("d.bin", b"bound!!!");
+    t.ok(
+        "tpm2_nvwrite",
+        &[IDX, "-C", IDX, "-P", "session:s.ctx", "-i", "d.bin"],
+    );
+    // The write changed the Name (WRITTEN): the session is no longer bound to the index,
+    // so its authValue is now part of the HMAC key, which the tool (not given it) misses.
+    t.fails(
+        0x98E,
+        "tpm2_nvread",
+        &[IDX, "-C", IDX, "-P", "session:s.ctx", "-s", "8"],
+    );
+    assert_eq!(t.nvread(IDX, &["-C", IDX, "-P", "bindpw"], 8), b"bound!!!");
+}
+
 both!(
+    bound_session,
     index_types,
     locks_and_deletion,
     forbidden_operations,
