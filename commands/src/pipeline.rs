@@ -300,7 +300,10 @@ impl Engine {
             }
             if session.handle == consts::RS_PW {
                 let result = self.check_password(session, entity);
-                if let Some(h) = entity {
+                // Only a checked password counts for a PIN index (not a malformed session).
+                if let Some(h) = entity
+                    && matches!(result, Ok(()) | Err(Rc::BAD_AUTH | Rc::AUTH_FAIL))
+                {
                     self.nv_pin_update(h, result.is_ok());
                 }
                 if let Err(rc) = result {
