@@ -147,19 +147,29 @@ impl Engine {
         let (handle_area, rest) = body
             .split_at_checked(handle_bytes)
             .ok_or(Rc::INSUFFICIENT.handle(body.len() / 4 + 1))?;
+        // As the reference: every handle is unmarshaled (its value checked, TPM_RC_VALUE)
+        // before any is looked up (not loaded, undefined, hierarchy disabled).
+        let mut not_loaded = None;
         for (i, spec) in def.handles.iter().enumerate() {
             let h = be_u32(handle_area, i * 4).ok_or(Rc::INSUFFICIENT)?;
-            self.check_handle(spec.kind, h).map_err(|rc| {
+            if let Err(rc) = self.check_handle(spec.kind, h) {
                 // Warnings count handles from 0 (TPM_RC_REFERENCE_H0 + i).
-                if rc == Rc::REFERENCE_H0 {
+                let rc = if rc == Rc::REFERENCE_H0 {
                     Rc(rc.0 + i as u32)
                 } else {
                     rc.handle(i + 1)
+                };
+                if rc == Rc::VALUE.handle(i + 1) {
+                    return Err(rc);
                 }
-            })?;
+                not_loaded.get_or_insert(rc);
+            }
             if let Some(slot) = handles.get_mut(i) {
                 *slot = h;
             }
+        }
+        if let Some(rc) = not_loaded {
+            return Err(rc);
         }
         // cpHash covers the Names of the handles, not their values.
         let mut names = Vec::new();

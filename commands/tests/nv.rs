@@ -952,3 +952,14 @@ fn orderly_index_lives_in_ram() {
     assert_eq!(rc(&t.run(&startup(0))), 0);
     assert_eq!(read(&mut t, RH_OWNER, b"", 8, 0).unwrap(), b"fourth..");
 }
+
+#[test]
+fn handle_values_are_checked_before_lookups() {
+    let mut t = Tpm::started();
+    // authHandle: an undefined (but valid) NV index; nvIndex: not an NV handle at all.
+    // The reference unmarshals both handles before it looks any up: TPM_RC_VALUE on handle 2.
+    let r = t.run(&pw_cmd(CC_NV_INCREMENT, &[0x0100_0000, RH_OWNER], b"", &[]));
+    assert_eq!(rc(&r), handle(RC_VALUE, 2));
+    let r = t.run(&pw_cmd(CC_NV_INCREMENT, &[0x0100_0000, IDX], b"", &[]));
+    assert_eq!(rc(&r), handle(RC_HANDLE, 1));
+}
