@@ -153,8 +153,7 @@ pub fn get_capability(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
             });
         }
         CAP_COMMANDS => {
-            let cmds: Vec<u32> = COMMANDS
-                .iter()
+            let cmds: Vec<u32> = listed_commands()
                 .filter(|c| c.cc >= property)
                 .map(|c| c.attributes())
                 .collect();
@@ -246,6 +245,20 @@ pub fn get_capability(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     Ok(())
 }
 
+/// Implemented commands of Library 1.83 left out of TPM_CAP_COMMANDS: tss-esapi 7.x
+/// fails the whole GetCapability(COMMANDS) on a command code it does not know, so
+/// the list keeps to the Library 1.59 commands such clients understand. The commands
+/// themselves execute.
+const UNLISTED: [u32; 2] = [
+    crate::families::nv::CC_NV_DEFINE_SPACE2,
+    crate::families::nv::CC_NV_READ_PUBLIC2,
+];
+
+/// The commands TPM_CAP_COMMANDS reports.
+fn listed_commands() -> impl Iterator<Item = &'static crate::table::CommandDef> {
+    COMMANDS.iter().filter(|c| !UNLISTED.contains(&c.cc))
+}
+
 /// Handles of the type named by the top octet of `property`, from `property` on.
 fn handles_from(engine: &crate::engine::Engine, property: u32) -> Option<Vec<u32>> {
     let mut all: Vec<u32> = match (property >> 24) as u8 {
@@ -282,7 +295,7 @@ fn handles_from(engine: &crate::engine::Engine, property: u32) -> Option<Vec<u32
 fn tpm_properties(engine: &crate::engine::Engine) -> Vec<(u32, u32)> {
     let be = |b: &[u8]| -> u32 { b.try_into().map(u32::from_be_bytes).unwrap_or(0) };
     let vendor = |i: usize| be(VENDOR_STRING.get(4 * i..4 * i + 4).unwrap_or_default());
-    let commands = COMMANDS.len() as u32;
+    let commands = listed_commands().count() as u32;
     let loaded = engine.sessions.len() as u32;
     let slots = crate::session::MAX_LOADED_SESSIONS as u32;
     let gc = &engine.gc;
