@@ -767,7 +767,11 @@ fn capability_and_space() {
     let p = getcap(&mut t, 2, 0x19D, 8);
     assert_eq!(&p[..9], &[0, 0, 0, 0, 2, 0, 0, 0, 0]);
     let p = getcap(&mut t, 2, 0x169, 1);
-    assert_eq!(&p[9..13], &(0x169u32 | 1 << 25).to_be_bytes(), "NV_ReadPublic listed");
+    assert_eq!(
+        &p[9..13],
+        &(0x169u32 | 1 << 25).to_be_bytes(),
+        "NV_ReadPublic listed"
+    );
     assert_eq!(prop(&mut t, 0x12C), 1024, "NV_BUFFER_MAX");
     let avail = prop(&mut t, 0x20B);
     // The EK certificate indices and the Azure AK certificate index are ordinary.
