@@ -763,6 +763,13 @@ fn differential_script() -> Vec<(String, Vec<u8>, Check)> {
         "read back",
         pw_cmd(0x14E, &[RH_OWNER, 0x0150_0001], b"", &r),
     );
+    // The octets a partial first write did not touch.
+    let mut r = 32u16.to_be_bytes().to_vec();
+    r.extend_from_slice(&0u16.to_be_bytes());
+    full(
+        "read whole after partial write",
+        pw_cmd(0x14E, &[RH_OWNER, 0x0150_0001], b"", &r),
+    );
     full(
         "increment",
         pw_cmd(0x134, &[RH_OWNER, 0x0150_0003], b"", &[]),
