@@ -226,6 +226,14 @@ impl Engine {
         let mut snap = self.snapshot_pcrs(|_| true);
         snap.clear = Some(self.gc.clone());
         snap.reset = Some(self.gr.clone());
+        // Orderly NV indices live in RAM: a resumed suspend keeps them.
+        snap.nv_orderly = self
+            .perm
+            .nv
+            .iter()
+            .filter(|i| i.public.has(crate::nv::attr::ORDERLY))
+            .map(|i| (i.public.index, i.public.attributes, i.data.clone()))
+            .collect();
         // One leading octet for the started flag, then the PCR snapshot.
         let mut bytes = alloc::vec![u8::from(self.started)];
         bytes.extend_from_slice(&snap.encode());
@@ -244,6 +252,19 @@ impl Engine {
         }
         if let Some(r) = snap.reset {
             self.gr = r;
+        }
+        for (h, attributes, data) in snap.nv_orderly {
+            if let Some(index) = self.nv_index_mut(h)
+                && index.public.has(crate::nv::attr::ORDERLY)
+                && data.len() == index.data.len()
+            {
+                // Only the state bits come from the snapshot.
+                let state = crate::nv::attr::WRITTEN
+                    | crate::nv::attr::WRITELOCKED
+                    | crate::nv::attr::READLOCKED;
+                index.public.attributes = (index.public.attributes & !state) | (attributes & state);
+                index.data = data;
+            }
         }
         self.started = *flag == 1;
         Ok(())
@@ -265,6 +286,7 @@ impl Engine {
             pcrs,
             clear: None,
             reset: None,
+            nv_orderly: Vec::new(),
         }
     }
 

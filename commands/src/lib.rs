@@ -30,6 +30,7 @@ mod da;
 mod engine;
 mod families;
 mod hierarchy;
+mod nv;
 mod object;
 mod pcr;
 mod pipeline;
@@ -46,6 +47,7 @@ mod ticket;
 mod x509;
 
 pub use engine::{Engine, FailureInfo, StateError};
+pub use nv::{NvIndex, NvPublic, NvType};
 pub use object::create::primary_public_area;
 pub use object::duplicate::{duplication_blob, duplication_seed, duplication_sensitive};
 pub use pipeline::error_response;

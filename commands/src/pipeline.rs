@@ -158,19 +158,29 @@ impl Engine {
         let (handle_area, rest) = body
             .split_at_checked(handle_bytes)
             .ok_or(Rc::INSUFFICIENT.handle(body.len() / 4 + 1))?;
+        // As the reference: every handle is unmarshaled (its value checked, TPM_RC_VALUE)
+        // before any is looked up (not loaded, undefined, hierarchy disabled).
+        let mut not_loaded = None;
         for (i, spec) in def.handles.iter().enumerate() {
             let h = be_u32(handle_area, i * 4).ok_or(Rc::INSUFFICIENT)?;
-            self.check_handle(spec.kind, h).map_err(|rc| {
+            if let Err(rc) = self.check_handle(spec.kind, h) {
                 // Warnings count handles from 0 (TPM_RC_REFERENCE_H0 + i).
-                if rc == Rc::REFERENCE_H0 {
+                let rc = if rc == Rc::REFERENCE_H0 {
                     Rc(rc.0 + i as u32)
                 } else {
                     rc.handle(i + 1)
+                };
+                if rc == Rc::VALUE.handle(i + 1) {
+                    return Err(rc);
                 }
-            })?;
+                not_loaded.get_or_insert(rc);
+            }
             if let Some(slot) = handles.get_mut(i) {
                 *slot = h;
             }
+        }
+        if let Some(rc) = not_loaded {
+            return Err(rc);
         }
         // cpHash covers the Names of the handles, not their values.
         let mut names = Vec::new();
@@ -207,6 +217,10 @@ impl Engine {
             pp: platform.physical_presence(),
         };
         let plan = self.check_sessions(def, &sessions, &entities, &names, params, now, &env)?;
+        // The entities' Names as authorized: an NV index's Name changes when the
+        // command writes it first, but a session bound to it stays bound.
+        let entity_names: Vec<Vec<u8>> =
+            entities.iter().map(|(h, _)| self.entity_name(*h)).collect();
 
         // Parameter decryption: the last step of session processing. Audit
         // digests cover the parameters as they travelled.
@@ -240,11 +254,13 @@ impl Engine {
             if let (Some((entity, _)), Some(loaded)) = (
                 entities.get(i),
                 self.sessions.iter().find(|s| s.handle == session.handle),
-            ) && let Ok(auth) = self.entity_auth_value(*entity)
-                && let Some(key) = plan.keys.get_mut(i)
+            ) && let Some(key) = plan.keys.get_mut(i)
             {
-                let id =
-                    session::BindEntity::new(self.entity_name(*entity), trim_trailing_zeros(&auth));
+                // An entity deleted by the command (NV_UndefineSpaceSpecial)
+                // no longer contributes an authValue.
+                let auth = self.entity_auth_value(*entity).unwrap_or_default();
+                let name = entity_names.get(i).cloned().unwrap_or_default();
+                let id = session::BindEntity::new(name, trim_trailing_zeros(&auth));
                 *key = loaded.hmac_key(Some(&id), trim_trailing_zeros(&auth));
             }
         }
@@ -338,8 +354,21 @@ impl Engine {
             if let Some(h) = entity {
                 self.da_check(h, self.da_protected(h), now)?;
             }
+            if let (Some(h), Some(role)) = (entity, role)
+                && (h >> 24) as u8 == consts::HT_NV_INDEX
+            {
+                let policy = session.handle >> 24 == u32::from(consts::HT_POLICY_SESSION);
+                self.nv_auth_available(h, role, def.cc, policy)?;
+            }
             if session.handle == consts::RS_PW {
-                if let Err(rc) = self.check_password(session, entity) {
+                let result = self.check_password(session, entity);
+                // Only a checked password counts for a PIN index (not a malformed session).
+                if let Some(h) = entity
+                    && matches!(result, Ok(()) | Err(Rc::BAD_AUTH | Rc::AUTH_FAIL))
+                {
+                    self.nv_pin_update(h, result.is_ok());
+                }
+                if let Err(rc) = result {
                     if let Some(h) = entity
                         && rc == Rc::AUTH_FAIL
                     {
@@ -434,6 +463,17 @@ impl Engine {
             };
             if password {
                 plan.password_policy.push(session.handle);
+            }
+            // A PIN index counts the uses and failures of its authValue.
+            if let Some(h) = entity {
+                let auth_used = if loaded.kind == session::SE_HMAC {
+                    id.as_ref() != loaded.bind.as_ref()
+                } else {
+                    loaded.policy.auth_value_needed || loaded.policy.password_needed
+                };
+                if auth_used {
+                    self.nv_pin_update(h, ok);
+                }
             }
             if !ok {
                 let rc = self.auth_failure(entity);
@@ -615,6 +655,9 @@ impl Engine {
         if let Some(s) = self.sequence(handle) {
             return Ok(s.auth.as_bytes().to_vec());
         }
+        if let Some(index) = self.nv_index(handle) {
+            return Ok(index.auth.as_bytes().to_vec());
+        }
         match self.object(handle) {
             Some(o) => Ok(o.auth_value().to_vec()),
             None => Err(Rc::HANDLE),
@@ -629,6 +672,9 @@ impl Engine {
             // A sequence object has no nameAlg: its Name is the Empty Buffer
             // (the reference's EntityGetName; ESAPI computes cpHash with it).
             return Vec::new();
+        }
+        if let Some(index) = self.nv_index(handle) {
+            return index.name();
         }
         match self.object(handle) {
             Some(o) => o.name.clone(),
@@ -660,6 +706,10 @@ impl Engine {
     fn entity_policy(&self, h: u32) -> Option<(u16, Vec<u8>)> {
         if let Some(p) = self.hierarchy_policy(h) {
             return (p.alg != crate::object::alg::NULL).then(|| (p.alg, p.digest.clone()));
+        }
+        if let Some(index) = self.nv_index(h) {
+            let p = &index.public;
+            return Some((p.name_alg.alg_id(), p.auth_policy.clone()));
         }
         // An object's policy is always "available": an empty authPolicy simply
         // never matches (TPM_RC_POLICY_FAIL), as in the reference.
@@ -751,6 +801,9 @@ impl Engine {
     /// Of the permanent handles only lockout is DA-protected; objects are
     /// unless they have noDA (Part 1, 19.8).
     pub(crate) fn da_protected(&self, h: u32) -> bool {
+        if let Some(index) = self.nv_index(h) {
+            return !index.public.has(crate::nv::attr::NO_DA);
+        }
         h == consts::RH_LOCKOUT
             || self
                 .object(h)
@@ -848,13 +901,24 @@ impl Engine {
                     return self.check_object_handle(h);
                 }
                 if ht == consts::HT_NV_INDEX {
-                    // No NV index is defined yet.
-                    return Err(Rc::HANDLE);
+                    return self.nv_accessible(h).map(|_| ());
                 }
                 if (h as usize) < PCR_COUNT {
                     return Ok(());
                 }
                 hierarchy(&[O, E, P, L, N])
+            }
+            HandleKind::NvIndex => {
+                if ht != consts::HT_NV_INDEX {
+                    return Err(Rc::VALUE);
+                }
+                self.nv_accessible(h).map(|_| ())
+            }
+            HandleKind::NvAuth => {
+                if ht == consts::HT_NV_INDEX {
+                    return self.nv_accessible(h).map(|_| ());
+                }
+                hierarchy(&[O, P])
             }
         }
     }

@@ -52,6 +52,10 @@ pub struct Permanent {
     pub persistent: Vec<Object>,
     /// The command audit list, its digest algorithm and counter.
     pub audit: crate::audit::CommandAudit,
+    /// Defined NV indices, by handle.
+    pub nv: Vec<crate::nv::NvIndex>,
+    /// The highest value any deleted NV counter had: a new counter starts there.
+    pub nv_max_counter: u64,
 }
 
 impl Default for Permanent {
@@ -70,6 +74,8 @@ impl Default for Permanent {
             da: crate::da::DaState::default(),
             persistent: Vec::new(),
             audit: crate::audit::CommandAudit::default(),
+            nv: Vec::new(),
+            nv_max_counter: 0,
         }
     }
 }
@@ -86,6 +92,9 @@ pub struct Saved {
     pub clear: Option<StateClear>,
     /// State-reset data (null seed and proof, context counter).
     pub reset: Option<StateReset>,
+    /// Volatile snapshots only: the RAM copy of each orderly NV index
+    /// (handle, attributes, data).
+    pub nv_orderly: Vec<(u32, u32, Vec<u8>)>,
 }
 
 /// The engine's state as bytes, for the caller to store.
@@ -125,6 +134,9 @@ const P_TOTAL_RESET_COUNT: u16 = 22;
 const P_DA: u16 = 23;
 /// Command audit: digest algorithm, counter, the audited command codes.
 const P_COMMAND_AUDIT: u16 = 30;
+/// Repeated: one NV index each (see `NvIndex::marshal_state`).
+const P_NV_INDEX: u16 = 24;
+const P_NV_MAX_COUNTER: u16 = 25;
 
 const S_UPDATE_COUNTER: u16 = 1;
 const S_ACTIVE_ALLOCATION: u16 = 2;
@@ -135,6 +147,8 @@ const S_NULL_PROOF: u16 = 6;
 const S_CONTEXT_ID: u16 = 7;
 const S_COMMAND_AUDIT_DIGEST: u16 = 20;
 const S_SESSION_CONTEXT_ID: u16 = 21;
+/// Repeated: handle, attributes (u32 each) and data of an orderly NV index.
+const S_NV_ORDERLY: u16 = 8;
 
 /// Why a stored state part was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -282,6 +296,10 @@ impl Permanent {
             w.field(P_OBJECT, &object.marshal_state());
         }
         w.field(P_COMMAND_AUDIT, &self.audit.encode());
+        for index in &self.nv {
+            w.field(P_NV_INDEX, &index.marshal_state());
+        }
+        w.field(P_NV_MAX_COUNTER, &self.nv_max_counter.to_be_bytes());
         w.0
     }
 
@@ -339,6 +357,10 @@ impl Permanent {
                     p.audit =
                         crate::audit::CommandAudit::decode(v).ok_or(DecodeError::BadField(tag))?
                 }
+                P_NV_INDEX => {
+                    p.nv.push(crate::nv::NvIndex::parse_state(v).ok_or(DecodeError::BadField(tag))?)
+                }
+                P_NV_MAX_COUNTER => p.nv_max_counter = u64_of(tag, v)?,
                 _ => {} // a field from a later version: skipped
             }
         }
@@ -378,6 +400,12 @@ impl Saved {
             w.field(S_CONTEXT_ID, &r.object_context_id.to_be_bytes());
             w.field(S_COMMAND_AUDIT_DIGEST, &r.command_audit_digest);
             w.field(S_SESSION_CONTEXT_ID, &r.session_context_id.to_be_bytes());
+        }
+        for (h, a, data) in &self.nv_orderly {
+            let mut v = h.to_be_bytes().to_vec();
+            v.extend_from_slice(&a.to_be_bytes());
+            v.extend_from_slice(data);
+            w.field(S_NV_ORDERLY, &v);
         }
         w.0
     }
@@ -440,6 +468,13 @@ impl Saved {
                         .get_or_insert_with(StateReset::default)
                         .command_audit_digest = v.to_vec()
                 }
+                S_NV_ORDERLY => {
+                    let bad = DecodeError::BadField(tag);
+                    let (head, data) = v.split_at_checked(8).ok_or(bad)?;
+                    let (h, a) = head.split_at(4);
+                    s.nv_orderly
+                        .push((u32_of(tag, h)?, u32_of(tag, a)?, data.to_vec()));
+                }
                 _ => {}
             }
         }
@@ -465,6 +500,44 @@ mod tests {
         let mut bytes = p.encode();
         bytes.extend_from_slice(&[0x7F, 0xFF, 0x00, 0x02, 0xAA, 0xBB]);
         assert_eq!(Permanent::decode(&bytes), Ok(p));
+    }
+
+    #[test]
+    fn nv_indices_round_trip_and_older_images_have_none() {
+        use crate::nv::{NvIndex, NvPublic, attr};
+        // An image written before NV existed: no NV fields, no index.
+        let old = Permanent::default().encode();
+        let old: Vec<u8> = parse_fields(&old)
+            .unwrap()
+            .into_iter()
+            .filter(|(t, _)| *t != P_NV_MAX_COUNTER)
+            .flat_map(|(t, v)| {
+                let mut f = t.to_be_bytes().to_vec();
+                f.extend_from_slice(&(v.len() as u16).to_be_bytes());
+                f.extend_from_slice(v);
+                f
+            })
+            .collect();
+        let p = Permanent::decode(&old).unwrap();
+        assert!(p.nv.is_empty());
+        assert_eq!(p.nv_max_counter, 0);
+        let mut index = NvIndex::new(
+            NvPublic {
+                index: 0x01C0_0002,
+                name_alg: HashAlg::Sha256,
+                attributes: attr::OWNERREAD | attr::OWNERWRITE | attr::WRITTEN,
+                auth_policy: alloc::vec![3; 32],
+                data_size: 2048,
+            },
+            Secret::new(b"auth"),
+        );
+        index.data = alloc::vec![0x5A; 2048];
+        let p = Permanent {
+            nv: alloc::vec![index],
+            nv_max_counter: 41,
+            ..Default::default()
+        };
+        assert_eq!(Permanent::decode(&p.encode()), Ok(p));
     }
 
     #[test]
@@ -499,6 +572,7 @@ mod tests {
                 command_audit_digest: alloc::vec![7; 32],
                 session_context_id: 70_000,
             }),
+            nv_orderly: alloc::vec![(0x0150_0000, 0x0402_0002, alloc::vec![1, 2, 3])],
         };
         assert_eq!(Saved::decode(&s.encode()), Ok(s));
     }

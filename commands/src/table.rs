@@ -7,7 +7,7 @@
 
 use crate::families::{
     asym, attestation, audit, capability, clock, context, credential, da, duplication, hierarchy,
-    object, pcr, policy, random, selftest, sequence, session, signature, startup, symmetric,
+    nv, object, pcr, policy, random, selftest, sequence, session, signature, startup, symmetric,
 };
 use crate::pipeline::Ctx;
 use crate::rc::Rc;
@@ -48,6 +48,10 @@ pub enum HandleKind {
     Endorsement,
     /// TPMI_DH_ENTITY+ (anything with an authValue, or TPM_RH_NULL).
     EntityOrNull,
+    /// TPMI_RH_NV_INDEX: a defined, accessible NV index.
+    NvIndex,
+    /// TPMI_RH_NV_AUTH: owner, platform or an NV index.
+    NvAuth,
 }
 
 /// The authorization a handle needs (Part 3 "Auth Role").
@@ -189,6 +193,20 @@ const SIGNER_AND_OBJECT: &[HandleSpec] = &[
     handle(HandleKind::ObjectOrNull, AuthRole::User),
     handle(HandleKind::Object, AuthRole::None),
 ];
+const PROVISION_AND_NV: &[HandleSpec] = &[
+    handle(HandleKind::Provision, AuthRole::User),
+    handle(HandleKind::NvIndex, AuthRole::None),
+];
+const NV_ADMIN_AND_PLATFORM: &[HandleSpec] = &[
+    handle(HandleKind::NvIndex, AuthRole::Admin),
+    handle(HandleKind::Platform, AuthRole::User),
+];
+const NV_AUTH_AND_INDEX: &[HandleSpec] = &[
+    handle(HandleKind::NvAuth, AuthRole::User),
+    handle(HandleKind::NvIndex, AuthRole::None),
+];
+const NV_ADMIN: &[HandleSpec] = &[handle(HandleKind::NvIndex, AuthRole::Admin)];
+const NV_NO_AUTH: &[HandleSpec] = &[handle(HandleKind::NvIndex, AuthRole::None)];
 const KEY_AND_BIND: &[HandleSpec] = &[
     handle(HandleKind::ObjectOrNull, AuthRole::None),
     handle(HandleKind::EntityOrNull, AuthRole::None),
@@ -223,21 +241,31 @@ macro_rules! cmd {
 
 /// Every implemented command, sorted by command code (checked by a unit test).
 pub static COMMANDS: &[CommandDef] = &[
+    cmd!(nv::CC_NV_UNDEFINE_SPACE_SPECIAL, "NV_UndefineSpaceSpecial", NV_ADMIN_AND_PLATFORM, sessions: true, nv: true, nv::nv_undefine_space_special),
     cmd!(0x0000_0120, "EvictControl", PROVISION_AND_OBJECT, sessions: true, nv: true, context::evict_control),
     cmd!(0x0000_0121, "HierarchyControl", HIERARCHY_USER, sessions: true, nv: true, extensive, hierarchy::hierarchy_control),
+    cmd!(nv::CC_NV_UNDEFINE_SPACE, "NV_UndefineSpace", PROVISION_AND_NV, sessions: true, nv: true, nv::nv_undefine_space),
     cmd!(0x0000_0124, "ChangeEPS", PLATFORM_USER, sessions: true, nv: true, extensive, hierarchy::change_eps),
     cmd!(0x0000_0125, "ChangePPS", PLATFORM_USER, sessions: true, nv: true, extensive, hierarchy::change_pps),
     cmd!(0x0000_0126, "Clear", CLEAR_USER, sessions: true, nv: true, extensive, hierarchy::clear),
     cmd!(0x0000_0127, "ClearControl", CLEAR_USER, sessions: true, nv: true, hierarchy::clear_control),
     cmd!(0x0000_0128, "ClockSet", PROVISION_USER, sessions: true, nv: true, clock::clock_set),
     cmd!(0x0000_0129, "HierarchyChangeAuth", HIERARCHY_AUTH_USER, sessions: true, nv: true, crypt: (true, false), rhandle: false, hierarchy::hierarchy_change_auth),
+    cmd!(nv::CC_NV_DEFINE_SPACE, "NV_DefineSpace", PROVISION_USER, sessions: true, nv: true, crypt: (true, false), rhandle: false, nv::nv_define_space),
     cmd!(0x0000_012B, "PCR_Allocate", PLATFORM_USER, sessions: true, nv: true, pcr::pcr_allocate),
     cmd!(0x0000_012E, "SetPrimaryPolicy", HIERARCHY_AUTH_USER, sessions: true, nv: true, crypt: (true, false), rhandle: false, hierarchy::set_primary_policy),
     cmd!(0x0000_0130, "ClockRateAdjust", PROVISION_USER, sessions: true, nv: false, clock::clock_rate_adjust),
     cmd!(0x0000_0131, "CreatePrimary", HIERARCHY_OR_NULL_USER, sessions: true, nv: false, crypt: (true, true), rhandle: true, hierarchy::create_primary),
+    cmd!(nv::CC_NV_GLOBAL_WRITE_LOCK, "NV_GlobalWriteLock", PROVISION_USER, sessions: true, nv: true, nv::nv_global_write_lock),
     cmd!(0x0000_0133, "GetCommandAuditDigest", ENDORSEMENT_AND_SIGNER, sessions: true, nv: true, crypt: (true, true), rhandle: false, audit::get_command_audit_digest),
+    cmd!(nv::CC_NV_INCREMENT, "NV_Increment", NV_AUTH_AND_INDEX, sessions: true, nv: true, nv::nv_increment),
+    cmd!(nv::CC_NV_SET_BITS, "NV_SetBits", NV_AUTH_AND_INDEX, sessions: true, nv: true, nv::nv_set_bits),
+    cmd!(nv::CC_NV_EXTEND, "NV_Extend", NV_AUTH_AND_INDEX, sessions: true, nv: true, crypt: (true, false), rhandle: false, nv::nv_extend),
+    cmd!(nv::CC_NV_WRITE, "NV_Write", NV_AUTH_AND_INDEX, sessions: true, nv: true, crypt: (true, false), rhandle: false, nv::nv_write),
+    cmd!(nv::CC_NV_WRITE_LOCK, "NV_WriteLock", NV_AUTH_AND_INDEX, sessions: true, nv: true, nv::nv_write_lock),
     cmd!(0x0000_0139, "DictionaryAttackLockReset", LOCKOUT_USER, sessions: true, nv: true, da::dictionary_attack_lock_reset),
     cmd!(0x0000_013A, "DictionaryAttackParameters", LOCKOUT_USER, sessions: true, nv: true, da::dictionary_attack_parameters),
+    cmd!(nv::CC_NV_CHANGE_AUTH, "NV_ChangeAuth", NV_ADMIN, sessions: true, nv: true, crypt: (true, false), rhandle: false, nv::nv_change_auth),
     cmd!(0x0000_013C, "PCR_Event", PCR_USER, sessions: true, nv: true, crypt: (true, false), rhandle: false, pcr::pcr_event),
     cmd!(0x0000_013D, "PCR_Reset", PCR_USER_NO_NULL, sessions: true, nv: true, pcr::pcr_reset),
     CommandDef {
@@ -256,6 +284,8 @@ pub static COMMANDS: &[CommandDef] = &[
     cmd!(0x0000_014B, "Duplicate", DUP_OBJECT_AND_NEW_PARENT, sessions: true, nv: false, crypt: (true, true), rhandle: false, duplication::duplicate),
     cmd!(0x0000_014C, "GetTime", ENDORSEMENT_AND_SIGNER, sessions: true, nv: false, crypt: (true, true), rhandle: false, attestation::get_time),
     cmd!(0x0000_014D, "GetSessionAuditDigest", ENDORSEMENT_SIGNER_AND_SESSION, sessions: true, nv: false, crypt: (true, true), rhandle: false, audit::get_session_audit_digest),
+    cmd!(nv::CC_NV_READ, "NV_Read", NV_AUTH_AND_INDEX, sessions: true, nv: false, crypt: (false, true), rhandle: false, nv::nv_read),
+    cmd!(nv::CC_NV_READ_LOCK, "NV_ReadLock", NV_AUTH_AND_INDEX, sessions: true, nv: true, nv::nv_read_lock),
     cmd!(0x0000_0150, "ObjectChangeAuth", OBJECT_ADMIN_AND_PARENT, sessions: true, nv: false, crypt: (true, true), rhandle: false, object::object_change_auth),
     cmd!(0x0000_0151, "PolicySecret", ENTITY_USER_AND_POLICY_SESSION, sessions: true, nv: false, crypt: (true, true), rhandle: false, policy::policy_secret),
     cmd!(0x0000_0152, "Rewrap", OLD_AND_NEW_PARENT, sessions: true, nv: false, crypt: (true, true), rhandle: false, duplication::rewrap),
@@ -278,6 +308,7 @@ pub static COMMANDS: &[CommandDef] = &[
     cmd!(0x0000_0165, "FlushContext", &[], sessions: false, nv: false, context::flush_context),
     cmd!(0x0000_0167, "LoadExternal", &[], sessions: true, nv: false, crypt: (true, true), rhandle: true, object::load_external),
     cmd!(0x0000_0168, "MakeCredential", OBJECT_NO_AUTH, sessions: true, nv: false, crypt: (true, true), rhandle: false, credential::make_credential),
+    cmd!(nv::CC_NV_READ_PUBLIC, "NV_ReadPublic", NV_NO_AUTH, sessions: true, nv: false, crypt: (false, true), rhandle: false, nv::nv_read_public),
     cmd!(0x0000_016A, "PolicyAuthorize", POLICY_SESSION, sessions: true, nv: false, crypt: (true, false), rhandle: false, policy::policy_authorize),
     cmd!(0x0000_016B, "PolicyAuthValue", POLICY_SESSION, sessions: true, nv: false, policy::policy_auth_value),
     cmd!(0x0000_016C, "PolicyCommandCode", POLICY_SESSION, sessions: true, nv: false, policy::policy_command_code),
@@ -317,6 +348,8 @@ pub static COMMANDS: &[CommandDef] = &[
     cmd!(0x0000_0197, "CertifyX509", OBJECT_ADMIN_AND_KEY_USER, sessions: true, nv: false, crypt: (true, true), rhandle: false, attestation::certify_x509),
     cmd!(0x0000_019B, "PolicyCapability", POLICY_SESSION, sessions: true, nv: false, crypt: (true, false), rhandle: false, policy::policy_capability),
     cmd!(0x0000_019C, "PolicyParameters", POLICY_SESSION, sessions: true, nv: false, crypt: (true, false), rhandle: false, policy::policy_parameters),
+    cmd!(nv::CC_NV_DEFINE_SPACE2, "NV_DefineSpace2", PROVISION_USER, sessions: true, nv: true, crypt: (true, false), rhandle: false, nv::nv_define_space2),
+    cmd!(nv::CC_NV_READ_PUBLIC2, "NV_ReadPublic2", NV_NO_AUTH, sessions: true, nv: false, crypt: (false, true), rhandle: false, nv::nv_read_public2),
 ];
 
 /// The row of a command code, if implemented.

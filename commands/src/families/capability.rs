@@ -153,8 +153,7 @@ pub fn get_capability(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
             });
         }
         CAP_COMMANDS => {
-            let cmds: Vec<u32> = COMMANDS
-                .iter()
+            let cmds: Vec<u32> = listed_commands()
                 .filter(|c| c.cc >= property)
                 .map(|c| c.attributes())
                 .collect();
@@ -246,6 +245,20 @@ pub fn get_capability(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     Ok(())
 }
 
+/// Implemented commands of Library 1.83 left out of TPM_CAP_COMMANDS: tss-esapi 7.x
+/// fails the whole GetCapability(COMMANDS) on a command code it does not know, so
+/// the list keeps to the Library 1.59 commands such clients understand. The commands
+/// themselves execute.
+const UNLISTED: [u32; 2] = [
+    crate::families::nv::CC_NV_DEFINE_SPACE2,
+    crate::families::nv::CC_NV_READ_PUBLIC2,
+];
+
+/// The commands TPM_CAP_COMMANDS reports.
+fn listed_commands() -> impl Iterator<Item = &'static crate::table::CommandDef> {
+    COMMANDS.iter().filter(|c| !UNLISTED.contains(&c.cc))
+}
+
 /// Handles of the type named by the top octet of `property`, from `property` on.
 fn handles_from(engine: &crate::engine::Engine, property: u32) -> Option<Vec<u32>> {
     let mut all: Vec<u32> = match (property >> 24) as u8 {
@@ -272,8 +285,7 @@ fn handles_from(engine: &crate::engine::Engine, property: u32) -> Option<Vec<u32
             .chain(engine.sequences.iter().map(|s| s.handle))
             .collect(),
         HT_PERSISTENT => crate::families::context::persistent_handles(engine),
-        // No NV index exists yet.
-        HT_NV_INDEX => Vec::new(),
+        HT_NV_INDEX => engine.perm.nv.iter().map(|i| i.public.index).collect(),
         _ => return None,
     };
     all.sort_unstable();
@@ -288,7 +300,7 @@ fn handles_from(engine: &crate::engine::Engine, property: u32) -> Option<Vec<u32
 fn tpm_properties(engine: &crate::engine::Engine) -> Vec<(u32, u32)> {
     let be = |b: &[u8]| -> u32 { b.try_into().map(u32::from_be_bytes).unwrap_or(0) };
     let vendor = |i: usize| be(VENDOR_STRING.get(4 * i..4 * i + 4).unwrap_or_default());
-    let commands = COMMANDS.len() as u32;
+    let commands = listed_commands().count() as u32;
     let loaded = engine.sessions.len() as u32;
     let slots = crate::session::MAX_LOADED_SESSIONS as u32;
     let gc = &engine.gc;
@@ -333,7 +345,7 @@ fn tpm_properties(engine: &crate::engine::Engine) -> Vec<(u32, u32)> {
         (0x113, PCR_SELECT_MIN as u32),
         (0x114, 0xFFFF),                              // CONTEXT_GAP_MAX
         (0x116, 0),                                   // NV_COUNTERS_MAX: no separate limit
-        (0x117, 2048),                                // NV_INDEX_MAX
+        (0x117, crate::nv::MAX_NV_INDEX_SIZE as u32), // NV_INDEX_MAX
         (0x118, 0x0000_0006),                         // MEMORY: sharedNV | objectCopiedToRam
         (0x119, 1 << 22),                             // CLOCK_UPDATE (ms)
         (0x11A, u32::from(HashAlg::Sha256.alg_id())), // CONTEXT_HASH
@@ -350,16 +362,16 @@ fn tpm_properties(engine: &crate::engine::Engine) -> Vec<(u32, u32)> {
         (0x125, 0x105), // PS_REVISION 1.05
         (0x126, 0),
         (0x127, 0),
-        (0x128, 0),        // SPLIT_MAX: no split operations
-        (0x129, commands), // TOTAL_COMMANDS
-        (0x12A, commands), // LIBRARY_COMMANDS
-        (0x12B, 0),        // VENDOR_COMMANDS
-        (0x12C, 1024),     // NV_BUFFER_MAX
-        (0x12D, 0),        // MODES
+        (0x128, 0),                                    // SPLIT_MAX: no split operations
+        (0x129, commands),                             // TOTAL_COMMANDS
+        (0x12A, commands),                             // LIBRARY_COMMANDS
+        (0x12B, 0),                                    // VENDOR_COMMANDS
+        (0x12C, crate::nv::MAX_NV_BUFFER_SIZE as u32), // NV_BUFFER_MAX
+        (0x12D, 0),                                    // MODES
         (0x12E, MAX_CAP_BUFFER as u32),
         (0x200, permanent),                       // PERMANENT
         (0x201, startup_clear),                   // STARTUP_CLEAR: all hierarchies enabled
-        (0x202, 0),                               // HR_NV_INDEX
+        (0x202, engine.perm.nv.len() as u32),     // HR_NV_INDEX
         (0x203, loaded),                          // HR_LOADED
         (0x204, slots - loaded),                  // HR_LOADED_AVAIL
         (0x205, active),                          // HR_ACTIVE
@@ -367,8 +379,8 @@ fn tpm_properties(engine: &crate::engine::Engine) -> Vec<(u32, u32)> {
         (0x207, transient_slots - transient),     // HR_TRANSIENT_AVAIL
         (0x208, persistent),                      // HR_PERSISTENT
         (0x209, persistent_slots - persistent),   // HR_PERSISTENT_AVAIL
-        (0x20A, 0),                               // NV_COUNTERS
-        (0x20B, 2048),                            // NV_COUNTERS_AVAIL
+        (0x20A, engine.nv_counters()),            // NV_COUNTERS
+        (0x20B, engine.nv_counters_avail()),      // NV_COUNTERS_AVAIL
         (0x20C, 0),                               // ALGORITHM_SET
         (0x20D, EccCurve::ALL.len() as u32),      // LOADED_CURVES
         (0x20E, engine.perm.da.failed_tries),     // LOCKOUT_COUNTER

@@ -197,6 +197,8 @@ pub fn clear(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
         .perm
         .persistent
         .retain(|o| o.hierarchy != RH_OWNER && o.hierarchy != RH_ENDORSEMENT);
+    // NV indices not created by the platform go with the owner.
+    engine.nv_clear_owner();
     engine.perm.da = crate::da::DaState::default();
     engine.perm.clock_ms = 0;
     engine.clock_anchor_ms = ctx.platform.monotonic_ms();

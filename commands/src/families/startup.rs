@@ -81,6 +81,7 @@ pub fn startup(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     let now = engine.clock_now(ctx.platform.monotonic_ms());
     let tpm_reset = su == SU_CLEAR && engine.perm.restart_count == 0;
     engine.da_startup(tpm_reset, prior != Orderly::None, now);
+    engine.nv_startup(su == SU_STATE, tpm_reset, prior != Orderly::None);
     engine.orderly_startup = prior != Orderly::None;
     // From now on a power loss is not orderly.
     engine.perm.orderly = Orderly::None;
@@ -159,6 +160,8 @@ pub fn shutdown(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     }
     engine.perm.clock_safe = true;
     engine.perm.da.used = false;
+    // Orderly NV indices are saved from RAM.
+    engine.nv_shutdown();
     engine.nv_dirty = true;
     Ok(())
 }
