@@ -165,7 +165,21 @@ impl TpmServer {
         })
     }
 
+    /// Starts the server on a fresh port pair. Another process may take the
+    /// pair between our bind test and the server's bind: a server that exits
+    /// during start-up is retried on other ports.
     fn spawn(&mut self) -> io::Result<()> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.spawn_once() {
+                Err(e) if attempt < 4 && e.kind() == io::ErrorKind::AddrInUse => {}
+                r => return r,
+            }
+        }
+    }
+
+    fn spawn_once(&mut self) -> io::Result<()> {
         self.port = free_port_pair();
         let p = self.port;
         let dir = self.state_dir().display().to_string();
@@ -200,15 +214,22 @@ impl TpmServer {
         self.child = Some(child);
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
-            if TcpStream::connect(("127.0.0.1", p)).is_ok() {
-                return Ok(());
-            }
+            let listening = TcpStream::connect(("127.0.0.1", p)).is_ok();
+            // A server that exited did not open the port: whoever answers is
+            // another process, and the ports are taken.
             if let Some(st) = self.try_wait()? {
-                return Err(io::Error::other(format!(
-                    "{} exited during start-up ({st}): {}",
-                    self.peer.name(),
-                    self.output()
-                )));
+                self.child = None;
+                return Err(io::Error::new(
+                    io::ErrorKind::AddrInUse,
+                    format!(
+                        "{} exited during start-up ({st}): {}",
+                        self.peer.name(),
+                        self.output()
+                    ),
+                ));
+            }
+            if listening {
+                return Ok(());
             }
             if Instant::now() > deadline {
                 self.kill();
