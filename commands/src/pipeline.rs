@@ -896,7 +896,7 @@ impl Engine {
                     Err(Rc::REFERENCE_H0)
                 }
             }
-            HandleKind::EntityOrNull => {
+            HandleKind::Entity | HandleKind::EntityOrNull => {
                 if is_object {
                     return self.check_object_handle(h);
                 }
@@ -906,7 +906,11 @@ impl Engine {
                 if (h as usize) < PCR_COUNT {
                     return Ok(());
                 }
-                hierarchy(&[O, E, P, L, N])
+                if kind == HandleKind::EntityOrNull {
+                    hierarchy(&[O, E, P, L, N])
+                } else {
+                    hierarchy(&[O, E, P, L])
+                }
             }
             HandleKind::NvIndex => {
                 if ht != consts::HT_NV_INDEX {

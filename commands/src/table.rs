@@ -46,6 +46,8 @@ pub enum HandleKind {
     HmacSession,
     /// TPMI_RH_ENDORSEMENT.
     Endorsement,
+    /// TPMI_DH_ENTITY: anything with an authValue.
+    Entity,
     /// TPMI_DH_ENTITY+ (anything with an authValue, or TPM_RH_NULL).
     EntityOrNull,
     /// TPMI_RH_NV_INDEX: a defined, accessible NV index.
@@ -135,7 +137,7 @@ const PARENT_USER: &[HandleSpec] = &[handle(HandleKind::Parent, AuthRole::User)]
 const POLICY_SESSION: &[HandleSpec] = &[handle(HandleKind::PolicySession, AuthRole::None)];
 /// PolicySecret: the entity whose authorization is proven, then the session.
 const ENTITY_USER_AND_POLICY_SESSION: &[HandleSpec] = &[
-    handle(HandleKind::EntityOrNull, AuthRole::User),
+    handle(HandleKind::Entity, AuthRole::User),
     handle(HandleKind::PolicySession, AuthRole::None),
 ];
 /// PolicySigned: the key that signed (no authorization), then the session.

@@ -223,8 +223,9 @@ pub fn ecdh_zgen(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
 /// the curve-sized hash to each NIST curve and no signing scheme; cofactor 1.
 pub fn ecc_parameters(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     let id = ctx.params.read_as::<TpmUint16>(ValueKind::Curve)?.value();
-    ctx.params.finish()?;
+    // TPMI_ECC_CURVE is checked as it is unmarshaled, before the size.
     let curve = EccCurve::from_tpm_id(id).ok_or(Rc::CURVE.param(1))?;
+    ctx.params.finish()?;
     let p = curve.parameters();
     let bits = if curve == EccCurve::NistP521 {
         521

@@ -30,13 +30,14 @@ fn read_cc_list(r: &mut Reader<'_>) -> Result<Vec<u32>, Rc> {
 /// algorithm, or adds and removes commands; either change clears the digest.
 pub fn set_command_code_audit_status(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     let alg_id = ctx.params.read_as::<TpmUint16>(ValueKind::Hash)?.value();
-    let set = ctx.params.read_struct(read_cc_list)?;
-    let clear = ctx.params.read_struct(read_cc_list)?;
-    ctx.params.finish()?;
+    // TPMI_ALG_HASH+ is checked as it is unmarshaled.
     let alg = match alg_id {
         ALG_NULL => None,
         id => Some(HashAlg::from_alg_id(id).ok_or(Rc::HASH.param(1))?),
     };
+    let set = ctx.params.read_struct(read_cc_list)?;
+    let clear = ctx.params.read_struct(read_cc_list)?;
+    ctx.params.finish()?;
     let engine = &mut *ctx.engine;
     let audit = &mut engine.perm.audit;
     match alg {

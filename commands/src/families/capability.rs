@@ -249,9 +249,11 @@ pub fn get_capability(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
 /// fails the whole GetCapability(COMMANDS) on a command code it does not know, so
 /// the list keeps to the Library 1.59 commands such clients understand. The commands
 /// themselves execute.
-const UNLISTED: [u32; 2] = [
+const UNLISTED: [u32; 4] = [
     crate::families::nv::CC_NV_DEFINE_SPACE2,
     crate::families::nv::CC_NV_READ_PUBLIC2,
+    crate::families::policy::CC_POLICY_CAPABILITY,
+    crate::families::policy::CC_POLICY_PARAMETERS,
 ];
 
 /// The commands TPM_CAP_COMMANDS reports.

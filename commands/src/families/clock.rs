@@ -56,7 +56,7 @@ pub fn clock_set(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
 /// ADJUST_LIMIT of nominal. The rate is volatile: _TPM_Init restores it.
 pub fn clock_rate_adjust(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     let adjust = ctx.params.read_struct(|r| r.u8())? as i8;
-    ctx.params.finish()?;
+    // TPM_CLOCK_ADJUST is checked as it is unmarshaled, before the size.
     let step = match adjust.unsigned_abs() {
         0 => 0,
         1 => ADJUST_FINE,
@@ -64,6 +64,7 @@ pub fn clock_rate_adjust(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
         3 => ADJUST_COARSE,
         _ => return Err(Rc::VALUE.param(1)),
     };
+    ctx.params.finish()?;
     let now = ctx.platform.monotonic_ms();
     let engine = &mut *ctx.engine;
     // Clock and Time so far count at the old rate: take them as the new
