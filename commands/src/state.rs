@@ -135,6 +135,9 @@ const S_NULL_PROOF: u16 = 6;
 const S_CONTEXT_ID: u16 = 7;
 const S_COMMAND_AUDIT_DIGEST: u16 = 20;
 const S_SESSION_CONTEXT_ID: u16 = 21;
+const S_COMMIT_NONCE: u16 = 22;
+const S_COMMIT_COUNTER: u16 = 23;
+const S_COMMIT_ARRAY: u16 = 24;
 
 /// Why a stored state part was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -378,6 +381,9 @@ impl Saved {
             w.field(S_CONTEXT_ID, &r.object_context_id.to_be_bytes());
             w.field(S_COMMAND_AUDIT_DIGEST, &r.command_audit_digest);
             w.field(S_SESSION_CONTEXT_ID, &r.session_context_id.to_be_bytes());
+            w.field(S_COMMIT_NONCE, r.commit_nonce.as_bytes());
+            w.field(S_COMMIT_COUNTER, &r.commit_counter.to_be_bytes());
+            w.field(S_COMMIT_ARRAY, &r.commit_array);
         }
         w.0
     }
@@ -431,6 +437,18 @@ impl Saved {
                     s.reset
                         .get_or_insert_with(StateReset::default)
                         .session_context_id = u64_of(tag, v)?
+                }
+                S_COMMIT_NONCE => {
+                    s.reset.get_or_insert_with(StateReset::default).commit_nonce = Secret::new(v)
+                }
+                S_COMMIT_COUNTER => {
+                    s.reset
+                        .get_or_insert_with(StateReset::default)
+                        .commit_counter = u64_of(tag, v)?
+                }
+                S_COMMIT_ARRAY => {
+                    s.reset.get_or_insert_with(StateReset::default).commit_array =
+                        v.try_into().map_err(|_| DecodeError::BadField(tag))?
                 }
                 S_COMMAND_AUDIT_DIGEST => {
                     if v.len() > crate::consts::MAX_DIGEST_SIZE {
@@ -498,6 +516,9 @@ mod tests {
                 object_context_id: 9,
                 command_audit_digest: alloc::vec![7; 32],
                 session_context_id: 70_000,
+                commit_nonce: Secret::new(&[3; 32]),
+                commit_counter: 0x1_0002,
+                commit_array: [0x81; 16],
             }),
         };
         assert_eq!(Saved::decode(&s.encode()), Ok(s));
