@@ -270,7 +270,7 @@ fn commit_and_ecdaa_sign() {
         let digest = Sha256::digest(b"to be signed").to_vec();
 
         // Neither P1 nor P2: only E = [r]G.
-        let (k, l, e, c0) = commit(&mut t, key, &b2(&[]), &[], &[]).unwrap();
+        let (k, l, e, c0) = commit(&mut t, key, &point(&[], &[]), &[], &[]).unwrap();
         assert_eq!((k.0.len(), k.1.len(), l.0.len(), l.1.len()), (0, 0, 0, 0));
         assert!(vtpm_crypto::ecc_point_valid(curve, &e.0, &e.1));
         let (nonce_k, s) = sign_ecdaa(&mut t, key, &digest, c0).unwrap();
@@ -313,13 +313,18 @@ fn commit_and_ecdaa_sign() {
         assert_eq!((e2.0.len(), e2.1.len()), (0, 0));
         sign_ecdaa(&mut t, key, &digest, c1).unwrap();
 
-        // Codes: half of P2; P1 off the curve; an s2 whose x has no such y.
+        // Codes: P1 of size 0; half of P2; P1 off the curve; an s2 whose x
+        // has no such y.
+        assert_eq!(commit(&mut t, key, &b2(&[]), &[], &[]), Err(RC_SIZE_P1));
         let y2 = field(r, "y2");
         assert_eq!(
-            commit(&mut t, key, &b2(&[]), &field(r, "s2"), &[]),
+            commit(&mut t, key, &point(&[], &[]), &field(r, "s2"), &[]),
             Err(RC_SIZE_P3)
         );
-        assert_eq!(commit(&mut t, key, &b2(&[]), &[], &y2), Err(RC_SIZE_P3));
+        assert_eq!(
+            commit(&mut t, key, &point(&[], &[]), &[], &y2),
+            Err(RC_SIZE_P3)
+        );
         let mut bad = p1y.clone();
         *bad.last_mut().unwrap() ^= 1;
         assert_eq!(
@@ -327,7 +332,7 @@ fn commit_and_ecdaa_sign() {
             Err(RC_ECC_POINT_P1)
         );
         assert_eq!(
-            commit(&mut t, key, &b2(&[]), b"other s2", &y2),
+            commit(&mut t, key, &point(&[], &[]), b"other s2", &y2),
             Err(RC_ECC_POINT_P2)
         );
         // Never committed; ECDAA needs the caller's count (a NULL scheme
@@ -345,11 +350,17 @@ fn commit_and_ecdaa_sign() {
 
         // Commit needs an ECC key with an anonymous scheme.
         let (ecdsa, _) = ecc_key(&mut t, curve, &d, SIGN, &[ALG_ECDSA, ALG_SHA256]);
-        assert_eq!(commit(&mut t, ecdsa, &b2(&[]), &[], &[]), Err(RC_SCHEME_H1));
+        assert_eq!(
+            commit(&mut t, ecdsa, &point(&[], &[]), &[], &[]),
+            Err(RC_SCHEME_H1)
+        );
         flush(&mut t, ecdsa);
     }
     let hmac_key = keyed_hash(&mut t, b"k", ALG_HMAC);
-    assert_eq!(commit(&mut t, hmac_key, &b2(&[]), &[], &[]), Err(RC_KEY_H1));
+    assert_eq!(
+        commit(&mut t, hmac_key, &point(&[], &[]), &[], &[]),
+        Err(RC_KEY_H1)
+    );
 }
 
 #[test]
@@ -364,7 +375,7 @@ fn commitments_survive_shutdown_state_but_not_reset() {
         SIGN,
         &[ALG_ECDAA, ALG_SHA256, 0],
     );
-    let (_, _, e, c) = commit(&mut t, key, &b2(&[]), &[], &[]).unwrap();
+    let (_, _, e, c) = commit(&mut t, key, &point(&[], &[]), &[], &[]).unwrap();
     // Shutdown(STATE) / Startup(STATE): the commit state is state-reset data.
     assert_eq!(rc(&t.run(&shutdown(1))), 0);
     t.power_cycle();
@@ -387,7 +398,7 @@ fn commitments_survive_shutdown_state_but_not_reset() {
         &nonce_k,
         &s
     ));
-    let (_, _, _, c) = commit(&mut t, key, &b2(&[]), &[], &[]).unwrap();
+    let (_, _, _, c) = commit(&mut t, key, &point(&[], &[]), &[], &[]).unwrap();
     // A TPM Reset forgets it.
     t.power_cycle();
     assert_eq!(rc(&t.run(&startup(0))), 0);

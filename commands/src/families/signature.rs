@@ -143,8 +143,11 @@ const MAX_SENSITIVE_DATA: usize = 128;
 pub fn commit(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     use crate::families::asym::{put_point, read_point};
     use crate::object::public::Parms;
-    // An "empty point" (two empty coordinates, size 4) is no point either.
-    let p1 = read_point(ctx)?.filter(|(x, y)| !x.is_empty() || !y.is_empty());
+    // No P1 is the "empty point" (two empty coordinates, size 4): a size of 0
+    // does not unmarshal (as in libtpms, and as tpm2-tools send it).
+    let p1 = read_point(ctx)?
+        .ok_or(Rc::SIZE.param(1))
+        .map(|(x, y)| (!x.is_empty() || !y.is_empty()).then_some((x, y)))?;
     let s2 = ctx.params.read_2b(MAX_SENSITIVE_DATA)?.to_vec();
     let y2 = ctx
         .params
