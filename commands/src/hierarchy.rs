@@ -91,6 +91,12 @@ pub struct StateReset {
     /// The command audit digest; empty when cleared (the next audited
     /// command starts it and increments the audit counter).
     pub command_audit_digest: alloc::vec::Vec<u8>,
+    /// The commit state (Part 1, "Commit"): the nonce every commit random
+    /// derives from, the counter of commits made, and one bit per
+    /// outstanding commitment (indexed by the counter's low bits).
+    pub commit_nonce: Secret,
+    pub commit_counter: u64,
+    pub commit_array: [u8; crate::commit::COMMIT_ARRAY_BYTES],
 }
 
 impl Engine {
@@ -120,6 +126,10 @@ impl Engine {
     pub(crate) fn reset_null_hierarchy(&mut self, platform: &mut dyn Platform) -> Result<(), Rc> {
         self.gr.null_seed = self.fresh_secret(platform, SEED_SIZE)?;
         self.gr.null_proof = self.fresh_secret(platform, PROOF_SIZE)?;
+        // The commit state is state-reset data too: commitments die with it.
+        self.gr.commit_nonce = self.fresh_secret(platform, PROOF_SIZE)?;
+        self.gr.commit_counter = 0;
+        self.gr.commit_array = [0; crate::commit::COMMIT_ARRAY_BYTES];
         Ok(())
     }
 

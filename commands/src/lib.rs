@@ -25,6 +25,7 @@ extern crate alloc;
 mod attest;
 mod audit;
 mod codec;
+mod commit;
 pub mod consts;
 mod da;
 mod engine;

@@ -1,5 +1,5 @@
-//! Sequence objects (Part 1, "Sequence objects"): hash, HMAC and event
-//! sequences. They live in transient object slots beside the loaded objects
+//! Sequence objects (Part 1, "Sequence objects"): hash, MAC (HMAC or
+//! AES-CMAC) and event sequences. They live in transient object slots beside the loaded objects
 //! (same handle range, same MAX_LOADED_OBJECTS budget) but are no keys: they
 //! have no public area, their Name is their handle, and the only thing they
 //! hold besides the running hash state is the authValue given at start.
@@ -11,7 +11,7 @@
 //! sequences unsaveable.
 
 use alloc::vec::Vec;
-use vtpm_crypto::{HashAlg, Hasher, HmacState};
+use vtpm_crypto::{CmacState, HashAlg, Hasher, HmacState};
 use zeroize::Zeroizing;
 
 use crate::consts::HT_TRANSIENT;
@@ -38,6 +38,9 @@ pub(crate) enum SeqState {
     /// TPM2_HMAC_Start: the key is folded into the state, so the key object
     /// may be flushed meanwhile.
     Hmac(HmacState),
+    /// TPM2_MAC_Start with a symmetric key: AES-CMAC, the key folded into
+    /// the state likewise.
+    Cmac(CmacState),
     /// TPM2_HashSequenceStart with TPM_ALG_NULL: one hash per implemented
     /// algorithm, in [`HashAlg::ALL`] order.
     Event(Vec<Hasher>),
@@ -54,6 +57,7 @@ pub(crate) struct SequenceObject {
 const KIND_HASH: u8 = 1;
 const KIND_HMAC: u8 = 2;
 const KIND_EVENT: u8 = 3;
+const KIND_CMAC: u8 = 4;
 /// Largest exported hash state (SHA-512: 64-byte chaining value, 128-bit
 /// length, 128-byte block buffer and its position) with room to spare.
 const MAX_STATE: usize = 512;
@@ -74,6 +78,7 @@ impl SequenceObject {
                 hasher.update(data);
             }
             SeqState::Hmac(h) => h.update(data),
+            SeqState::Cmac(c) => c.update(data),
             SeqState::Event(hs) => hs.iter_mut().for_each(|h| h.update(data)),
         }
     }
@@ -96,6 +101,10 @@ impl SequenceObject {
             SeqState::Hmac(h) => {
                 o.push(KIND_HMAC);
                 put2b(&mut o, &h.export_state());
+            }
+            SeqState::Cmac(c) => {
+                o.push(KIND_CMAC);
+                put2b(&mut o, &c.export_state());
             }
             SeqState::Event(hs) => {
                 o.push(KIND_EVENT);
@@ -129,6 +138,9 @@ impl SequenceObject {
             KIND_HMAC => SeqState::Hmac(
                 HmacState::import_state(r.tpm2b(2 * MAX_STATE)?).ok_or(Rc::INTEGRITY)?,
             ),
+            KIND_CMAC => {
+                SeqState::Cmac(CmacState::import_state(r.tpm2b(MAX_STATE)?).ok_or(Rc::INTEGRITY)?)
+            }
             KIND_EVENT => {
                 let n = usize::from(r.u8()?);
                 let hs = (0..n)

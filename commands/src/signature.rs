@@ -264,8 +264,12 @@ impl Engine {
     /// `key` is usually a clone of a loaded object (`engine.object(h)`),
     /// since signing needs the engine mutably for its RNG.
     ///
+    /// ECDAA uses (and ends) the commitment `scheme.count` made by TPM2_Commit
+    /// with this key (see [`crate::commit`]); the signature is (nonceK, s).
+    ///
     /// Errors (bare codes): TPM_RC_SCHEME when the scheme does not suit the
-    /// key type or is not implemented (ECDAA, which needs TPM2_Commit); TPM_RC_KEY for a
+    /// key type; TPM_RC_VALUE for an ECDAA count that is not an outstanding
+    /// commitment; TPM_RC_KEY for a
     /// key without a private part or one that does not rebuild; TPM_RC_VALUE
     /// for a digest the scheme cannot take (PKCS#1: not the hash's size);
     /// TPM_RC_SIZE when an RSA key is too small for the hash.
@@ -314,6 +318,28 @@ impl Engine {
                     scheme: scheme.scheme,
                     hash: scheme.hash,
                     r,
+                    s,
+                })
+            }
+            (alg::ECC, alg::ECDAA) => {
+                let Parms::Ecc { curve, .. } = &key.public.parms else {
+                    return Err(Rc::KEY);
+                };
+                // The committed random of TPM2_Commit for this key and count
+                // (TPM_RC_VALUE when there is no such commitment).
+                let r = self
+                    .commit_random(platform, *curve, &key.name, Some(scheme.count))?
+                    .ok_or(Rc::VALUE)?;
+                let mut rng = self.fresh_drbg(platform)?;
+                let (nonce_k, s) =
+                    vtpm_crypto::ecdaa_sign(*curve, hash, secret, &r, digest, &mut rng)
+                        .map_err(sign_rc)?;
+                // Only a signature made uses the commitment up.
+                self.end_commit(scheme.count);
+                Ok(Signature::Ecc {
+                    scheme: alg::ECDAA,
+                    hash: scheme.hash,
+                    r: nonce_k,
                     s,
                 })
             }

@@ -149,6 +149,9 @@ const S_COMMAND_AUDIT_DIGEST: u16 = 20;
 const S_SESSION_CONTEXT_ID: u16 = 21;
 /// Repeated: handle, attributes (u32 each) and data of an orderly NV index.
 const S_NV_ORDERLY: u16 = 8;
+const S_COMMIT_NONCE: u16 = 22;
+const S_COMMIT_COUNTER: u16 = 23;
+const S_COMMIT_ARRAY: u16 = 24;
 
 /// Why a stored state part was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -400,6 +403,9 @@ impl Saved {
             w.field(S_CONTEXT_ID, &r.object_context_id.to_be_bytes());
             w.field(S_COMMAND_AUDIT_DIGEST, &r.command_audit_digest);
             w.field(S_SESSION_CONTEXT_ID, &r.session_context_id.to_be_bytes());
+            w.field(S_COMMIT_NONCE, r.commit_nonce.as_bytes());
+            w.field(S_COMMIT_COUNTER, &r.commit_counter.to_be_bytes());
+            w.field(S_COMMIT_ARRAY, &r.commit_array);
         }
         for (h, a, data) in &self.nv_orderly {
             let mut v = h.to_be_bytes().to_vec();
@@ -459,6 +465,18 @@ impl Saved {
                     s.reset
                         .get_or_insert_with(StateReset::default)
                         .session_context_id = u64_of(tag, v)?
+                }
+                S_COMMIT_NONCE => {
+                    s.reset.get_or_insert_with(StateReset::default).commit_nonce = Secret::new(v)
+                }
+                S_COMMIT_COUNTER => {
+                    s.reset
+                        .get_or_insert_with(StateReset::default)
+                        .commit_counter = u64_of(tag, v)?
+                }
+                S_COMMIT_ARRAY => {
+                    s.reset.get_or_insert_with(StateReset::default).commit_array =
+                        v.try_into().map_err(|_| DecodeError::BadField(tag))?
                 }
                 S_COMMAND_AUDIT_DIGEST => {
                     if v.len() > crate::consts::MAX_DIGEST_SIZE {
@@ -571,6 +589,9 @@ mod tests {
                 object_context_id: 9,
                 command_audit_digest: alloc::vec![7; 32],
                 session_context_id: 70_000,
+                commit_nonce: Secret::new(&[3; 32]),
+                commit_counter: 0x1_0002,
+                commit_array: [0x81; 16],
             }),
             nv_orderly: alloc::vec![(0x0150_0000, 0x0402_0002, alloc::vec![1, 2, 3])],
         };

@@ -19,9 +19,11 @@ extern crate alloc;
 
 mod asym;
 mod cfb;
+mod cmac;
 mod ct;
 mod drbg;
 mod ecc;
+mod ecdaa;
 mod hash;
 mod hmac;
 mod kdf;
@@ -36,10 +38,14 @@ pub use asym::{
     rsa_pkcs1v15_decrypt, rsa_pkcs1v15_encrypt, rsa_raw_decrypt, rsa_raw_encrypt,
 };
 pub use cfb::{CfbError, aes_cfb_decrypt, aes_cfb_encrypt};
+pub use cmac::{CmacState, aes_cmac};
 pub use ct::ct_eq;
 pub use drbg::{CtrDrbg, DrbgError};
 pub use ecc::{
     EccCurve, EccKeyPair, EccParameters, ecc_from_private, ecc_generate, ecc_point_valid,
+};
+pub use ecdaa::{
+    ecc_mul, ecc_order, ecc_prime, ecc_reduce, ecc_scalar_from_bytes, ecdaa_sign, ecdaa_verify,
 };
 pub use hash::{Digest, HashAlg, Hasher, MAX_DIGEST_SIZE};
 pub use hmac::{HmacState, hmac};

@@ -36,14 +36,15 @@ pub enum SymError {
     Length,
 }
 
-enum Aes {
+#[derive(Clone)]
+pub(crate) enum Aes {
     A128(Aes128),
     A192(Aes192),
     A256(Aes256),
 }
 
 impl Aes {
-    fn new(key: &[u8]) -> Result<Aes, SymError> {
+    pub(crate) fn new(key: &[u8]) -> Result<Aes, SymError> {
         Ok(match key.len() {
             16 => Aes::A128(Aes128::new_from_slice(key).map_err(|_| SymError::Key)?),
             24 => Aes::A192(Aes192::new_from_slice(key).map_err(|_| SymError::Key)?),
@@ -52,7 +53,7 @@ impl Aes {
         })
     }
 
-    fn encrypt(&self, block: &mut [u8; AES_BLOCK]) {
+    pub(crate) fn encrypt(&self, block: &mut [u8; AES_BLOCK]) {
         match self {
             Aes::A128(c) => c.encrypt_block(block.into()),
             Aes::A192(c) => c.encrypt_block(block.into()),

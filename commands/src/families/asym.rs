@@ -1,5 +1,5 @@
 //! Asymmetric primitives (Part 3, section 14): RSA_Encrypt, RSA_Decrypt,
-//! ECDH_KeyGen, ECDH_ZGen, ECC_Parameters.
+//! ECDH_KeyGen, ECDH_ZGen, ECC_Parameters, EC_Ephemeral, ZGen_2Phase.
 
 use alloc::vec::Vec;
 use tpm2_protocol::basic::TpmUint16;
@@ -158,8 +158,9 @@ fn ecc_key(key: &Object) -> Result<(EccCurve, &[u8], &[u8]), Rc> {
     }
 }
 
-/// TPMS_ECC_POINT as a TPM2B_ECC_POINT.
-fn put_point(ctx: &mut Ctx<'_>, x: &[u8], y: &[u8]) {
+/// TPMS_ECC_POINT as a TPM2B_ECC_POINT (empty coordinates give the
+/// reference's "empty point", size 4).
+pub(crate) fn put_point(ctx: &mut Ctx<'_>, x: &[u8], y: &[u8]) {
     let mut inner = Zeroizing::new(Vec::with_capacity(4 + x.len() + y.len()));
     crate::object::public::put2b(&mut inner, x);
     crate::object::public::put2b(&mut inner, y);
@@ -181,6 +182,18 @@ pub fn ecdh_keygen(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     put_point(ctx, &zx, &zy);
     put_point(ctx, eph.x(), eph.y());
     Ok(())
+}
+
+/// A TPM2B_ECC_POINT parameter: None when its size is 0 (callers decide
+/// whether that is allowed).
+pub(crate) type PointIn = Option<(Vec<u8>, Vec<u8>)>;
+
+pub(crate) fn read_point(ctx: &mut Ctx<'_>) -> Result<PointIn, Rc> {
+    ctx.params.read_sized(|r| {
+        let x = r.tpm2b(MAX_ECC_KEY_BYTES)?.to_vec();
+        let y = r.tpm2b(MAX_ECC_KEY_BYTES)?.to_vec();
+        Ok((x, y))
+    })
 }
 
 /// TPM2_ECDH_ZGen (Part 3, 14.5): Z = d_key * inPoint with an unrestricted
@@ -243,5 +256,82 @@ pub fn ecc_parameters(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     for v in [p.p, p.a, p.b, p.gx, p.gy, p.n, &[1u8][..]] {
         ctx.out.tpm2b(v);
     }
+    Ok(())
+}
+
+/// TPM2_EC_Ephemeral (Part 3, 14.8): the public half `Q = [r]G` of an
+/// ephemeral key for a two-phase key exchange on `curveID`; `r` is a commit
+/// random (no key name), so the TPM keeps nothing but the commit counter,
+/// whose value comes back as `counter` for TPM2_ZGen_2Phase.
+pub fn ec_ephemeral(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
+    let id = ctx.params.read_as::<TpmUint16>(ValueKind::Curve)?.value();
+    ctx.params.finish()?;
+    let curve = EccCurve::from_tpm_id(id).ok_or(Rc::CURVE.param(1))?;
+    let r = ctx
+        .engine
+        .commit_random(ctx.platform, curve, &[], None)?
+        .ok_or(Rc::NO_RESULT)?;
+    let (qx, qy) = vtpm_crypto::ecc_mul(curve, &r, None).map_err(|_| Rc::NO_RESULT)?;
+    let counter = ctx.engine.commit();
+    put_point(ctx, &qx, &qy);
+    ctx.out.u16(counter);
+    Ok(())
+}
+
+/// TPMI_ECC_KEY_EXCHANGE: the two-phase schemes this TPM implements, ECDH
+/// only (ECMQV and SM2 are not implemented); anything else TPM_RC_SCHEME.
+fn read_key_exchange(ctx: &mut Ctx<'_>) -> Result<u16, Rc> {
+    let id = ctx.params.read_as::<TpmUint16>(ValueKind::Value)?.value();
+    if id == alg::ECDH {
+        Ok(id)
+    } else {
+        Err(Rc::SCHEME.param(ctx.params.index()))
+    }
+}
+
+/// TPM2_ZGen_2Phase (Part 3, 14.9): party A's two Z values of a two-phase
+/// key exchange with B: the static key keyA (an unrestricted decryption ECC
+/// key) and the ephemeral key of TPM2_EC_Ephemeral named by `counter`.
+/// With TPM_ALG_ECDH (SP800-56A C(2e, 2s), the reference's full unified
+/// model): outZ1 = [dsA]QsB and outZ2 = [deA]QeB. The commitment is used up
+/// only when the exchange succeeds.
+pub fn zgen_2phase(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
+    let qsb = read_point(ctx)?.ok_or(Rc::SIZE.param(1))?;
+    let qeb = read_point(ctx)?.ok_or(Rc::SIZE.param(2))?;
+    let in_scheme = read_key_exchange(ctx)?;
+    let counter = ctx.params.read::<TpmUint16>()?.value();
+    ctx.params.finish()?;
+    let key = ctx.engine.object_or_err(ctx.handles[0])?.clone();
+    if key.public.object_type != alg::ECC {
+        return Err(Rc::KEY.handle(1));
+    }
+    let (curve, _, _) = ecc_key(&key)?;
+    if key.public.has(RESTRICTED) || !key.public.has(DECRYPT) {
+        return Err(Rc::ATTRIBUTES.handle(1));
+    }
+    if let Parms::Ecc { scheme, .. } = &key.public.parms
+        && scheme.scheme != alg::NULL
+        && scheme.scheme != in_scheme
+    {
+        return Err(Rc::SCHEME.param(3));
+    }
+    if !vtpm_crypto::ecc_point_valid(curve, &qsb.0, &qsb.1) {
+        return Err(Rc::ECC_POINT.param(1));
+    }
+    if !vtpm_crypto::ecc_point_valid(curve, &qeb.0, &qeb.1) {
+        return Err(Rc::ECC_POINT.param(2));
+    }
+    let de = ctx
+        .engine
+        .commit_random(ctx.platform, curve, &[], Some(counter))?
+        .ok_or(Rc::VALUE.param(4))?;
+    let ds = key.sensitive.as_ref().ok_or(Rc::KEY.handle(1))?;
+    let z1 = vtpm_crypto::ecdh_shared_point(curve, ds.secret.as_bytes(), &qsb.0, &qsb.1)
+        .map_err(|_| Rc::NO_RESULT)?;
+    let z2 =
+        vtpm_crypto::ecdh_shared_point(curve, &de, &qeb.0, &qeb.1).map_err(|_| Rc::NO_RESULT)?;
+    ctx.engine.end_commit(counter);
+    put_point(ctx, &z1.0, &z1.1);
+    put_point(ctx, &z2.0, &z2.1);
     Ok(())
 }

@@ -77,6 +77,7 @@ fn algorithms() -> Vec<(u16, u32)> {
         (alg::KDF1_SP800_108, ALG_HASH | ALG_METHOD),
         (alg::ECC, ALG_ASYMMETRIC | ALG_OBJECT),
         (alg::SYMCIPHER, ALG_OBJECT),
+        (alg::CMAC, ALG_SYMMETRIC | ALG_SIGNING),
         (alg::CTR, ALG_SYMMETRIC | ALG_ENCRYPTING),
         (alg::OFB, ALG_SYMMETRIC | ALG_ENCRYPTING),
         (alg::CBC, ALG_SYMMETRIC | ALG_ENCRYPTING),

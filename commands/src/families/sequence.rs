@@ -1,10 +1,10 @@
-//! Hash/HMAC/event sequences and the one-shot HMAC (Part 3, sections 15.5 and
-//! 17): HMAC, HMAC_Start, HashSequenceStart, SequenceUpdate, SequenceComplete,
+//! Hash/MAC/event sequences and the one-shot MAC (Part 3, sections 15.5-15.6
+//! and 17): HMAC/MAC, HMAC_Start/MAC_Start, HashSequenceStart, SequenceUpdate, SequenceComplete,
 //! EventSequenceComplete. Sequence objects themselves are in [`crate::sequence`].
 
 use alloc::vec::Vec;
 use tpm2_protocol::basic::{TpmUint16, TpmUint32};
-use vtpm_crypto::{HashAlg, Hasher, HmacState};
+use vtpm_crypto::{CmacState, HashAlg, Hasher, HmacState};
 
 use crate::consts::{MAX_DIGEST_SIZE, RH_ENDORSEMENT, RH_NULL, RH_OWNER, RH_PLATFORM};
 use crate::object::alg;
@@ -29,18 +29,53 @@ fn read_hash_or_null(ctx: &mut Ctx<'_>) -> Result<Option<HashAlg>, Rc> {
         .ok_or(Rc::HASH.param(ctx.params.index()))
 }
 
-/// The HMAC key under handle 1 and the hash to use: an unrestricted
-/// keyed-hash signing key; its scheme's hash, if it has one, wins and the
-/// requested one must be NULL or the same (the reference's checks, in its
-/// order; `hash_param` is the number of the hashAlg parameter).
-fn hmac_key(ctx: &Ctx<'_>, requested: Option<HashAlg>, hash_param: usize) -> Result<HmacState, Rc> {
+/// TPMI_ALG_MAC_SCHEME+: a hash, TPM_ALG_CMAC or TPM_ALG_NULL; anything else
+/// is TPM_RC_SYMMETRIC, the type's unmarshaling code (Part 2).
+fn read_mac_scheme(ctx: &mut Ctx<'_>) -> Result<u16, Rc> {
+    let id = ctx.params.read_as::<TpmUint16>(ValueKind::Hash)?.value();
+    if id == alg::NULL || id == alg::CMAC || HashAlg::from_alg_id(id).is_some() {
+        Ok(id)
+    } else {
+        Err(Rc::SYMMETRIC.param(ctx.params.index()))
+    }
+}
+
+/// The MAC state for the key under handle 1 (the reference's CryptSelectMac,
+/// then its attribute checks, in that order; `scheme_param` is the number
+/// of the inScheme parameter):
+/// - the key's own MAC algorithm is its HMAC scheme's hash (keyed-hash key)
+///   or its symmetric mode (symmetric key), NULL when it has none;
+/// - a requested algorithm must match a non-NULL own one (TPM_RC_VALUE); a
+///   NULL request takes the key's, which must then exist (TPM_RC_VALUE);
+/// - the result must suit the key type: a hash for a keyed-hash key, CMAC for
+///   a symmetric key (TPM_RC_SCHEME);
+/// - the key must be an unrestricted signing key.
+fn mac_key(ctx: &Ctx<'_>, requested: u16, scheme_param: usize) -> Result<SeqState, Rc> {
     if ctx.engine.sequence(ctx.handles[0]).is_some() {
         // A sequence object has type TPM_ALG_NULL in the reference.
         return Err(Rc::TYPE.handle(1));
     }
     let key = ctx.engine.object_or_err(ctx.handles[0])?;
-    if key.public.object_type != alg::KEYEDHASH {
-        return Err(Rc::TYPE.handle(1));
+    let own = match &key.public.parms {
+        Parms::KeyedHash { scheme } if scheme.scheme != alg::NULL => scheme.hash,
+        Parms::SymCipher { sym } if sym.alg != alg::NULL => sym.mode,
+        Parms::KeyedHash { .. } | Parms::SymCipher { .. } => alg::NULL,
+        _ => return Err(Rc::TYPE.handle(1)),
+    };
+    let mac = if requested != alg::NULL {
+        if own != alg::NULL && own != requested {
+            return Err(Rc::VALUE.param(scheme_param));
+        }
+        requested
+    } else if own == alg::NULL {
+        return Err(Rc::VALUE.param(scheme_param));
+    } else {
+        own
+    };
+    let symmetric = key.public.object_type == alg::SYMCIPHER;
+    let hash = HashAlg::from_alg_id(mac);
+    if (symmetric && mac != alg::CMAC) || (!symmetric && hash.is_none()) {
+        return Err(Rc::SCHEME.param(scheme_param));
     }
     if key.public.has(RESTRICTED) {
         return Err(Rc::ATTRIBUTES.handle(1));
@@ -48,39 +83,46 @@ fn hmac_key(ctx: &Ctx<'_>, requested: Option<HashAlg>, hash_param: usize) -> Res
     if !key.public.has(SIGN) {
         return Err(Rc::KEY.handle(1));
     }
-    let Parms::KeyedHash { scheme } = &key.public.parms else {
-        return Err(Rc::TYPE.handle(1));
-    };
-    let hash = if scheme.scheme == alg::NULL {
-        requested
-    } else {
-        let own = HashAlg::from_alg_id(scheme.hash);
-        requested.map_or(own, |r| (Some(r) == own).then_some(r))
-    };
-    let hash = hash.ok_or(Rc::VALUE.param(hash_param))?;
     let secret = key.sensitive.as_ref().ok_or(Rc::KEY.handle(1))?;
-    Ok(HmacState::new(hash, secret.secret.as_bytes()))
+    match hash {
+        Some(h) => Ok(SeqState::Hmac(HmacState::new(h, secret.secret.as_bytes()))),
+        // An AES key of another size would not have loaded.
+        None => CmacState::new(secret.secret.as_bytes())
+            .map(SeqState::Cmac)
+            .map_err(|_| Rc::KEY.handle(1)),
+    }
 }
 
-/// TPM2_HMAC (Part 3, 15.5): the HMAC of `buffer` with a loaded HMAC key.
+/// TPM2_MAC (Part 3, 15.6; same command code as TPM2_HMAC, 15.5, which it
+/// generalizes): the HMAC of `buffer` with a keyed-hash key, or its AES-CMAC
+/// with a symmetric key.
 pub fn hmac(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     let data = ctx.params.read_2b(MAX_BUFFER)?;
-    let requested = read_hash_or_null(ctx)?;
+    let requested = read_mac_scheme(ctx)?;
     ctx.params.finish()?;
-    let mut state = hmac_key(ctx, requested, 2)?;
-    state.update(data);
-    ctx.out.tpm2b(state.finalize().as_bytes());
+    match mac_key(ctx, requested, 2)? {
+        SeqState::Hmac(mut state) => {
+            state.update(data);
+            ctx.out.tpm2b(state.finalize().as_bytes());
+        }
+        SeqState::Cmac(mut state) => {
+            state.update(data);
+            ctx.out.tpm2b(&state.finalize());
+        }
+        _ => return Err(Rc::FAILURE),
+    }
     Ok(())
 }
 
-/// TPM2_HMAC_Start (Part 3, 17.2): an HMAC sequence keyed by a loaded HMAC
-/// key; `auth` authorizes the sequence's later use.
+/// TPM2_MAC_Start (Part 3, 17.3; same command code as TPM2_HMAC_Start, 17.2):
+/// an HMAC or AES-CMAC sequence keyed by a loaded key; `auth` authorizes the
+/// sequence's later use.
 pub fn hmac_start(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     let auth = Secret::new(ctx.params.read_2b(MAX_DIGEST_SIZE)?);
-    let requested = read_hash_or_null(ctx)?;
+    let requested = read_mac_scheme(ctx)?;
     ctx.params.finish()?;
-    let state = hmac_key(ctx, requested, 2)?;
-    start(ctx, auth, SeqState::Hmac(state))
+    let state = mac_key(ctx, requested, 2)?;
+    start(ctx, auth, state)
 }
 
 /// TPM2_HashSequenceStart (Part 3, 17.3): a hash sequence, or with
@@ -143,7 +185,7 @@ pub fn sequence_complete(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     let handle = ctx.handles[0];
     if !matches!(
         ctx.engine.sequence(handle).map(|s| &s.state),
-        Some(SeqState::Hash { .. } | SeqState::Hmac(_))
+        Some(SeqState::Hash { .. } | SeqState::Hmac(_) | SeqState::Cmac(_))
     ) {
         return Err(Rc::MODE.handle(1));
     }
@@ -175,6 +217,12 @@ pub fn sequence_complete(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
         SeqState::Hmac(mut state) => {
             state.update(data);
             (state.finalize(), Ticket::null(ST_HASHCHECK))
+        }
+        SeqState::Cmac(mut state) => {
+            state.update(data);
+            ctx.out.tpm2b(&state.finalize());
+            Ticket::null(ST_HASHCHECK).marshal(&mut ctx.out);
+            return Ok(());
         }
         SeqState::Event(_) => return Err(Rc::MODE.handle(1)),
     };

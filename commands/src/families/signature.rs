@@ -1,6 +1,7 @@
-//! Signing and hashing commands (Part 3, sections 15.4 and 20): Hash,
-//! VerifySignature, Sign.
+//! Signing and hashing commands (Part 3, sections 15.4, 19.2 and 20): Hash,
+//! Commit, VerifySignature, Sign.
 
+use alloc::vec::Vec;
 use tpm2_protocol::basic::{TpmUint16, TpmUint32};
 use vtpm_crypto::HashAlg;
 
@@ -124,5 +125,94 @@ pub fn sign(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
         .engine
         .sign_digest(ctx.platform, &key, &scheme, &digest)?;
     signature.marshal(&mut ctx.out);
+    Ok(())
+}
+
+/// TPM2B_SENSITIVE_DATA (MAX_SYM_DATA).
+const MAX_SENSITIVE_DATA: usize = 128;
+
+/// TPM2_Commit (Part 3, 19.2): the TPM's first phase of an anonymous (ECDAA)
+/// signature with the ECC key signHandle, whose scheme must be ECDAA. With a
+/// commit random `r` for this key (see [`crate::commit`]) and the key's `d`:
+/// - with `s2` and `y2`: `P2 = (H_nameAlg(s2) mod p, y2)`, `K = [d]P2` and
+///   `L = [r]P2`;
+/// - with `P1`: `E = [r]P1`; with neither `P1` nor `P2`: `E = [r]G`;
+///
+/// points not computed are empty. `counter` names the commitment for the
+/// TPM2_Sign that completes the signature.
+pub fn commit(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
+    use crate::families::asym::{put_point, read_point};
+    use crate::object::public::Parms;
+    // No P1 is the "empty point" (two empty coordinates, size 4): a size of 0
+    // does not unmarshal (as in libtpms, and as tpm2-tools send it).
+    let p1 = read_point(ctx)?
+        .ok_or(Rc::SIZE.param(1))
+        .map(|(x, y)| (!x.is_empty() || !y.is_empty()).then_some((x, y)))?;
+    let s2 = ctx.params.read_2b(MAX_SENSITIVE_DATA)?.to_vec();
+    let y2 = ctx
+        .params
+        .read_2b(crate::object::public::MAX_ECC_KEY_BYTES)?
+        .to_vec();
+    ctx.params.finish()?;
+    let key = ctx.engine.object_or_err(ctx.handles[0])?.clone();
+    let Parms::Ecc { curve, scheme, .. } = &key.public.parms else {
+        return Err(Rc::KEY.handle(1));
+    };
+    let curve = *curve;
+    if scheme.scheme != alg::ECDAA {
+        return Err(Rc::SCHEME.handle(1));
+    }
+    if s2.is_empty() != y2.is_empty() {
+        return Err(Rc::SIZE.param(3));
+    }
+    let r = ctx
+        .engine
+        .commit_random(ctx.platform, curve, &key.name, None)?
+        .ok_or(Rc::NO_RESULT)?;
+    let p2 = if s2.is_empty() {
+        None
+    } else {
+        let name_alg = key.public.name_alg.ok_or(Rc::HASH.handle(1))?;
+        let h = name_alg.digest(&[&s2]);
+        let x2 = vtpm_crypto::ecc_reduce(vtpm_crypto::ecc_prime(curve), h.as_bytes())
+            .ok_or(Rc::NO_RESULT)?;
+        if !vtpm_crypto::ecc_point_valid(curve, &x2, &y2) {
+            return Err(Rc::ECC_POINT.param(2));
+        }
+        Some((x2, y2))
+    };
+    if let Some((x, y)) = &p1
+        && !vtpm_crypto::ecc_point_valid(curve, x, y)
+    {
+        return Err(Rc::ECC_POINT.param(1));
+    }
+    let empty = || {
+        (
+            zeroize::Zeroizing::new(Vec::new()),
+            zeroize::Zeroizing::new(Vec::new()),
+        )
+    };
+    let (k, l) = match &p2 {
+        Some((x2, y2)) => {
+            let d = key.sensitive.as_ref().ok_or(Rc::KEY.handle(1))?;
+            let p = Some((x2.as_slice(), y2.as_slice()));
+            let k =
+                vtpm_crypto::ecc_mul(curve, d.secret.as_bytes(), p).map_err(|_| Rc::NO_RESULT)?;
+            let l = vtpm_crypto::ecc_mul(curve, &r, p).map_err(|_| Rc::NO_RESULT)?;
+            (k, l)
+        }
+        None => (empty(), empty()),
+    };
+    let e = if p1.is_some() || p2.is_none() {
+        let base = p1.as_ref().map(|(x, y)| (x.as_slice(), y.as_slice()));
+        vtpm_crypto::ecc_mul(curve, &r, base).map_err(|_| Rc::NO_RESULT)?
+    } else {
+        empty()
+    };
+    let counter = ctx.engine.commit();
+    put_point(ctx, &k.0, &k.1);
+    put_point(ctx, &l.0, &l.1);
+    put_point(ctx, &e.0, &e.1);
+    ctx.out.u16(counter);
     Ok(())
 }

@@ -42,6 +42,7 @@ pub mod alg {
     pub const CBC: u16 = 0x0042;
     pub const CFB: u16 = 0x0043;
     pub const ECB: u16 = 0x0044;
+    pub const CMAC: u16 = 0x003F;
 }
 
 /// Transient object slots (TPM_PT_HR_TRANSIENT_MIN).

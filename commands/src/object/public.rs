@@ -176,6 +176,13 @@ fn hash_or_null(id: u16, null_ok: bool) -> Result<u16, Rc> {
 
 /// TPMT_SYM_DEF_OBJECT(+).
 pub(crate) fn read_sym_def(r: &mut Reader<'_>, null_ok: bool) -> Result<SymDef, Rc> {
+    read_sym_def_with(r, null_ok, false)
+}
+
+/// TPMT_SYM_DEF_OBJECT(+); `cmac_ok`: a symmetric object's own definition,
+/// whose mode may also be TPM_ALG_CMAC (a MAC key; TPMI_ALG_SYM_MODE lists
+/// the SMAC modes, a parent's protection cannot use them).
+fn read_sym_def_with(r: &mut Reader<'_>, null_ok: bool, cmac_ok: bool) -> Result<SymDef, Rc> {
     let a = r.u16()?;
     match a {
         alg::NULL if null_ok => Ok(SymDef::NULL),
@@ -185,10 +192,12 @@ pub(crate) fn read_sym_def(r: &mut Reader<'_>, null_ok: bool) -> Result<SymDef, 
                 return Err(Rc::VALUE);
             }
             let mode = r.u16()?;
-            if !matches!(
+            let cipher_mode = matches!(
                 mode,
                 alg::CTR | alg::OFB | alg::CBC | alg::CFB | alg::ECB | alg::NULL
-            ) {
+            );
+            let allowed = cipher_mode || (cmac_ok && mode == alg::CMAC);
+            if !allowed {
                 return Err(Rc::MODE);
             }
             Ok(SymDef {
@@ -309,7 +318,7 @@ pub fn read_parms(r: &mut Reader<'_>, object_type: u16) -> Result<Parms, Rc> {
             scheme: read_keyedhash_scheme(r)?,
         },
         _ => Parms::SymCipher {
-            sym: read_sym_def(r, false)?,
+            sym: read_sym_def_with(r, false, true)?,
         },
     })
 }
