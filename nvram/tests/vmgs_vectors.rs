@@ -3,7 +3,12 @@
 //! by vtpm are checked by an independent minimal reader written here (headers, CRC-32,
 //! file table, key slot -> metadata key -> extended table -> per-file key), not by
 //! the crate's own reader.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 use aes_gcm::{AeadInOut, Aes256Gcm, KeyInit};
 use sha2::{Digest, Sha256};
