@@ -140,7 +140,30 @@ fn foreign_tpm_state_is_left_untouched() {
     let mut v =
         Vmgs::open_with_key(MemDisk(before[..1 << 20].to_vec()), Some(&key("key1.bin"))).unwrap();
     assert_eq!(v.read_vtpm_state(), Err(VmgsError::ForeignTpmState));
+    let ours = vtpm_nvram::image::Image::new().encode();
+    assert_eq!(
+        v.write_vtpm_state(&ours, &mut rng(7)),
+        Err(VmgsError::ForeignTpmState)
+    );
     assert_eq!(v.into_disk().0, before[..1 << 20]);
+}
+
+#[test]
+fn vtpm_state_round_trip() {
+    let mut r = rng(8);
+    let mut v = Vmgs::format(MemDisk(vec![0; 32 * 4096]), Some(&[9; 32]), &mut r).unwrap();
+    assert_eq!(v.read_vtpm_state(), Ok(None));
+    assert_eq!(
+        v.write_vtpm_state(b"not an image", &mut r),
+        Err(VmgsError::NotAStateImage)
+    );
+    let mut image = vtpm_nvram::image::Image::new();
+    image.set_section(1, vec![1, 2, 3]);
+    let bytes = image.encode();
+    v.write_vtpm_state(&bytes, &mut r).unwrap();
+    v.write_vtpm_state(&bytes, &mut r).unwrap();
+    let got = v.read_vtpm_state().unwrap().unwrap();
+    assert_eq!(vtpm_nvram::image::Image::decode(&got), Ok(image));
 }
 
 // ---- an independent reader: only the format document, crc32fast and aes-gcm ----

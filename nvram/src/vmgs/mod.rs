@@ -72,6 +72,8 @@ pub enum VmgsError {
     /// File id 3 holds something that is not a vtpm state image (e.g. another
     /// engine's NV image): refused, and left as it is.
     ForeignTpmState,
+    /// Asked to store, as vtpm state, bytes that are not a vtpm state image.
+    NotAStateImage,
 }
 
 impl core::fmt::Display for VmgsError {
@@ -108,6 +110,9 @@ impl core::fmt::Display for VmgsError {
                 f,
                 "VMGS disk size {n} is not a whole number of 4096-byte blocks of at least 16 KiB"
             ),
+            VmgsError::NotAStateImage => {
+                f.write_str("refusing to store bytes that are not a vtpm state image in file id 3")
+            }
             VmgsError::ForeignTpmState => f.write_str(
                 "VMGS file id 3 (TPM_NVRAM) holds state that is not a vtpm image (another TPM's NV?): refused, left untouched",
             ),
@@ -539,10 +544,25 @@ impl<D: VmgsDisk> Vmgs<D> {
             return Ok(None);
         }
         let data = self.read_file(file_id::TPM_NVRAM)?;
-        if data.get(..crate::image::MAGIC.len()) != Some(crate::image::MAGIC.as_slice()) {
+        if !is_state_image(&data) {
             return Err(VmgsError::ForeignTpmState);
         }
         Ok(Some(data))
+    }
+
+    /// Stores vtpm's state image in file id 3. A file id 3 that holds something else
+    /// (another engine's NV image) is refused and left as it is, never overwritten;
+    /// `image` must itself be a vtpm state image.
+    pub fn write_vtpm_state(
+        &mut self,
+        image: &[u8],
+        rng: &mut dyn VmgsRng,
+    ) -> Result<(), VmgsError> {
+        if !is_state_image(image) {
+            return Err(VmgsError::NotAStateImage);
+        }
+        self.read_vtpm_state()?;
+        self.write_file(file_id::TPM_NVRAM, image, rng)
     }
 
     /// Replaces a file id (1..=62) atomically (copy-on-write, then the header flip).
@@ -816,6 +836,12 @@ impl<D: VmgsDisk> Vmgs<D> {
         }
         Ok(())
     }
+}
+
+/// Whether the bytes start like a vtpm state image (its magic); the image's own
+/// decoder checks the rest.
+fn is_state_image(data: &[u8]) -> bool {
+    data.get(..crate::image::MAGIC.len()) == Some(crate::image::MAGIC.as_slice())
 }
 
 fn default_ext() -> Vec<ExtEntry> {
