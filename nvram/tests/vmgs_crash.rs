@@ -1,7 +1,8 @@
 //! VMGS crash safety: a fault-injecting disk stops the writer at its k-th write or
-//! flush, for every k, tearing that write after every whole sector (a sector write is
-//! atomic, as on disks and VHDs); in a second mode the crash also loses every write
-//! not yet flushed. Reopening must give exactly the old or the new contents, never an
+//! flush, for every k, tearing that write at every sector boundary and at odd byte
+//! offsets (a header sector is written atomically, as disks and VHDs write a sector:
+//! tears inside the header area fall on sector boundaries); in a second mode the crash
+//! also loses every write not yet flushed. Reopening must give exactly the old or the new contents, never an
 //! error or a mix.
 #![allow(
     clippy::unwrap_used,
@@ -31,7 +32,7 @@ fn rng(seed: u8) -> impl FnMut(&mut [u8]) -> bool {
 }
 
 /// Crashes at operation `crash_at` (1-based; writes and flushes both count). The
-/// crashing write lands only its first `tear` sectors. With `lose_unflushed`, what
+/// crashing write lands only its first `tear` bytes (whole sectors in the header area). With `lose_unflushed`, what
 /// survives is the state at the last flush (plus the torn part).
 struct FaultDisk {
     durable: Vec<u8>,
@@ -91,7 +92,12 @@ impl VmgsDisk for FaultDisk {
         self.ops += 1;
         let o = offset as usize;
         let n = if self.ops == self.crash_at {
-            (self.tear * SECTOR).min(data.len())
+            let tear = if o < 2 * 4096 {
+                self.tear / SECTOR * SECTOR
+            } else {
+                self.tear
+            };
+            tear.min(data.len())
         } else {
             data.len()
         };
@@ -122,6 +128,14 @@ impl VmgsDisk for FaultDisk {
     }
 }
 
+/// Where a crashing write stops: every sector boundary of the largest write (five
+/// blocks) and a few offsets inside sectors.
+fn tears() -> impl Iterator<Item = usize> {
+    (0..=40)
+        .map(|s| s * SECTOR)
+        .chain([1, 100, 700, 4097, 10001])
+}
+
 /// For every crash point and tear, in both modes, `check` the survivor.
 fn every_crash(
     image: &[u8],
@@ -144,7 +158,7 @@ fn every_crash(
     assert_eq!(check(clean.survivor()), "new");
     for crash_at in 1..=total {
         for lose in [false, true] {
-            for tear in 0..=8 {
+            for tear in tears() {
                 let mut disk = FaultDisk::new(image.to_vec(), crash_at, tear, lose);
                 {
                     let mut v = Vmgs::open_with_key(&mut disk, key).unwrap();
@@ -262,7 +276,7 @@ fn crash_during_key_rotation() {
 fn crash_during_format_of_an_empty_disk() {
     let image = vec![0u8; 16 * 4096];
     for crash_at in 1..=6 {
-        for tear in 0..=16 {
+        for tear in tears() {
             let mut disk = FaultDisk::new(image.clone(), crash_at, tear, false);
             assert!(Vmgs::format(&mut disk, Some(&[7; 32]), &mut rng(5)).is_err());
             match Vmgs::open_with_key(MemDisk(disk.survivor()), Some(&[7; 32])) {

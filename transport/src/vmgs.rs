@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use vtpm_nvram::vmgs::file::{Container, VmgsFile};
 use vtpm_nvram::vmgs::format::{ATTR_ENCRYPTED, FileEntry, Slot};
-use vtpm_nvram::vmgs::{Key, Vmgs, VmgsError};
+use vtpm_nvram::vmgs::{Key, Vmgs, VmgsError, header_slots};
 use zeroize::Zeroizing;
 
 pub const HELP: &str = "\
@@ -199,8 +199,48 @@ fn file_name(id: u32) -> &'static str {
     }
 }
 
+fn slot_line(slot: &Slot) -> String {
+    match slot {
+        Slot::Empty => "empty".to_string(),
+        Slot::Invalid(p) => format!("invalid: {p}"),
+        Slot::Valid(h) => format!(
+            "sequence {}, file table at block {}, encryption {}, markers {:#x}, key slots [{}, {}]",
+            h.sequence,
+            h.file_table_offset,
+            h.encryption_algorithm,
+            h.markers,
+            if h.key_slots[0].is_empty() {
+                "empty"
+            } else {
+                "used"
+            },
+            if h.key_slots[1].is_empty() {
+                "empty"
+            } else {
+                "used"
+            },
+        ),
+    }
+}
+
 fn info(path: &Path) -> Result<(), String> {
-    let v = open(path, false, None)?;
+    let v = match open(path, false, None) {
+        Ok(v) => v,
+        Err(e) => {
+            // Still show what the header slots hold: that is what an operator needs.
+            if let Ok(slots) = VmgsFile::open(path, false).and_then(|mut f| header_slots(&mut f)) {
+                for (n, h) in slots.iter().enumerate() {
+                    println!(
+                        "header {} at byte {}: {}",
+                        n + 1,
+                        h.offset,
+                        slot_line(&h.slot)
+                    );
+                }
+            }
+            return Err(e);
+        }
+    };
     let i = v.info();
     let mut out = String::new();
     let container = match VmgsFile::open(path, false).map(|f| f.container()) {
@@ -220,27 +260,7 @@ fn info(path: &Path) -> Result<(), String> {
     );
     for (n, h) in i.headers.iter().enumerate() {
         let active = if n == i.active { " (active)" } else { "" };
-        let line = match h.slot {
-            Slot::Empty => "empty".to_string(),
-            Slot::Invalid(p) => format!("invalid: {p}"),
-            Slot::Valid(h) => format!(
-                "sequence {}, file table at block {}, encryption {}, markers {:#x}, key slots [{}, {}]",
-                h.sequence,
-                h.file_table_offset,
-                h.encryption_algorithm,
-                h.markers,
-                if h.key_slots[0].is_empty() {
-                    "empty"
-                } else {
-                    "used"
-                },
-                if h.key_slots[1].is_empty() {
-                    "empty"
-                } else {
-                    "used"
-                },
-            ),
-        };
+        let line = slot_line(&h.slot);
         out += &format!("header {} at byte {}{active}: {line}\n", n + 1, h.offset);
     }
     out += "files:\n  id  name                  block  blocks       bytes  attributes\n";

@@ -184,6 +184,23 @@ fn create_write_read_info_rekey_verify() {
         "file 3 fails authentication",
     );
     assert_eq!(std::fs::read(&file).unwrap(), bytes);
+
+    // A damaged header: info still shows both slots, and says what is wrong.
+    bytes[512 + 0x30] ^= 1;
+    std::fs::write(&file, &bytes).unwrap();
+    let out = vtpm(&["vmgs", "info", s(&file)]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("header 2 at byte 512: invalid: CRC-32 mismatch"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("header 1 at byte 0: sequence"), "{stdout}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("corrupt or tampered with: header 2: CRC-32 mismatch"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -269,6 +269,42 @@ fn check_disk(len: u64) -> Result<u64, VmgsError> {
     Ok(len / BLOCK_U64)
 }
 
+type HeaderArea = (Vec<u8>, usize, [Slot; 2]);
+
+/// The header area (blocks 0 and 1), the sector size and both header slots.
+fn read_header_area<D: VmgsDisk>(disk: &mut D) -> Result<HeaderArea, VmgsError> {
+    let mut area = vec![0u8; 2 * BLOCK];
+    disk.read_at(0, &mut area)?;
+    if area.get(512..520) == Some(b"EFI PART".as_slice()) {
+        return Err(VmgsError::V1Format);
+    }
+    let at = |off: usize| Header::parse(area.get(off..).unwrap_or_default());
+    // Header 2 sits at the sector size: 512, or 4096 on 4K-sector disks.
+    let sector: usize = if at(512) == Slot::Empty && at(4096) != Slot::Empty {
+        4096
+    } else {
+        512
+    };
+    let slots = [at(0), at(sector)];
+    Ok((area, sector, slots))
+}
+
+/// Both header slots as found (offsets and contents), without any other check: for
+/// diagnosing a file that does not open.
+pub fn header_slots<D: VmgsDisk>(disk: &mut D) -> Result<[HeaderSlotInfo; 2], VmgsError> {
+    if disk.size() < 2 * BLOCK_U64 {
+        return Err(VmgsError::BadDiskSize(disk.size()));
+    }
+    let (_, sector, [a, b]) = read_header_area(disk)?;
+    Ok([
+        HeaderSlotInfo { offset: 0, slot: a },
+        HeaderSlotInfo {
+            offset: sector as u64,
+            slot: b,
+        },
+    ])
+}
+
 fn slot_error(n: usize, p: SlotProblem) -> VmgsError {
     match p {
         SlotProblem::Version(v) => VmgsError::UnsupportedVersion(v),
@@ -281,20 +317,7 @@ impl<D: VmgsDisk> Vmgs<D> {
     /// was never formatted. Reads only.
     pub fn open(mut disk: D) -> Result<Vmgs<D>, VmgsError> {
         let capacity_blocks = check_disk(disk.size())?;
-        let mut area = vec![0u8; 2 * BLOCK];
-        disk.read_at(0, &mut area)?;
-        if area.get(512..520) == Some(b"EFI PART".as_slice()) {
-            return Err(VmgsError::V1Format);
-        }
-        let at = |off: usize| Header::parse(area.get(off..).unwrap_or_default());
-        let first = at(0);
-        // Header 2 sits at the sector size: 512, or 4096 on 4K-sector disks.
-        let sector: usize = if at(512) == Slot::Empty && at(4096) != Slot::Empty {
-            4096
-        } else {
-            512
-        };
-        let slots = [first, at(sector)];
+        let (area, sector, slots) = read_header_area(&mut disk)?;
         let active = match slots {
             [Slot::Invalid(p), _] => return Err(slot_error(0, p)),
             [_, Slot::Invalid(p)] => return Err(slot_error(1, p)),
