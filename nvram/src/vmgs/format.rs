@@ -355,3 +355,77 @@ pub fn check_extent(id: usize, e: &FileEntry, capacity_blocks: u64) -> Result<()
     }
     Ok(())
 }
+
+#[cfg(test)]
+#[allow(clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crc32_check_value() {
+        // The standard check value of CRC-32/ISO-HDLC (zlib's crc32).
+        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+        assert_eq!(crc32(b""), 0);
+    }
+
+    #[test]
+    fn header_round_trip_and_checks() {
+        let mut h = Header::new(7, 5, ENC_AES_256_GCM);
+        h.key_slots[1].nonce = [3; NONCE_LEN];
+        h.key_slots[1].encrypted_key = [9; KEY_LEN];
+        let bytes = h.encode();
+        let mut want = h;
+        want.checksum = le32(&bytes, 0x0C);
+        assert_eq!(Header::parse(&bytes), Slot::Valid(want));
+        assert_eq!(Header::parse(&[0; HEADER_SIZE]), Slot::Empty);
+        assert_eq!(
+            Header::parse(&bytes[..HEADER_SIZE - 1]),
+            Slot::Invalid(SlotProblem::Signature)
+        );
+        for (off, problem) in [
+            (0x00, SlotProblem::Signature),
+            (0x0A, SlotProblem::Version(0x0003_0000 ^ 0x0001_0000)),
+            (0x14, SlotProblem::HeaderSize(168 ^ 1)),
+            (0x50, SlotProblem::Checksum),
+        ] {
+            let mut b = bytes;
+            b[off] ^= 1;
+            assert_eq!(Header::parse(&b), Slot::Invalid(problem), "offset {off:#x}");
+        }
+        // Semantic checks come after the CRC: a re-signed header with a bad table.
+        let mut bad = Header::new(1, 1, ENC_NONE);
+        assert_eq!(
+            Header::parse(&bad.encode()),
+            Slot::Invalid(SlotProblem::FileTable)
+        );
+        bad.file_table_offset = 2;
+        bad.encryption_algorithm = 2;
+        assert_eq!(
+            Header::parse(&bad.encode()),
+            Slot::Invalid(SlotProblem::Encryption(2))
+        );
+    }
+
+    #[test]
+    fn tables_round_trip() {
+        let mut t = [FileEntry::default(); FILE_COUNT];
+        t[3] = FileEntry {
+            offset: 6,
+            allocation_size: 4,
+            valid_data_size: 16384,
+            nonce: [1; NONCE_LEN],
+            tag: [2; TAG_LEN],
+            attributes: 3,
+            reserved: [0; 16],
+        };
+        assert_eq!(decode_file_table(&encode_file_table(&t)), t);
+        let mut x: alloc::vec::Vec<ExtEntry> =
+            (0..FILE_COUNT).map(|_| ExtEntry::default()).collect();
+        x[3].attributes = 3;
+        x[3].key = [7; KEY_LEN];
+        assert_eq!(decode_ext_table(&encode_ext_table(&x)), x);
+        assert_eq!(blocks_for(0), 1);
+        assert_eq!(blocks_for(4096), 1);
+        assert_eq!(blocks_for(4097), 2);
+    }
+}
