@@ -630,9 +630,54 @@ fn mssim_seeds() {
     }
 }
 
+/// `vmgs`: `mode | { u16 LE offset | u8 len | bytes }*` over a 64 KiB image (see
+/// fuzz_targets/vmgs.rs); the harness can build a valid store itself (mode bit 0), so
+/// the seeds are the modes plus a few mutations, and the reference tool's empty file
+/// (its non-zero bytes as records).
+fn vmgs_seeds() {
+    let rec = |offset: u16, bytes: &[u8]| {
+        let mut v = offset.to_le_bytes().to_vec();
+        v.push(bytes.len() as u8);
+        v.extend_from_slice(bytes);
+        v
+    };
+    for mode in 0u8..16 {
+        write("vmgs", &format!("mode_{mode:02}"), &[mode]);
+    }
+    // Header fields flipped: sequence, file table offset, a key slot, the CRC.
+    write("vmgs", "plain_seq", &[[0b0101].as_slice(), &rec(0x10, &[9])].concat());
+    write("vmgs", "enc_ft", &[[0b1111].as_slice(), &rec(512 + 0x18, &[5])].concat());
+    write("vmgs", "enc_slot", &[[0b1111].as_slice(), &rec(512 + 0x40, &[0xff])].concat());
+    write("vmgs", "plain_crc", &[[0b0101].as_slice(), &rec(0x0C, &[0, 0])].concat());
+    // A file table entry grown into its neighbour.
+    write("vmgs", "plain_alloc", &[[0b0101].as_slice(), &rec(4 * 4096 + 3 * 64 + 4, &[3])].concat());
+    let empty = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../nvram/tests/vectors/vmgs/empty.vmgs"),
+    )
+    .expect("nvram/tests/vectors/vmgs/empty.vmgs");
+    let mut seed = vec![0u8];
+    for start in (0..16 * 4096).step_by(200) {
+        let chunk = &empty[start..start + 200];
+        if chunk.iter().any(|&b| b != 0) {
+            seed.extend(rec(start as u16, chunk));
+        }
+    }
+    write("vmgs", "reference_empty", &seed);
+}
+
+/// All corpora, or only those named on the command line (`-- vmgs`).
 fn main() {
-    state_image_seeds();
-    sequence_seeds();
-    ctrl_seeds();
-    mssim_seeds();
+    let only: Vec<String> = std::env::args().skip(1).collect();
+    let seeds: [(&str, fn()); 5] = [
+        ("vmgs", vmgs_seeds),
+        ("state_image", state_image_seeds),
+        ("sequence", sequence_seeds),
+        ("ctrl", ctrl_seeds),
+        ("mssim", mssim_seeds),
+    ];
+    for (name, make) in seeds {
+        if only.is_empty() || only.iter().any(|o| o == name) {
+            make();
+        }
+    }
 }

@@ -3,6 +3,8 @@
 //! - [`image`]: the versioned state image envelope (magic, format version, feature
 //!   level, sections with ids and lengths, an integrity digest). `no_std`.
 //! - [`dir`] (feature `std`): a directory store that replaces its file atomically.
+//! - [`vmgs`]: the VMGS v3 guest-state container (format core `no_std`; the host file
+//!   backend, raw or fixed VHD1, behind `std`).
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
 // An engine crate answers every input with a result, never a panic: these lints are
@@ -22,3 +24,4 @@ extern crate alloc;
 #[cfg(feature = "std")]
 pub mod dir;
 pub mod image;
+pub mod vmgs;

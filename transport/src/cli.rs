@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 pub const HELP: &str = "\
-Usage: vtpm [socket OPTIONS | mssim OPTIONS | --help | --version]
+Usage: vtpm [socket OPTIONS | mssim OPTIONS | vmgs SUBCOMMAND | --help | --version]
 
 With no arguments: an swtpm-compatible server on 127.0.0.1:2321 (data) and 2322
 (control), state in $XDG_STATE_HOME/vtpm (or ~/.local/state/vtpm), powered on but not
@@ -38,6 +38,9 @@ vtpm mssim: the Microsoft TPM simulator protocol (tpm2-tss TCTI mssim, IBM TSS)
   --tpmstate dir=DIR              default as without arguments
   --pid, --log, --record, -d      as for vtpm socket
 
+vtpm vmgs: VMGS guest-state files (create, info, read, write, rekey, verify);
+  vtpm vmgs --help for details
+
   -h, --help      this text
   -V, --version   the version
 ";
@@ -56,6 +59,8 @@ pub enum Command {
     Version,
     Socket(SocketConfig),
     Mssim(MssimConfig),
+    /// `vtpm vmgs ...`: the VMGS file tool (its own parser, transport/src/vmgs.rs).
+    Vmgs(Vec<String>),
 }
 
 /// Where a channel listens.
@@ -151,6 +156,7 @@ pub fn parse(args: &[String]) -> Result<Command, CliError> {
         "-V" | "--version" => Ok(Command::Version),
         "socket" => parse_socket(rest).map(Command::Socket),
         "mssim" => parse_mssim(rest).map(Command::Mssim),
+        "vmgs" => Ok(Command::Vmgs(rest.to_vec())),
         other => err(format!("unknown command or option '{other}'")),
     }
 }

@@ -14,6 +14,7 @@ pub mod record;
 pub mod server;
 pub mod swtpm;
 pub mod tpm;
+pub mod vmgs;
 pub mod wire;
 
 use cli::Command;
@@ -39,6 +40,7 @@ pub fn run(args: Vec<OsString>) -> i32 {
         }
         Command::Socket(cfg) => swtpm::run(cfg),
         Command::Mssim(cfg) => mssim::run(cfg),
+        Command::Vmgs(args) => vmgs::run(&args),
     };
     match result {
         Ok(()) => 0,
