@@ -2,8 +2,11 @@
 //! (data and control channel), the Microsoft simulator (mssim) protocol, and the
 //! `vtpm` command line that starts either.
 
+extern crate alloc;
+
 use std::ffi::OsString;
 
+pub mod capi;
 pub mod cli;
 pub mod daemon;
 pub mod host;
