@@ -8,8 +8,11 @@ use std::ffi::OsString;
 
 pub mod capi;
 pub mod cli;
+pub mod crb;
 pub mod daemon;
+pub mod guest;
 pub mod host;
+pub mod hyperv;
 pub mod log;
 pub mod mssim;
 pub mod net;
