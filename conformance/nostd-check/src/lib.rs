@@ -51,3 +51,13 @@ pub mod capi;
 /// do not need it.)
 #[unsafe(no_mangle)]
 pub extern "C" fn rust_eh_personality() {}
+
+// The device models are no_std too (a paravisor without std can use them).
+#[path = "../../../transport/src/guest.rs"]
+pub mod guest;
+
+#[path = "../../../transport/src/crb.rs"]
+pub mod crb;
+
+#[path = "../../../transport/src/hyperv.rs"]
+pub mod hyperv;
