@@ -2,11 +2,17 @@
 //! (data and control channel), the Microsoft simulator (mssim) protocol, and the
 //! `vtpm` command line that starts either.
 
+extern crate alloc;
+
 use std::ffi::OsString;
 
+pub mod capi;
 pub mod cli;
+pub mod crb;
 pub mod daemon;
+pub mod guest;
 pub mod host;
+pub mod hyperv;
 pub mod log;
 pub mod mssim;
 pub mod net;

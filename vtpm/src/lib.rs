@@ -83,18 +83,7 @@ impl<P: Platform> Device<P> {
     /// never silently replaced.
     pub fn open(mut platform: P) -> Result<Self, DeviceError> {
         let (engine, volatile) = match platform.load_state().map_err(DeviceError::Platform)? {
-            Some(bytes) => {
-                let image = Image::decode(&bytes).map_err(DeviceError::Image)?;
-                let state = StateImage {
-                    permanent: image
-                        .section(section::PERMANENT)
-                        .unwrap_or_default()
-                        .to_vec(),
-                    saved: image.section(section::SAVED).map(<[u8]>::to_vec),
-                };
-                let engine = Engine::from_state(&state).map_err(DeviceError::State)?;
-                (engine, image.section(section::VOLATILE).map(<[u8]>::to_vec))
-            }
+            Some(bytes) => decode_image(&bytes)?,
             None => (Engine::manufacture(), None),
         };
         let mut device = Device {
@@ -222,6 +211,18 @@ impl<P: Platform> Device<P> {
         image.encode()
     }
 
+    /// Replaces this TPM with the one in `image` (as [`Device::state_image`] made it,
+    /// e.g. on a migration's source): the device is powered off, the image's volatile
+    /// state (if any) resumes at the next power-on, and the image is committed. An
+    /// unusable image is refused and the current TPM is left as it was.
+    pub fn restore(&mut self, image: &[u8]) -> Result<(), DeviceError> {
+        let (engine, volatile) = decode_image(image)?;
+        self.engine = engine;
+        self.volatile = volatile;
+        self.powered = false;
+        self.commit()
+    }
+
     /// Writes the state image through the platform.
     pub fn commit(&mut self) -> Result<(), DeviceError> {
         let bytes = self.state_image();
@@ -229,4 +230,18 @@ impl<P: Platform> Device<P> {
             .commit_state(&bytes)
             .map_err(DeviceError::Platform)
     }
+}
+
+/// An engine and its stored volatile state from a state image.
+fn decode_image(bytes: &[u8]) -> Result<(Engine, Option<Vec<u8>>), DeviceError> {
+    let image = Image::decode(bytes).map_err(DeviceError::Image)?;
+    let state = StateImage {
+        permanent: image
+            .section(section::PERMANENT)
+            .unwrap_or_default()
+            .to_vec(),
+        saved: image.section(section::SAVED).map(<[u8]>::to_vec),
+    };
+    let engine = Engine::from_state(&state).map_err(DeviceError::State)?;
+    Ok((engine, image.section(section::VOLATILE).map(<[u8]>::to_vec)))
 }
