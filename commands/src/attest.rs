@@ -21,6 +21,8 @@ pub const ST_ATTEST_CERTIFY: u16 = 0x8017;
 pub const ST_ATTEST_QUOTE: u16 = 0x8018;
 pub const ST_ATTEST_TIME: u16 = 0x8019;
 pub const ST_ATTEST_CREATION: u16 = 0x801A;
+pub const ST_ATTEST_NV: u16 = 0x8014;
+pub const ST_ATTEST_NV_DIGEST: u16 = 0x801C;
 
 /// Largest qualifyingData / extraData (sizeof(TPMT_HA)).
 pub const MAX_EXTRA_DATA: usize = 66;

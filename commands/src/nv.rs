@@ -340,8 +340,6 @@ impl Engine {
     /// TPM_RC_NV_AUTHORIZATION, TPM_RC_NV_UNINITIALIZED, TPM_RC_VALUE (offset
     /// beyond the data; the caller adds the parameter number) and
     /// TPM_RC_NV_RANGE (offset + size beyond the data).
-    // Called by TPM2_PolicyNV, which is built separately.
-    #[allow(dead_code)]
     pub(crate) fn nv_read_for_policy(
         &self,
         auth: u32,

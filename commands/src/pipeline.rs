@@ -771,6 +771,12 @@ impl Engine {
         if p.pp_required && !env.pp {
             return Err(Rc::PP);
         }
+        // PolicyNvWritten: only an NV index in the written state asked for.
+        if let Some(want) = p.nv_written
+            && self.nv_index(entity).is_none_or(|i| i.written() != want)
+        {
+            return Err(Rc::POLICY_FAIL);
+        }
         if let Some((kind, bound)) = &p.bound_hash {
             let h = s.auth_hash;
             let cc = cmd.cc.to_be_bytes();

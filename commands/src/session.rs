@@ -88,6 +88,9 @@ pub struct PolicyState {
     pub start_time: u64,
     /// The time epoch at StartAuthSession: a timeout from another epoch has expired.
     pub epoch: u64,
+    /// PolicyNvWritten: the authorized entity must be an NV index whose
+    /// TPMA_NV_WRITTEN has this value.
+    pub nv_written: Option<bool>,
 }
 
 impl PolicyState {
@@ -328,6 +331,7 @@ impl Session {
         put2b(&mut o, hash);
         o.extend_from_slice(&p.start_time.to_be_bytes());
         o.extend_from_slice(&p.epoch.to_be_bytes());
+        o.push(p.nv_written.map_or(0, |w| 1 + u8::from(w)));
         o.push(u8::from(self.audit_digest.is_some()));
         put2b(&mut o, self.audit_digest.as_deref().unwrap_or_default());
         o
@@ -371,6 +375,12 @@ impl Session {
         };
         let start_time = u64_of(&mut r)?;
         let epoch = u64_of(&mut r)?;
+        let nv_written = match r.u8().ok()? {
+            0 => None,
+            1 => Some(false),
+            2 => Some(true),
+            _ => return None,
+        };
         let audited = r.u8().ok()? == 1;
         let audit_digest = r.tpm2b(64).ok()?.to_vec();
         if !r.is_empty() {
@@ -397,6 +407,7 @@ impl Session {
                 bound_hash,
                 start_time,
                 epoch,
+                nv_written,
             },
             audit_digest: audited.then_some(audit_digest),
         })

@@ -207,6 +207,19 @@ const NV_AUTH_AND_INDEX: &[HandleSpec] = &[
     handle(HandleKind::NvAuth, AuthRole::User),
     handle(HandleKind::NvIndex, AuthRole::None),
 ];
+/// PolicyNV and PolicyAuthorizeNV: who authorizes reading the index, the
+/// index, then the session.
+const NV_AUTH_INDEX_AND_POLICY_SESSION: &[HandleSpec] = &[
+    handle(HandleKind::NvAuth, AuthRole::User),
+    handle(HandleKind::NvIndex, AuthRole::None),
+    handle(HandleKind::PolicySession, AuthRole::None),
+];
+/// NV_Certify: the signer, who authorizes reading the index, the index.
+const SIGNER_NV_AUTH_AND_INDEX: &[HandleSpec] = &[
+    handle(HandleKind::ObjectOrNull, AuthRole::User),
+    handle(HandleKind::NvAuth, AuthRole::User),
+    handle(HandleKind::NvIndex, AuthRole::None),
+];
 const NV_ADMIN: &[HandleSpec] = &[handle(HandleKind::NvIndex, AuthRole::Admin)];
 const NV_NO_AUTH: &[HandleSpec] = &[handle(HandleKind::NvIndex, AuthRole::None)];
 const KEY_AND_BIND: &[HandleSpec] = &[
@@ -282,6 +295,7 @@ pub static COMMANDS: &[CommandDef] = &[
     cmd!(0x0000_0146, "StirRandom", &[], sessions: true, nv: true, crypt: (true, false), rhandle: false, random::stir_random),
     cmd!(0x0000_0147, "ActivateCredential", OBJECT_ADMIN_AND_KEY_USER, sessions: true, nv: false, crypt: (true, true), rhandle: false, credential::activate_credential),
     cmd!(0x0000_0148, "Certify", OBJECT_ADMIN_AND_SIGNER, sessions: true, nv: false, crypt: (true, true), rhandle: false, attestation::certify),
+    cmd!(policy::CC_POLICY_NV, "PolicyNV", NV_AUTH_INDEX_AND_POLICY_SESSION, sessions: true, nv: false, crypt: (true, false), rhandle: false, policy::policy_nv),
     cmd!(0x0000_014A, "CertifyCreation", SIGNER_AND_OBJECT, sessions: true, nv: false, crypt: (true, true), rhandle: false, attestation::certify_creation),
     cmd!(0x0000_014B, "Duplicate", DUP_OBJECT_AND_NEW_PARENT, sessions: true, nv: false, crypt: (true, true), rhandle: false, duplication::duplicate),
     cmd!(0x0000_014C, "GetTime", ENDORSEMENT_AND_SIGNER, sessions: true, nv: false, crypt: (true, true), rhandle: false, attestation::get_time),
@@ -334,6 +348,7 @@ pub static COMMANDS: &[CommandDef] = &[
     cmd!(0x0000_0180, "PolicyRestart", POLICY_SESSION, sessions: true, nv: false, policy::policy_restart),
     cmd!(0x0000_0181, "ReadClock", &[], sessions: true, nv: false, clock::read_clock),
     cmd!(0x0000_0182, "PCR_Extend", PCR_USER, sessions: true, nv: true, pcr::pcr_extend),
+    cmd!(nv::CC_NV_CERTIFY, "NV_Certify", SIGNER_NV_AUTH_AND_INDEX, sessions: true, nv: false, crypt: (true, true), rhandle: false, nv::nv_certify),
     CommandDef {
         flushed: true,
         ..cmd!(0x0000_0185, "EventSequenceComplete", PCR_AND_SEQUENCE_USER, sessions: true, nv: true, crypt: (true, false), rhandle: false, sequence::event_sequence_complete)
@@ -347,8 +362,10 @@ pub static COMMANDS: &[CommandDef] = &[
     cmd!(0x0000_018C, "PolicyPassword", POLICY_SESSION, sessions: true, nv: false, policy::policy_password),
     cmd!(0x0000_018D, "ZGen_2Phase", OBJECT_USER, sessions: true, nv: false, crypt: (true, true), rhandle: false, asym::zgen_2phase),
     cmd!(0x0000_018E, "EC_Ephemeral", &[], sessions: true, nv: false, crypt: (false, true), rhandle: false, asym::ec_ephemeral),
+    cmd!(policy::CC_POLICY_NV_WRITTEN, "PolicyNvWritten", POLICY_SESSION, sessions: true, nv: false, policy::policy_nv_written),
     cmd!(0x0000_0190, "PolicyTemplate", POLICY_SESSION, sessions: true, nv: false, crypt: (true, false), rhandle: false, policy::policy_template),
     cmd!(0x0000_0191, "CreateLoaded", PARENT_USER, sessions: true, nv: false, crypt: (true, true), rhandle: true, object::create_loaded),
+    cmd!(policy::CC_POLICY_AUTHORIZE_NV, "PolicyAuthorizeNV", NV_AUTH_INDEX_AND_POLICY_SESSION, sessions: true, nv: false, policy::policy_authorize_nv),
     cmd!(0x0000_0193, "EncryptDecrypt2", OBJECT_USER, sessions: true, nv: false, crypt: (true, true), rhandle: false, symmetric::encrypt_decrypt2),
     cmd!(0x0000_0197, "CertifyX509", OBJECT_ADMIN_AND_KEY_USER, sessions: true, nv: false, crypt: (true, true), rhandle: false, attestation::certify_x509),
     cmd!(0x0000_019B, "PolicyCapability", POLICY_SESSION, sessions: true, nv: false, crypt: (true, false), rhandle: false, policy::policy_capability),

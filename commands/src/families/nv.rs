@@ -6,6 +6,8 @@
 use alloc::vec::Vec;
 use tpm2_protocol::basic::{TpmUint16, TpmUint64};
 
+use crate::attest::{MAX_EXTRA_DATA, ST_ATTEST_NV, ST_ATTEST_NV_DIGEST};
+use crate::codec::Out;
 use crate::consts::{HT_NV_INDEX, MAX_DIGEST_SIZE, RH_OWNER, RH_PLATFORM};
 use crate::nv::{
     MAX_NV_BUFFER_SIZE, MAX_ORDERLY_COUNT, NV_INDEX_SPACE, NvIndex, NvPublic, NvType, attr,
@@ -13,6 +15,7 @@ use crate::nv::{
 use crate::pipeline::{Ctx, trim_trailing_zeros};
 use crate::rc::Rc;
 use crate::secret::Secret;
+use crate::signature::SigScheme;
 
 pub const CC_NV_UNDEFINE_SPACE_SPECIAL: u32 = 0x0000_011F;
 pub const CC_NV_UNDEFINE_SPACE: u32 = 0x0000_0122;
@@ -29,6 +32,7 @@ pub const CC_NV_READ_LOCK: u32 = 0x0000_014F;
 pub const CC_NV_READ_PUBLIC: u32 = 0x0000_0169;
 pub const CC_NV_DEFINE_SPACE2: u32 = 0x0000_019D;
 pub const CC_NV_READ_PUBLIC2: u32 = 0x0000_019E;
+pub const CC_NV_CERTIFY: u32 = 0x0000_0184;
 
 /// The index named by handle `i` (the pipeline checked it is accessible).
 fn index<'a>(ctx: &'a Ctx<'_>, i: usize) -> Result<&'a NvIndex, Rc> {
@@ -378,5 +382,57 @@ pub fn nv_change_auth(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
         i.auth = Secret::new(new_auth);
     }
     ctx.engine.nv_dirty = true;
+    Ok(())
+}
+
+/// TPM2_NV_Certify (Part 3, 31.16): the signer vouches for the contents of
+/// an index, read under authHandle's authorization (the NV read rules):
+/// TPMS_NV_CERTIFY_INFO = the index's Name, offset and the `size` octets
+/// there; with size and offset both zero, TPMS_NV_DIGEST_CERTIFY_INFO = the
+/// Name and the digest of the whole data area with the signing scheme's hash
+/// (none when unsigned).
+pub fn nv_certify(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
+    let [sign_handle, auth_handle, nv_handle] = ctx.handles;
+    let qualifying_data = ctx.params.read_2b(MAX_EXTRA_DATA)?;
+    let scheme = ctx.params.read_struct(|r| SigScheme::parse(r, true))?;
+    let size = ctx.params.read::<TpmUint16>()?.value();
+    let offset = ctx.params.read::<TpmUint16>()?.value();
+    ctx.params.finish()?;
+    let engine = &mut *ctx.engine;
+    // The signer is checked first, as the reference does.
+    let selected = engine.attest_scheme((sign_handle, 1), (scheme, 2))?;
+    let idx = engine.nv_accessible(nv_handle).map_err(|rc| rc.handle(3))?;
+    engine.nv_read_access(auth_handle, idx)?;
+    if usize::from(size) + usize::from(offset) > usize::from(idx.public.data_size) {
+        return Err(Rc::NV_RANGE);
+    }
+    if usize::from(size) > MAX_NV_BUFFER_SIZE {
+        return Err(Rc::VALUE.param(3));
+    }
+    let mut info = Out::new();
+    info.tpm2b(&idx.name());
+    let kind = if size == 0 && offset == 0 {
+        let digest = selected
+            .hash_alg()
+            .map(|h| h.digest(&[&idx.data]).as_bytes().to_vec())
+            .unwrap_or_default();
+        info.tpm2b(&digest);
+        ST_ATTEST_NV_DIGEST
+    } else {
+        let (start, end) = (usize::from(offset), usize::from(offset) + usize::from(size));
+        let contents = idx.data.get(start..end).ok_or(Rc::NV_RANGE)?;
+        info.u16(offset).tpm2b(contents);
+        ST_ATTEST_NV
+    };
+    let (attest, signature) = engine.attest_and_sign(
+        ctx.platform,
+        (sign_handle, 1),
+        (scheme, 2),
+        qualifying_data,
+        kind,
+        &info.into_vec(),
+    )?;
+    ctx.out.tpm2b(&attest);
+    signature.marshal(&mut ctx.out);
     Ok(())
 }

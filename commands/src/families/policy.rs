@@ -39,6 +39,9 @@ const CC_POLICY_DUPLICATION_SELECT: u32 = 0x0000_0188;
 const CC_POLICY_TEMPLATE: u32 = 0x0000_0190;
 pub const CC_POLICY_CAPABILITY: u32 = 0x0000_019B;
 pub const CC_POLICY_PARAMETERS: u32 = 0x0000_019C;
+pub const CC_POLICY_NV: u32 = 0x0000_0149;
+pub const CC_POLICY_NV_WRITTEN: u32 = 0x0000_018F;
+pub const CC_POLICY_AUTHORIZE_NV: u32 = 0x0000_0192;
 
 /// TPM2B_NAME: a hash algorithm and a digest.
 const MAX_NAME_SIZE: usize = 2 + MAX_DIGEST_SIZE;
@@ -549,7 +552,7 @@ fn check_condition(op: u16, a: &[u8], b: &[u8]) -> bool {
 }
 
 /// Reads operandB, offset and operation (the first three parameters of
-/// PolicyCounterTimer and PolicyCapability).
+/// PolicyNV, PolicyCounterTimer and PolicyCapability).
 fn read_operation<'a>(params: &mut Params<'a>) -> Result<(&'a [u8], u16, u16), Rc> {
     let operand_b = params.read_2b(MAX_DIGEST_SIZE)?;
     let offset = params.read::<TpmUint16>()?.value();
@@ -588,6 +591,99 @@ pub fn policy_counter_timer(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
         s,
         &[&CC_POLICY_COUNTER_TIMER.to_be_bytes(), args.as_bytes()],
     );
+    Ok(())
+}
+
+/// TPM2_PolicyNV (Part 3, 23.9): compares operandB with the octets of NV
+/// index nvIndex at offset, read under authHandle's authorization (the NV
+/// read rules); policyDigest := H(policyDigest || TPM_CC_PolicyNV ||
+/// H(operandB || offset || operation) || nvIndex Name). A trial session
+/// reads nothing.
+pub fn policy_nv(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
+    let (operand_b, offset, operation) = read_operation(&mut ctx.params)?;
+    ctx.params.finish()?;
+    let [auth_handle, nv_handle, _] = ctx.handles;
+    let name = ctx
+        .engine
+        .nv_accessible(nv_handle)
+        .map_err(|rc| rc.handle(2))?
+        .name();
+    if session_at(ctx, 2)?.kind != SE_TRIAL {
+        let holds = ctx
+            .engine
+            .nv_read_for_policy(auth_handle, nv_handle, offset, operand_b.len())
+            .map(|a| check_condition(operation, a, operand_b))
+            // As the reference: an operand running past the data is a bad
+            // operandB (TPM_RC_SIZE), not TPM_RC_NV_RANGE.
+            .map_err(|rc| match rc {
+                Rc::VALUE => Rc::VALUE.param(2),
+                Rc::NV_RANGE => Rc::SIZE.param(1),
+                rc => rc,
+            })?;
+        if !holds {
+            return Err(Rc::POLICY);
+        }
+    }
+    let s = session_at(ctx, 2)?;
+    let args = s
+        .auth_hash
+        .digest(&[operand_b, &offset.to_be_bytes(), &operation.to_be_bytes()]);
+    extend(s, &[&CC_POLICY_NV.to_be_bytes(), args.as_bytes(), &name]);
+    Ok(())
+}
+
+/// TPM2_PolicyNvWritten (Part 3, 23.22): the session may authorize only an
+/// NV index whose TPMA_NV_WRITTEN equals writtenSet (checked when it is
+/// used); asking for both states is TPM_RC_VALUE.
+pub fn policy_nv_written(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
+    // TPMI_YES_NO.
+    let written_set = ctx.params.read::<TpmUint8>()?.value();
+    if written_set > 1 {
+        return Err(Rc::VALUE.param(1));
+    }
+    ctx.params.finish()?;
+    let s = policy_session(ctx)?;
+    let want = written_set == 1;
+    if s.policy.nv_written.is_some_and(|w| w != want) {
+        return Err(Rc::VALUE.param(1));
+    }
+    extend(s, &[&CC_POLICY_NV_WRITTEN.to_be_bytes(), &[written_set]]);
+    s.policy.nv_written = Some(want);
+    Ok(())
+}
+
+/// TPM2_PolicyAuthorizeNV (Part 3, 23.23): NV index nvIndex holds a TPMT_HA,
+/// the approved policy; the policy built so far must be it. The digest then
+/// starts again from zero and binds the index's Name only, so whoever may
+/// write the index can replace the approved policy without changing the
+/// objects that use this one.
+pub fn policy_authorize_nv(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
+    ctx.params.finish()?;
+    let [auth_handle, nv_handle, _] = ctx.handles;
+    let index = ctx
+        .engine
+        .nv_accessible(nv_handle)
+        .map_err(|rc| rc.handle(2))?;
+    let name = index.name();
+    let s = session_at(ctx, 2)?;
+    let (trial, alg, current) = (s.kind == SE_TRIAL, s.auth_hash, s.policy.digest.clone());
+    if !trial {
+        let index = ctx.engine.nv_accessible(nv_handle)?;
+        ctx.engine.nv_read_access(auth_handle, index)?;
+        // The index's octets unmarshaled as a TPMT_HA (no TPM_ALG_NULL).
+        let mut r = Reader::new(&index.data);
+        let hash = HashAlg::from_alg_id(r.u16()?).ok_or(Rc::HASH)?;
+        let approved = r.bytes(hash.digest_size())?;
+        if hash != alg {
+            return Err(Rc::HASH);
+        }
+        if !ct_eq(approved, &current) {
+            return Err(Rc::VALUE);
+        }
+    }
+    let s = session_at(ctx, 2)?;
+    s.policy.digest.fill(0);
+    extend(s, &[&CC_POLICY_AUTHORIZE_NV.to_be_bytes(), &name]);
     Ok(())
 }
 
