@@ -175,7 +175,50 @@ fn raw_pcrallocate_after_reset(peer: Peer) {
     );
 }
 
+/// pcrUpdateCounter from PCR_Read of PCR 0 in the SHA-256 bank.
+fn update_counter(s: &TpmServer) -> u32 {
+    let r = s
+        .transact(&command(0x8001, 0x17E, &[0, 0, 0, 1, 0, 0x0B, 3, 1, 0, 0]))
+        .unwrap();
+    assert_eq!(response_code(&r), Some(0), "PCR_Read");
+    u32::from_be_bytes(r[10..14].try_into().unwrap())
+}
+
+/// pcrUpdateCounter through Startup, extends and the three kinds of power
+/// cycle: every PCR a Startup resets counts as a change unless it is in the
+/// TCB group (16, 21-23); TPM Reset starts from zero, Restart and Resume
+/// continue from the saved value.
+fn pcr_update_counter(peer: Peer) {
+    let s = started(&peer);
+    assert_eq!(
+        update_counter(&s),
+        20,
+        "{}: after Startup(CLEAR)",
+        peer.name()
+    );
+    let digest = format!("sha256={}", "11".repeat(32));
+    must(&s, "tpm2_pcrextend", &[&format!("5:{digest}")]);
+    must(&s, "tpm2_pcrextend", &[&format!("16:{digest}")]);
+    assert_eq!(update_counter(&s), 21, "PCR 16 is in the TCB group");
+    // TPM Resume: the state-saved PCRs come back, 17-20 count.
+    must(&s, "tpm2_shutdown", &[]);
+    let _ = s.ioctl(&["-i"]);
+    must(&s, "tpm2_startup", &[]);
+    assert_eq!(update_counter(&s), 25, "{}: after TPM Resume", peer.name());
+    // TPM Restart: every PCR resets and counts, from the saved value.
+    must(&s, "tpm2_shutdown", &[]);
+    let _ = s.ioctl(&["-i"]);
+    must(&s, "tpm2_startup", &["-c"]);
+    assert_eq!(update_counter(&s), 45, "{}: after TPM Restart", peer.name());
+    // TPM Reset.
+    must(&s, "tpm2_shutdown", &["-c"]);
+    let _ = s.ioctl(&["-i"]);
+    must(&s, "tpm2_startup", &["-c"]);
+    assert_eq!(update_counter(&s), 20, "{}: after TPM Reset", peer.name());
+}
+
 both!(
+    pcr_update_counter,
     raw_pcrallocate_after_reset,
     pcrread_all_banks,
     pcrextend_every_bank,

@@ -49,6 +49,9 @@ pub fn startup(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
         // phEnable is SET by every Startup (Part 1, 14.x).
         engine.gc.ph_enable = true;
         restore_or_reset_null(engine, ctx.platform, saved.reset.clone())?;
+        count_reset_pcrs(engine, |n| {
+            !PCR_ATTRIBUTES.get(n).is_some_and(|a| a.state_save)
+        });
     } else {
         // Startup(CLEAR): hierarchies enabled, platformAuth/Policy empty,
         // saved session contexts invalid.
@@ -60,7 +63,8 @@ pub fn startup(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
         if prior == Orderly::State
             && let Some(saved) = &saved
         {
-            // TPM Restart.
+            // TPM Restart: pcrUpdateCounter is state-reset data and survives.
+            engine.pcr_update_counter = saved.pcr_update_counter;
             engine.perm.restart_count = engine.perm.restart_count.wrapping_add(1);
             restore_or_reset_null(engine, ctx.platform, saved.reset.clone())?;
         } else {
@@ -78,6 +82,9 @@ pub fn startup(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
             engine.perm.restart_count = 0;
         }
     }
+    if su == SU_CLEAR {
+        count_reset_pcrs(engine, |_| true);
+    }
     let now = engine.clock_now(ctx.platform.monotonic_ms());
     let tpm_reset = su == SU_CLEAR && engine.perm.restart_count == 0;
     engine.da_startup(tpm_reset, prior != Orderly::None, now);
@@ -88,6 +95,17 @@ pub fn startup(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     engine.started = true;
     engine.nv_dirty = true;
     Ok(())
+}
+
+/// Every PCR that Startup set to its reset value counts as a change of the PCRs
+/// (pcrUpdateCounter, as the reference's PCRStartup): PCR 0 always, the others
+/// unless their changes never count (the TCB group, [`crate::pcr::NO_INCREMENT`]).
+fn count_reset_pcrs(engine: &mut crate::engine::Engine, was_reset: impl Fn(usize) -> bool) {
+    for n in (0..crate::consts::PCR_COUNT).filter(|n| was_reset(*n)) {
+        if n == 0 || crate::pcr::NO_INCREMENT & (1 << n) == 0 {
+            engine.pcr_update_counter = engine.pcr_update_counter.wrapping_add(1);
+        }
+    }
 }
 
 /// Restores the state-reset data saved by Shutdown(STATE); without it the null
