@@ -231,13 +231,18 @@ pub fn ecdh_zgen(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     Ok(())
 }
 
+/// Reads a TPMI_ECC_CURVE: an unimplemented curve is TPM_RC_CURVE, checked
+/// as it is unmarshaled (before the parameter area's size).
+fn read_curve(ctx: &mut Ctx<'_>) -> Result<EccCurve, Rc> {
+    let id = ctx.params.read_as::<TpmUint16>(ValueKind::Curve)?.value();
+    EccCurve::from_tpm_id(id).ok_or(Rc::CURVE.param(ctx.params.index()))
+}
+
 /// TPM2_ECC_Parameters (Part 3, 14.7): TPMS_ALGORITHM_DETAIL_ECC of a
 /// supported curve: the reference's curve table ties KDF1_SP800_56A with
 /// the curve-sized hash to each NIST curve and no signing scheme; cofactor 1.
 pub fn ecc_parameters(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
-    let id = ctx.params.read_as::<TpmUint16>(ValueKind::Curve)?.value();
-    // TPMI_ECC_CURVE is checked as it is unmarshaled, before the size.
-    let curve = EccCurve::from_tpm_id(id).ok_or(Rc::CURVE.param(1))?;
+    let curve = read_curve(ctx)?;
     ctx.params.finish()?;
     let p = curve.parameters();
     let bits = if curve == EccCurve::NistP521 {
@@ -250,7 +255,7 @@ pub fn ecc_parameters(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
         EccCurve::NistP384 => HashAlg::Sha384,
         EccCurve::NistP521 => HashAlg::Sha512,
     };
-    ctx.out.u16(id).u16(bits);
+    ctx.out.u16(curve.tpm_id()).u16(bits);
     ctx.out.u16(alg::KDF1_SP800_56A).u16(kdf_hash.alg_id());
     ctx.out.u16(alg::NULL); // sign
     for v in [p.p, p.a, p.b, p.gx, p.gy, p.n, &[1u8][..]] {
@@ -264,9 +269,8 @@ pub fn ecc_parameters(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
 /// random (no key name), so the TPM keeps nothing but the commit counter,
 /// whose value comes back as `counter` for TPM2_ZGen_2Phase.
 pub fn ec_ephemeral(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
-    let id = ctx.params.read_as::<TpmUint16>(ValueKind::Curve)?.value();
+    let curve = read_curve(ctx)?;
     ctx.params.finish()?;
-    let curve = EccCurve::from_tpm_id(id).ok_or(Rc::CURVE.param(1))?;
     let r = ctx
         .engine
         .commit_random(ctx.platform, curve, &[], None)?

@@ -69,7 +69,9 @@ fn decrypt_salt(
     secret_decrypt(&key, b"SECRET", encrypted, &mut rng).map_err(|rc| match rc {
         Rc::SCHEME | Rc::KEY => rc.handle(1),
         Rc::TYPE => Rc::KEY.handle(1),
-        _ => rc.param(2),
+        // StartAuthSession reports every other failure to recover the salt
+        // as a bad encryptedSalt (Part 3, 11.1).
+        _ => Rc::VALUE.param(2),
     })
 }
 

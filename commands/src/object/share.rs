@@ -88,6 +88,10 @@ pub fn secret_decrypt(
                 alg::OAEP => HashAlg::from_alg_id(scheme.hash).ok_or(Rc::SCHEME)?,
                 _ => return Err(Rc::SCHEME),
             };
+            // A ciphertext must be exactly one modulus long (CryptRsaDecrypt).
+            if encrypted.len() != n.len() {
+                return Err(Rc::SIZE);
+            }
             let e = rsa_exponent(*exponent)?;
             let pair = rsa_from_prime(n, e, sensitive.secret.as_bytes()).map_err(|_| Rc::KEY)?;
             let seed = rsa_oaep_decrypt(&pair, hash, &oaep_label(label), encrypted, rng)
