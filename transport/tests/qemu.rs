@@ -274,15 +274,27 @@ struct Guest {
     elapsed: Duration,
 }
 
-/// Boots the guest once. `resets`: VM resets the host requests through the monitor,
-/// each after the guest reported (the TPM then sees STOP, SET_BUFFERSIZE, INIT again).
+/// How a run ends.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum End {
+    /// The guest powers off after reporting; QEMU quits and sends SHUTDOWN.
+    PowerOff,
+    /// After each report the host resets the VM through the monitor (the TPM sees
+    /// STOP, SET_BUFFERSIZE, INIT again), this many times; then QEMU quits.
+    Resets(usize),
+    /// The host kills QEMU while the guest waits after its report: the TPM keeps
+    /// running with its state (no SHUTDOWN), for the host to read.
+    Kill,
+}
+
+/// Boots the guest and runs it until `end`.
 fn boot(
     dir: &Path,
     tpm: &UnixTpm,
     iface: Iface,
     fw: Firmware,
     initramfs: &Path,
-    resets: usize,
+    end: End,
 ) -> Guest {
     let serial = dir.join("serial.txt");
     let monitor = dir.join("monitor.sock");
@@ -301,10 +313,10 @@ fn boot(
         .arg("-initrd")
         .arg(initramfs);
     let mut append = "console=ttyS0 quiet panic=-1".to_string();
-    if resets > 0 {
-        append.push_str(" vtpm.wait");
-    } else {
+    if end == End::PowerOff {
         cmd.arg("-no-reboot");
+    } else {
+        append.push_str(" vtpm.wait");
     }
     cmd.args(["-append", &append]);
     if let Firmware::Ovmf = fw {
@@ -325,6 +337,18 @@ fn boot(
             break st;
         }
         let done = read_serial().matches("VTPM-DONE").count();
+        if end == End::Kill && done > 0 {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Guest {
+                serial: read_serial(),
+                elapsed: start.elapsed(),
+            };
+        }
+        let resets = match end {
+            End::Resets(n) => n,
+            _ => 0,
+        };
         if resets > 0 && done > resets_done {
             // The guest reported and waits: reset it, or end the run after the last boot.
             let cmd = if resets_done < resets {
@@ -566,11 +590,45 @@ fn check_report(
     tpm
 }
 
-fn scenario(peer: Peer, iface: Iface, fw: Firmware, resets: usize) {
+/// After QEMU was killed: STORE_VOLATILE and SHUTDOWN on a new control connection,
+/// then the same state served on TCP (resuming the stored volatile state at
+/// power-on) and its PCRs read by tpm2_pcrread from the host.
+fn host_pcrs(peer: &Peer, dir: &Path, tpm: &mut UnixTpm) -> BTreeMap<(String, u32), Vec<u8>> {
+    let who = peer.name();
+    let mut ctrl = UnixStream::connect(&tpm.ctrl).unwrap();
+    ctrl.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    for (name, code) in [("STORE_VOLATILE", 10u32), ("SHUTDOWN", 3)] {
+        ctrl.write_all(&code.to_be_bytes()).unwrap();
+        let mut result = [0u8; 4];
+        std::io::Read::read_exact(&mut ctrl, &mut result).unwrap();
+        assert_eq!(result, [0; 4], "{who}: {name}: {}", tpm.log_text());
+    }
+    let st = tpm.wait_exit(Duration::from_secs(10));
+    assert!(
+        st.is_some_and(|s| s.success()),
+        "{who}: after SHUTDOWN {st:?}"
+    );
+    let server = TpmServer::start(peer, Mode::Socket, "not-need-init", dir.join("state"))
+        .unwrap_or_else(|e| panic!("{who} on the guest's state: {e}"));
+    let list: Vec<String> = BANKS
+        .iter()
+        .map(|(b, _)| format!("{b}:0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15"))
+        .collect();
+    let out = server.tools().run("tpm2_pcrread", &[&list.join("+")]);
+    assert!(out.ok(), "{who}: tpm2_pcrread on the guest's state: {out}");
+    parse_pcrread(&out.stdout)
+}
+
+fn scenario(peer: Peer, iface: Iface, fw: Firmware, end: End) {
     let dir = tempfile::TempDir::new().unwrap();
     let initramfs = build_initramfs(dir.path());
     let mut tpm = UnixTpm::start(&peer, dir.path());
-    let guest = boot(dir.path(), &tpm, iface, fw, &initramfs, resets);
+    let guest = boot(dir.path(), &tpm, iface, fw, &initramfs, end);
+    let resets = match end {
+        End::Resets(n) => n,
+        _ => 0,
+    };
     let reports = parse_reports(&guest.serial);
     assert_eq!(
         reports.len(),
@@ -590,16 +648,36 @@ fn scenario(peer: Peer, iface: Iface, fw: Firmware, resets: usize) {
             peer.name()
         );
     }
-    // QEMU sends SHUTDOWN as it quits: the server exits by itself, successfully.
-    let st = tpm.wait_exit(Duration::from_secs(10));
-    assert!(
-        st.is_some_and(|s| s.success()),
-        "{}: server after QEMU quit: {st:?}\n{}",
-        peer.name(),
-        tpm.log_text()
-    );
+    if end == End::Kill {
+        // The same values read from the host, with tpm2-tools: the guest's raw
+        // PCR_Read went through the VM's interface, these do not.
+        let host = host_pcrs(&peer, dir.path(), &mut tpm);
+        assert_eq!(
+            host.len(),
+            first.len(),
+            "{}: PCRs read by the host",
+            peer.name()
+        );
+        for (key, value) in &first {
+            assert_eq!(
+                host.get(key).map(|v| hex(v)),
+                Some(hex(value)),
+                "{}: {key:?} on the host vs in the guest",
+                peer.name()
+            );
+        }
+    } else {
+        // QEMU sends SHUTDOWN as it quits: the server exits by itself, successfully.
+        let st = tpm.wait_exit(Duration::from_secs(10));
+        assert!(
+            st.is_some_and(|s| s.success()),
+            "{}: server after QEMU quit: {st:?}\n{}",
+            peer.name(),
+            tpm.log_text()
+        );
+    }
     eprintln!(
-        "qemu scenario {} {:?} {:?} resets={resets}: {:.1} s",
+        "qemu scenario {} {:?} {:?} {end:?}: {:.1} s",
         peer.name(),
         iface,
         fw,
@@ -608,20 +686,21 @@ fn scenario(peer: Peer, iface: Iface, fw: Firmware, resets: usize) {
 }
 
 fn seabios_tis(peer: Peer) {
-    scenario(peer, Iface::Tis, Firmware::SeaBios, 0);
+    scenario(peer, Iface::Tis, Firmware::SeaBios, End::PowerOff);
 }
 fn seabios_crb(peer: Peer) {
-    scenario(peer, Iface::Crb, Firmware::SeaBios, 0);
+    scenario(peer, Iface::Crb, Firmware::SeaBios, End::PowerOff);
 }
+/// OVMF runs end with the host reading the PCRs itself.
 fn ovmf_tis(peer: Peer) {
-    scenario(peer, Iface::Tis, Firmware::Ovmf, 0);
+    scenario(peer, Iface::Tis, Firmware::Ovmf, End::Kill);
 }
 fn ovmf_crb(peer: Peer) {
-    scenario(peer, Iface::Crb, Firmware::Ovmf, 0);
+    scenario(peer, Iface::Crb, Firmware::Ovmf, End::Kill);
 }
 /// A VM reset in the middle: QEMU's STOP, SET_BUFFERSIZE, INIT on a running TPM.
 fn seabios_tis_reset(peer: Peer) {
-    scenario(peer, Iface::Tis, Firmware::SeaBios, 1);
+    scenario(peer, Iface::Tis, Firmware::SeaBios, End::Resets(1));
 }
 
 /// Like `both!`, but the tests are ignored unless asked for (`-- --ignored`).
