@@ -29,7 +29,7 @@ if [ -z "${VTPM_QEMU_KERNEL:-}" ]; then
             [ -n "$pkg" ] && break
         done
         [ -n "$pkg" ] || { echo "no kernel package found (set VTPM_QEMU_KERNEL)" >&2; exit 1; }
-        (cd "$assets" && apt-get download -q "$pkg" 2>/dev/null && dpkg-deb -x "$pkg"_*.deb x && rm -f "$pkg"_*.deb)
+        (cd "$assets" && apt-get download -q "$pkg" && dpkg-deb -x "$pkg"_*.deb x && rm -f "$pkg"_*.deb)
         kernel=$(ls "$assets"/x/boot/vmlinuz-* | head -n1)
     fi
     export VTPM_QEMU_KERNEL="$kernel"
