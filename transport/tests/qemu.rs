@@ -87,6 +87,8 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 mount -t securityfs securityfs /sys/kernel/security
+# Kernel messages must not land inside the long report lines.
+dmesg -n 1
 i=0; while [ ! -e /dev/tpm0 ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i+1)); done
 echo "VTPM-DRIVER $(basename "$(readlink /sys/class/tpm/tpm0/device/driver)")"
 # One open file: /dev/tpm0 answers a command on the descriptor that wrote it.
@@ -313,7 +315,7 @@ fn boot(
         .arg(kernel())
         .arg("-initrd")
         .arg(initramfs);
-    let mut append = "console=ttyS0 quiet panic=-1".to_string();
+    let mut append = "console=ttyS0 quiet loglevel=1 panic=-1".to_string();
     if end == End::PowerOff {
         cmd.arg("-no-reboot");
     } else {
