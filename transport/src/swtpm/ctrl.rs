@@ -35,6 +35,7 @@ pub const GET_CONFIG: u32 = 15;
 pub const SET_DATAFD: u32 = 16;
 pub const SET_BUFFERSIZE: u32 = 17;
 pub const GET_INFO: u32 = 18;
+pub const LOCK_STORAGE: u32 = 19;
 
 /// TPM 1.2 result codes used by the protocol.
 pub const TPM_SUCCESS: u32 = 0;
@@ -59,6 +60,7 @@ const CAP_SET_DATAFD: u64 = 1 << 12;
 const CAP_SET_BUFFERSIZE: u64 = 1 << 13;
 const CAP_GET_INFO: u64 = 1 << 14;
 const CAP_SEND_COMMAND_HEADER: u64 = 1 << 15;
+const CAP_LOCK_STORAGE: u64 = 1 << 16;
 
 /// Largest request: the command word and a HASH_DATA body of 4096 bytes, like swtpm.
 pub const MAX_REQUEST: usize = 4 + 4096;
@@ -103,6 +105,8 @@ pub enum Request<'a> {
         flags: u64,
         offset: u32,
     },
+    /// u32 retries (10 ms apart) to take the state lock.
+    LockStorage(u32),
     Unknown(u32),
 }
 
@@ -176,6 +180,9 @@ pub fn parse(buf: &[u8]) -> Result<Request<'_>, u32> {
             (Some(flags), Some(offset), true) => Ok(Request::GetInfo { flags, offset }),
             _ => Err(TPM_BAD_PARAMETER),
         },
+        LOCK_STORAGE => be_u32(payload, 0)
+            .map(Request::LockStorage)
+            .ok_or(TPM_BAD_PARAMETER),
         other => Ok(Request::Unknown(other)),
     }
 }
@@ -203,7 +210,8 @@ pub fn capabilities(set_datafd: bool) -> u64 {
         | CAP_GET_CONFIG
         | CAP_SET_BUFFERSIZE
         | CAP_GET_INFO
-        | CAP_SEND_COMMAND_HEADER;
+        | CAP_SEND_COMMAND_HEADER
+        | CAP_LOCK_STORAGE;
     if set_datafd {
         caps | CAP_SET_DATAFD
     } else {
@@ -375,6 +383,10 @@ fn execute(
         Request::SetDataFd => u32s(&[set_datafd(sw, fd)]),
         Request::SetBufferSize(size) => set_buffer_size(sw, size),
         Request::GetInfo { flags, offset } => info_reply(flags, offset),
+        // The state directory's lock is taken at start and held until the process
+        // exits (nothing releases it, unlike swtpm's --migration
+        // release-lock-outgoing), so the storage is locked already.
+        Request::LockStorage(_retries) => u32s(&[TPM_SUCCESS]),
         Request::Shutdown | Request::Unknown(_) => u32s(&[TPM_BAD_ORDINAL]),
     }
 }
@@ -512,6 +524,7 @@ fn command_name(command: u32) -> &'static str {
         SET_DATAFD => "SET_DATAFD",
         SET_BUFFERSIZE => "SET_BUFFERSIZE",
         GET_INFO => "GET_INFO",
+        LOCK_STORAGE => "LOCK_STORAGE",
         _ => "unknown",
     }
 }
@@ -563,6 +576,10 @@ mod tests {
                 offset: 2
             })
         );
+        assert_eq!(
+            parse(&bytes("000000130000012c")),
+            Ok(Request::LockStorage(300))
+        );
         assert_eq!(parse(&bytes("00000063")), Ok(Request::Unknown(0x63)));
     }
 
@@ -580,6 +597,8 @@ mod tests {
             "0000001200000000000000010000000000000",
             "00000007000000",
             "0000000f00",
+            "00000013",
+            "00000013000001",
         ] {
             assert_eq!(parse(&bytes(hex)), Err(TPM_BAD_PARAMETER), "{hex}");
         }
@@ -616,8 +635,8 @@ mod tests {
 
     #[test]
     fn capability_bits() {
-        assert_eq!(capabilities(false), 0xecff);
-        assert_eq!(capabilities(true), 0xfcff);
+        assert_eq!(capabilities(false), 0x1_ecff);
+        assert_eq!(capabilities(true), 0x1_fcff);
     }
 
     #[test]
