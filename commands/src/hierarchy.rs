@@ -61,6 +61,8 @@ pub struct StateClear {
     pub ph_enable_nv: bool,
     pub platform_auth: Secret,
     pub platform_policy: Policy,
+    /// The authValue of the PCR authorization group (TPM2_PCR_SetAuthValue).
+    pub pcr_auth: Secret,
 }
 
 impl Default for StateClear {
@@ -72,6 +74,7 @@ impl Default for StateClear {
             ph_enable_nv: true,
             platform_auth: Secret::empty(),
             platform_policy: Policy::default(),
+            pcr_auth: Secret::empty(),
         }
     }
 }

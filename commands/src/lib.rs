@@ -36,6 +36,7 @@ mod object;
 mod pcr;
 mod pipeline;
 pub mod platform;
+mod pp;
 pub mod rc;
 mod secret;
 mod selftest;

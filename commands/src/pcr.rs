@@ -60,6 +60,17 @@ pub fn reset_value(alg: HashAlg, pcr: usize) -> Digest {
     Digest::filled(alg, fill)
 }
 
+/// The PCRs whose authValue TPM2_PCR_SetAuthValue may set: one group, PCR
+/// 20-22, as in the reference's (and libtpms') PC Client configuration.
+pub const AUTH_GROUP: u32 = 0x0070_0000;
+/// The PCRs whose authPolicy TPM2_PCR_SetAuthPolicy may set: one group, PCR 20-22.
+pub const POLICY_GROUP: u32 = 0x0070_0000;
+
+/// Whether PCR `pcr` belongs to `group` (a bitmap).
+pub fn in_group(group: u32, pcr: u32) -> bool {
+    pcr < 32 && group & (1 << pcr) != 0
+}
+
 /// Bitmap of all PCRs.
 pub const ALL_PCRS: u32 = (1 << PCR_COUNT) - 1;
 

@@ -338,14 +338,21 @@ impl Engine {
             if session.attributes & ATTR_RESERVED != 0 {
                 return Err(Rc::RESERVED_BITS.session(n));
             }
+            // A command in the PP list authorized with the platform hierarchy
+            // needs physical presence, whatever the session type (the
+            // reference's CheckAuthSession).
+            if entity == Some(consts::RH_PLATFORM) && self.pp_required(def.cc) && !env.pp {
+                return Err(Rc::PP.session(n));
+            }
             if let (Some(h), Some(role)) = (entity, role)
                 && session.handle >> 24 != u32::from(consts::HT_POLICY_SESSION)
                 && self.requires_policy(h, role)
             {
                 // The entity may be authorized by a policy session only. The
-                // DUP role is one by definition (TPM_RC_AUTH_TYPE, as the
-                // reference); otherwise the authValue is not available.
-                return Err(if role == AuthRole::Dup {
+                // DUP role is one by definition, a PCR with an authPolicy set
+                // has no other way (TPM_RC_AUTH_TYPE, as the reference);
+                // otherwise the authValue is not available.
+                return Err(if role == AuthRole::Dup || (h as usize) < PCR_COUNT {
                     Rc::AUTH_TYPE
                 } else {
                     Rc::AUTH_UNAVAILABLE.session(n)
@@ -643,10 +650,14 @@ impl Engine {
         Ok(auths)
     }
 
-    /// The authValue of an entity that can be authorized or bound: PCRs have
-    /// none; hierarchies and objects have theirs.
+    /// The authValue of an entity that can be authorized or bound: a PCR's
+    /// is its authorization group's (empty outside the group); hierarchies
+    /// and objects have theirs.
     pub(crate) fn entity_auth_value(&self, handle: u32) -> Result<Vec<u8>, Rc> {
-        if (handle as usize) < PCR_COUNT || handle == consts::RH_NULL {
+        if (handle as usize) < PCR_COUNT {
+            return Ok(self.pcr_auth_value(handle).to_vec());
+        }
+        if handle == consts::RH_NULL {
             return Ok(Vec::new());
         }
         if let Some(auth) = self.hierarchy_auth(handle) {
@@ -686,6 +697,12 @@ impl Engine {
     /// object's USER role without userWithAuth, ADMIN role with
     /// adminWithPolicy, or DUP role (Part 1, 19.7).
     fn requires_policy(&self, handle: u32, role: AuthRole) -> bool {
+        if (handle as usize) < PCR_COUNT {
+            // A PCR whose group has an authPolicy is authorized by it only.
+            return self
+                .pcr_policy(handle)
+                .is_some_and(|p| p.alg != crate::object::alg::NULL);
+        }
         let Some(o) = self.object(handle) else {
             return false;
         };
@@ -704,6 +721,11 @@ impl Engine {
 
     /// The authPolicy of an entity and its hash, if it has one.
     fn entity_policy(&self, h: u32) -> Option<(u16, Vec<u8>)> {
+        if (h as usize) < PCR_COUNT {
+            // Outside a policy group a PCR has no policy; inside, an unset
+            // (NULL) policy never matches (TPM_RC_POLICY_FAIL).
+            return self.pcr_policy(h).map(|p| (p.alg, p.digest.clone()));
+        }
         if let Some(p) = self.hierarchy_policy(h) {
             return (p.alg != crate::object::alg::NULL).then(|| (p.alg, p.digest.clone()));
         }

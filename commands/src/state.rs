@@ -56,6 +56,13 @@ pub struct Permanent {
     pub nv: Vec<crate::nv::NvIndex>,
     /// The highest value any deleted NV counter had: a new counter starts there.
     pub nv_max_counter: u64,
+    /// Commands that need physical presence when authorized by the platform
+    /// (TPM2_PP_Commands), ascending.
+    pub pp_list: Vec<u32>,
+    /// The value of TPM2_SetAlgorithmSet (TPM_PT_ALGORITHM_SET).
+    pub algorithm_set: u32,
+    /// The authPolicy of the PCR policy group (TPM2_PCR_SetAuthPolicy).
+    pub pcr_policy: Policy,
 }
 
 impl Default for Permanent {
@@ -76,6 +83,9 @@ impl Default for Permanent {
             audit: crate::audit::CommandAudit::default(),
             nv: Vec::new(),
             nv_max_counter: 0,
+            pp_list: crate::pp::default_list(),
+            algorithm_set: 0,
+            pcr_policy: Policy::default(),
         }
     }
 }
@@ -137,6 +147,11 @@ const P_COMMAND_AUDIT: u16 = 30;
 /// Repeated: one NV index each (see `NvIndex::marshal_state`).
 const P_NV_INDEX: u16 = 24;
 const P_NV_MAX_COUNTER: u16 = 25;
+/// The PP list: the command codes, u32 each.
+const P_PP_LIST: u16 = 40;
+const P_ALGORITHM_SET: u16 = 41;
+/// The PCR policy group's hash algorithm and authPolicy.
+const P_PCR_POLICY: u16 = 42;
 
 const S_UPDATE_COUNTER: u16 = 1;
 const S_ACTIVE_ALLOCATION: u16 = 2;
@@ -152,6 +167,8 @@ const S_NV_ORDERLY: u16 = 8;
 const S_COMMIT_NONCE: u16 = 22;
 const S_COMMIT_COUNTER: u16 = 23;
 const S_COMMIT_ARRAY: u16 = 24;
+/// The PCR authorization group's authValue (state-clear data).
+const S_PCR_AUTH: u16 = 40;
 
 /// Why a stored state part was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -303,6 +320,14 @@ impl Permanent {
             w.field(P_NV_INDEX, &index.marshal_state());
         }
         w.field(P_NV_MAX_COUNTER, &self.nv_max_counter.to_be_bytes());
+        let pp: Vec<u8> = self
+            .pp_list
+            .iter()
+            .flat_map(|cc| cc.to_be_bytes())
+            .collect();
+        w.field(P_PP_LIST, &pp);
+        w.field(P_ALGORITHM_SET, &self.algorithm_set.to_be_bytes());
+        w.field(P_PCR_POLICY, &policy_bytes(&self.pcr_policy));
         w.0
     }
 
@@ -364,6 +389,17 @@ impl Permanent {
                     p.nv.push(crate::nv::NvIndex::parse_state(v).ok_or(DecodeError::BadField(tag))?)
                 }
                 P_NV_MAX_COUNTER => p.nv_max_counter = u64_of(tag, v)?,
+                P_PP_LIST => {
+                    if v.len() % 4 != 0 {
+                        return Err(DecodeError::BadField(tag));
+                    }
+                    p.pp_list = v
+                        .chunks_exact(4)
+                        .map(|c| u32_of(tag, c))
+                        .collect::<Result<_, _>>()?;
+                }
+                P_ALGORITHM_SET => p.algorithm_set = u32_of(tag, v)?,
+                P_PCR_POLICY => p.pcr_policy = policy_of(tag, v)?,
                 _ => {} // a field from a later version: skipped
             }
         }
@@ -396,6 +432,7 @@ impl Saved {
             v.extend_from_slice(c.platform_auth.as_bytes());
             v.extend_from_slice(&policy_bytes(&c.platform_policy));
             w.field(S_STATE_CLEAR, &v);
+            w.field(S_PCR_AUTH, c.pcr_auth.as_bytes());
         }
         if let Some(r) = &self.reset {
             w.field(S_NULL_SEED, r.null_seed.as_bytes());
@@ -441,6 +478,7 @@ impl Saved {
                     let (len, rest) = rest.split_at_checked(2).ok_or(bad)?;
                     let len = usize::from(u16::from_be_bytes(len.try_into().map_err(|_| bad)?));
                     let (auth, policy) = rest.split_at_checked(len).ok_or(bad)?;
+                    let pcr_auth = s.clear.take().map(|c| c.pcr_auth).unwrap_or_default();
                     s.clear = Some(StateClear {
                         ph_enable: flags & 1 != 0,
                         sh_enable: flags & 2 != 0,
@@ -448,7 +486,14 @@ impl Saved {
                         ph_enable_nv: flags & 8 != 0,
                         platform_auth: Secret::new(auth),
                         platform_policy: policy_of(tag, policy)?,
+                        pcr_auth,
                     });
+                }
+                S_PCR_AUTH => {
+                    if v.len() > crate::consts::MAX_DIGEST_SIZE {
+                        return Err(DecodeError::BadField(tag));
+                    }
+                    s.clear.get_or_insert_with(StateClear::default).pcr_auth = Secret::new(v)
                 }
                 S_NULL_SEED => {
                     s.reset.get_or_insert_with(StateReset::default).null_seed = Secret::new(v)
@@ -515,6 +560,12 @@ mod tests {
         };
         p.audit.set(0x17B);
         p.audit.counter = 5;
+        p.pp_list.insert(0, 0x126);
+        p.algorithm_set = 3;
+        p.pcr_policy = Policy {
+            alg: 0x000B,
+            digest: alloc::vec![9; 32],
+        };
         let mut bytes = p.encode();
         bytes.extend_from_slice(&[0x7F, 0xFF, 0x00, 0x02, 0xAA, 0xBB]);
         assert_eq!(Permanent::decode(&bytes), Ok(p));
@@ -581,6 +632,7 @@ mod tests {
             clear: Some(StateClear {
                 sh_enable: false,
                 platform_auth: Secret::new(b"pw"),
+                pcr_auth: Secret::new(b"pcr"),
                 ..Default::default()
             }),
             reset: Some(StateReset {

@@ -7,7 +7,8 @@
 
 use crate::families::{
     asym, attestation, audit, capability, clock, context, credential, da, duplication, hierarchy,
-    nv, object, pcr, policy, random, selftest, sequence, session, signature, startup, symmetric,
+    misc, nv, object, pcr, policy, random, selftest, sequence, session, signature, startup,
+    symmetric,
 };
 use crate::pipeline::Ctx;
 use crate::rc::Rc;
@@ -268,6 +269,8 @@ pub static COMMANDS: &[CommandDef] = &[
     cmd!(0x0000_0129, "HierarchyChangeAuth", HIERARCHY_AUTH_USER, sessions: true, nv: true, crypt: (true, false), rhandle: false, hierarchy::hierarchy_change_auth),
     cmd!(nv::CC_NV_DEFINE_SPACE, "NV_DefineSpace", PROVISION_USER, sessions: true, nv: true, crypt: (true, false), rhandle: false, nv::nv_define_space),
     cmd!(0x0000_012B, "PCR_Allocate", PLATFORM_USER, sessions: true, nv: true, pcr::pcr_allocate),
+    cmd!(0x0000_012C, "PCR_SetAuthPolicy", PLATFORM_USER, sessions: true, nv: true, crypt: (true, false), rhandle: false, pcr::pcr_set_auth_policy),
+    cmd!(crate::pp::CC_PP_COMMANDS, "PP_Commands", PLATFORM_USER, sessions: true, nv: true, misc::pp_commands),
     cmd!(0x0000_012E, "SetPrimaryPolicy", HIERARCHY_AUTH_USER, sessions: true, nv: true, crypt: (true, false), rhandle: false, hierarchy::set_primary_policy),
     cmd!(0x0000_0130, "ClockRateAdjust", PROVISION_USER, sessions: true, nv: false, clock::clock_rate_adjust),
     cmd!(0x0000_0131, "CreatePrimary", HIERARCHY_OR_NULL_USER, sessions: true, nv: false, crypt: (true, true), rhandle: true, hierarchy::create_primary),
@@ -287,6 +290,7 @@ pub static COMMANDS: &[CommandDef] = &[
         flushed: true,
         ..cmd!(0x0000_013E, "SequenceComplete", OBJECT_USER, sessions: true, nv: false, crypt: (true, true), rhandle: false, sequence::sequence_complete)
     },
+    cmd!(0x0000_013F, "SetAlgorithmSet", PLATFORM_USER, sessions: true, nv: true, misc::set_algorithm_set),
     cmd!(0x0000_0140, "SetCommandCodeAuditStatus", PROVISION_USER, sessions: true, nv: true, audit::set_command_code_audit_status),
     cmd!(0x0000_0142, "IncrementalSelfTest", &[], sessions: true, nv: true, selftest::incremental_self_test),
     cmd!(0x0000_0143, "SelfTest", &[], sessions: true, nv: true, selftest::self_test),
@@ -348,6 +352,7 @@ pub static COMMANDS: &[CommandDef] = &[
     cmd!(0x0000_0180, "PolicyRestart", POLICY_SESSION, sessions: true, nv: false, policy::policy_restart),
     cmd!(0x0000_0181, "ReadClock", &[], sessions: true, nv: false, clock::read_clock),
     cmd!(0x0000_0182, "PCR_Extend", PCR_USER, sessions: true, nv: true, pcr::pcr_extend),
+    cmd!(0x0000_0183, "PCR_SetAuthValue", PCR_USER_NO_NULL, sessions: true, nv: false, crypt: (true, false), rhandle: false, pcr::pcr_set_auth_value),
     cmd!(nv::CC_NV_CERTIFY, "NV_Certify", SIGNER_NV_AUTH_AND_INDEX, sessions: true, nv: false, crypt: (true, true), rhandle: false, nv::nv_certify),
     CommandDef {
         flushed: true,

@@ -18,7 +18,7 @@ const ALG_NULL: u16 = 0x0010;
 const MAX_CAP_CC: usize = 254;
 
 /// Reads a TPML_CC.
-fn read_cc_list(r: &mut Reader<'_>) -> Result<Vec<u32>, Rc> {
+pub(crate) fn read_cc_list(r: &mut Reader<'_>) -> Result<Vec<u32>, Rc> {
     let count = r.u32()? as usize;
     if count > MAX_CAP_CC {
         return Err(Rc::SIZE);

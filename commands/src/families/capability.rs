@@ -163,8 +163,18 @@ pub fn get_capability(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
             });
         }
         CAP_PP_COMMANDS | CAP_AUDIT_COMMANDS => {
-            // No command requires physical presence and none is audited.
-            write_list::<u32>(out, cap, &[], count, 4, |_, _| {});
+            // The command codes in the PP list or the command audit list,
+            // from `property` on.
+            let engine = &*ctx.engine;
+            let list = if cap == CAP_PP_COMMANDS {
+                &engine.perm.pp_list
+            } else {
+                &engine.perm.audit.list
+            };
+            let codes: Vec<u32> = list.iter().copied().filter(|c| *c >= property).collect();
+            write_list(out, cap, &codes, count, 4, |o, c| {
+                o.u32(c);
+            });
         }
         CAP_PCRS => {
             // The whole allocation, regardless of property and count.
@@ -384,7 +394,7 @@ fn tpm_properties(engine: &crate::engine::Engine) -> Vec<(u32, u32)> {
         (0x209, persistent_slots - persistent),   // HR_PERSISTENT_AVAIL
         (0x20A, engine.nv_counters()),            // NV_COUNTERS
         (0x20B, engine.nv_counters_avail()),      // NV_COUNTERS_AVAIL
-        (0x20C, 0),                               // ALGORITHM_SET
+        (0x20C, engine.perm.algorithm_set),       // ALGORITHM_SET
         (0x20D, EccCurve::ALL.len() as u32),      // LOADED_CURVES
         (0x20E, engine.perm.da.failed_tries),     // LOCKOUT_COUNTER
         (0x20F, engine.perm.da.max_tries),        // MAX_AUTH_FAIL
@@ -413,6 +423,8 @@ fn pcr_properties() -> Vec<(u32, u32)> {
     }
     props.push((0x11, NO_INCREMENT & ALL_PCRS));
     props.push((0x12, select(&|n| (17..=22).contains(&n)))); // DRTM_RESET
+    props.push((0x13, crate::pcr::POLICY_GROUP)); // TPM_PT_PCR_POLICY
+    props.push((0x14, crate::pcr::AUTH_GROUP)); // TPM_PT_PCR_AUTH
     props
 }
 

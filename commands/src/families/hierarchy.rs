@@ -184,6 +184,8 @@ pub fn clear(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     engine.change_eh_proof(ctx.platform)?;
     engine.gc.sh_enable = true;
     engine.gc.eh_enable = true;
+    // The PCR authValues are reset too (the reference's PCR_ClearAuth).
+    engine.gc.pcr_auth = Secret::empty();
     let h = &mut engine.perm.hier;
     h.owner_auth = Secret::empty();
     h.endorsement_auth = Secret::empty();

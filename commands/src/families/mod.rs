@@ -11,6 +11,7 @@ pub mod credential;
 pub mod da;
 pub mod duplication;
 pub mod hierarchy;
+pub mod misc;
 pub mod nv;
 pub mod object;
 pub mod pcr;

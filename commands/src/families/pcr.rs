@@ -227,3 +227,71 @@ pub fn pcr_reset(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     ctx.engine.pcr_changed(pcr);
     Ok(())
 }
+
+/// TPM2_PCR_SetAuthPolicy (Part 3, 22.7): the authPolicy of the policy group
+/// `pcrNum` belongs to (a PCR outside every group is TPM_RC_VALUE); it
+/// persists until changed.
+pub fn pcr_set_auth_policy(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
+    let digest = ctx.params.read_2b(crate::consts::MAX_DIGEST_SIZE)?.to_vec();
+    let hash = ctx
+        .params
+        .read_as::<tpm2_protocol::basic::TpmUint16>(ValueKind::Hash)?
+        .value();
+    // TPMI_ALG_HASH+: an implemented hash, or TPM_ALG_NULL (no policy).
+    let size = match hash {
+        crate::object::alg::NULL => 0,
+        h => HashAlg::from_alg_id(h)
+            .ok_or(Rc::HASH.param(2))?
+            .digest_size(),
+    };
+    let pcr = ctx
+        .params
+        .read::<tpm2_protocol::basic::TpmUint32>()?
+        .value();
+    // TPMI_DH_PCR: an implemented PCR.
+    if pcr as usize >= PCR_COUNT {
+        return Err(Rc::VALUE.param(3));
+    }
+    ctx.params.finish()?;
+    if digest.len() != size {
+        return Err(Rc::SIZE.param(1));
+    }
+    if !crate::pcr::in_group(crate::pcr::POLICY_GROUP, pcr) {
+        return Err(Rc::VALUE.param(3));
+    }
+    ctx.engine.perm.pcr_policy = crate::hierarchy::Policy { alg: hash, digest };
+    ctx.engine.nv_dirty = true;
+    Ok(())
+}
+
+/// TPM2_PCR_SetAuthValue (Part 3, 22.8): the authValue of the authorization
+/// group of `pcrHandle` (state-clear data: Startup(CLEAR) and Clear empty it).
+pub fn pcr_set_auth_value(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
+    let auth = ctx.params.read_2b(crate::consts::MAX_DIGEST_SIZE)?;
+    ctx.params.finish()?;
+    if !crate::pcr::in_group(crate::pcr::AUTH_GROUP, ctx.handles[0]) {
+        // Not numbered, as the reference answers.
+        return Err(Rc::VALUE);
+    }
+    let auth = crate::secret::Secret::new(crate::pipeline::trim_trailing_zeros(auth));
+    ctx.engine.gc.pcr_auth = auth;
+    // State-clear data changed: a saved state no longer describes it.
+    ctx.engine.clear_orderly();
+    Ok(())
+}
+
+impl Engine {
+    /// The authValue of PCR `pcr`: its group's, or empty outside every group.
+    pub(crate) fn pcr_auth_value(&self, pcr: u32) -> &[u8] {
+        if crate::pcr::in_group(crate::pcr::AUTH_GROUP, pcr) {
+            self.gc.pcr_auth.as_bytes()
+        } else {
+            &[]
+        }
+    }
+
+    /// The authPolicy of PCR `pcr`, if it belongs to a policy group.
+    pub(crate) fn pcr_policy(&self, pcr: u32) -> Option<&crate::hierarchy::Policy> {
+        crate::pcr::in_group(crate::pcr::POLICY_GROUP, pcr).then_some(&self.perm.pcr_policy)
+    }
+}
