@@ -260,6 +260,11 @@ pub struct Vmgs<D: VmgsDisk> {
     meta_key: Option<Zeroizing<Key>>,
     /// Datastore keys known for each key slot (the one that unlocked it, added ones).
     known: [Option<Zeroizing<Key>>; 2],
+    /// Zero what a commit leaves unreferenced (see [`Vmgs::set_scrub`]).
+    scrub: bool,
+    /// The next scrub covers every unreferenced block (the file may hold stale
+    /// copies from before scrubbing was on).
+    full_scrub: bool,
 }
 
 fn check_disk(len: u64) -> Result<u64, VmgsError> {
@@ -377,6 +382,8 @@ impl<D: VmgsDisk> Vmgs<D> {
             ext: None,
             meta_key: None,
             known: [None, None],
+            scrub: false,
+            full_scrub: false,
         };
         if !vmgs.encrypted() {
             vmgs.ext = Some(match vmgs.entry(EXTENDED_TABLE_ID).copied() {
@@ -414,6 +421,8 @@ impl<D: VmgsDisk> Vmgs<D> {
             ext: Some(default_ext()),
             meta_key: None,
             known: [key.map(|k| Zeroizing::new(*k)), None],
+            scrub: false,
+            full_scrub: false,
         };
         vmgs.commit(&[], false, rng)?;
         Ok(vmgs)
@@ -845,6 +854,8 @@ impl<D: VmgsDisk> Vmgs<D> {
         let at = if target == 0 { 0 } else { self.sector };
         self.disk.write_at(at, &sector)?;
         self.disk.flush()?;
+        let old_files = self.files;
+        let old_at = if target == 0 { self.sector } else { 0 };
 
         if let Some(s) = self.slots.get_mut(target) {
             *s = Slot::Valid(header);
@@ -856,6 +867,98 @@ impl<D: VmgsDisk> Vmgs<D> {
         if encrypted {
             self.meta_key = meta;
             // Slots nobody knows the key of were not re-wrapped: they are gone.
+        }
+        if self.scrub {
+            self.scrub_after_commit(&old_files, old_at)?;
+        }
+        Ok(())
+    }
+
+    /// With scrubbing on, every commit zeroes the blocks only the previous header
+    /// referenced, then that header: afterwards every byte the active header does not
+    /// reference is zero, so [`Vmgs::check_unallocated`] can treat any other byte as
+    /// tampering. A crash in between leaves the previous header in place, and the check
+    /// then accepts leftovers (it cannot tell them from tampering, but they are never read).
+    pub fn set_scrub(&mut self, on: bool) {
+        self.scrub = on;
+        self.full_scrub = on && self.slots.get(1 - self.active) != Some(&Slot::Empty);
+    }
+
+    fn scrub_after_commit(
+        &mut self,
+        old_files: &[FileEntry; FILE_COUNT],
+        old_header_at: u64,
+    ) -> Result<(), VmgsError> {
+        let live = self.live_blocks();
+        let zero = vec![0u8; BLOCK];
+        if self.full_scrub {
+            let mut buf = vec![0u8; BLOCK];
+            for b in u64::from(FIRST_DATA_BLOCK)..self.capacity_blocks {
+                if !live.contains(&b) {
+                    self.disk.read_at(b * BLOCK_U64, &mut buf)?;
+                    if buf.iter().any(|&x| x != 0) {
+                        self.disk.write_at(b * BLOCK_U64, &zero)?;
+                    }
+                }
+            }
+            self.full_scrub = false;
+        }
+        for e in old_files.iter().filter(|e| e.allocated()) {
+            for b in u64::from(e.offset)..u64::from(e.offset) + u64::from(e.allocation_size) {
+                if b >= FIRST_DATA_BLOCK.into() && b < self.capacity_blocks && !live.contains(&b) {
+                    self.disk.write_at(b * BLOCK_U64, &zero)?;
+                }
+            }
+        }
+        self.disk.flush()?;
+        let sector = vec![0u8; self.sector as usize];
+        self.disk.write_at(old_header_at, &sector)?;
+        self.disk.flush()?;
+        if let Some(s) = self.slots.get_mut(1 - self.active) {
+            *s = Slot::Empty;
+        }
+        Ok(())
+    }
+
+    /// Blocks referenced by the active header (file table, extended table, files).
+    fn live_blocks(&self) -> alloc::collections::BTreeSet<u64> {
+        self.files
+            .iter()
+            .filter(|e| e.allocated())
+            .flat_map(|e| u64::from(e.offset)..u64::from(e.offset) + u64::from(e.allocation_size))
+            .collect()
+    }
+
+    /// Checks that no byte outside what the active header references is set (nor the
+    /// padding after a file's data in its last block): for a file kept with
+    /// [`Vmgs::set_scrub`], any such byte is damage or tampering. Skipped while the
+    /// previous header is still present (a commit's scrub was interrupted, or the
+    /// file was written without scrubbing). Reads only.
+    pub fn check_unallocated(&mut self) -> Result<(), VmgsError> {
+        if self.slots.get(1 - self.active) != Some(&Slot::Empty) {
+            return Ok(());
+        }
+        let live = self.live_blocks();
+        let mut buf = vec![0u8; BLOCK];
+        for b in u64::from(FIRST_DATA_BLOCK)..self.capacity_blocks {
+            if live.contains(&b) {
+                continue;
+            }
+            self.disk.read_at(b * BLOCK_U64, &mut buf)?;
+            if buf.iter().any(|&x| x != 0) {
+                return Err(VmgsError::Corrupt(format!("data in unallocated block {b}")));
+            }
+        }
+        for (id, e) in self.files.iter().enumerate().filter(|(_, e)| e.allocated()) {
+            let end = (u64::from(e.offset) + u64::from(e.allocation_size)) * BLOCK_U64;
+            let data_end = u64::from(e.offset) * BLOCK_U64 + e.valid_data_size;
+            if data_end < end {
+                let mut pad = vec![0u8; usize::try_from(end - data_end).unwrap_or(0)];
+                self.disk.read_at(data_end, &mut pad)?;
+                if pad.iter().any(|&x| x != 0) {
+                    return Err(VmgsError::Corrupt(format!("file {id}: data after its end")));
+                }
+            }
         }
         Ok(())
     }
