@@ -265,6 +265,9 @@ pub struct Vmgs<D: VmgsDisk> {
     /// The next scrub covers every unreferenced block (the file may hold stale
     /// copies from before scrubbing was on).
     full_scrub: bool,
+    /// The commit-in-progress record found at open (a scrubbing commit was
+    /// interrupted): the blocks it may have left set.
+    pending: Option<Pending>,
 }
 
 fn check_disk(len: u64) -> Result<u64, VmgsError> {
@@ -349,9 +352,14 @@ impl<D: VmgsDisk> Vmgs<D> {
                 }
             }
         };
-        // Nothing else lives in the header area: any other byte set is damage.
+        // Nothing else lives in the header area (but the record of a scrubbing commit
+        // in progress, checked on its own): any other byte set is damage.
+        let pending_range = PENDING_AT..PENDING_AT + PENDING_LEN;
+        let pending = Pending::decode(area.get(pending_range.clone()).unwrap_or_default())?;
         for (i, &b) in area.iter().enumerate() {
-            let in_header = i < HEADER_SIZE || (sector..sector + HEADER_SIZE).contains(&i);
+            let in_header = i < HEADER_SIZE
+                || (sector..sector + HEADER_SIZE).contains(&i)
+                || pending_range.contains(&i);
             if b != 0 && !in_header {
                 return Err(VmgsError::Corrupt(format!(
                     "non-zero byte in the header area at offset {i}"
@@ -384,6 +392,7 @@ impl<D: VmgsDisk> Vmgs<D> {
             known: [None, None],
             scrub: false,
             full_scrub: false,
+            pending,
         };
         if !vmgs.encrypted() {
             vmgs.ext = Some(match vmgs.entry(EXTENDED_TABLE_ID).copied() {
@@ -423,6 +432,7 @@ impl<D: VmgsDisk> Vmgs<D> {
             known: [key.map(|k| Zeroizing::new(*k)), None],
             scrub: false,
             full_scrub: false,
+            pending: None,
         };
         vmgs.commit(&[], false, rng)?;
         Ok(vmgs)
@@ -757,10 +767,14 @@ impl<D: VmgsDisk> Vmgs<D> {
                 }
             }
         }
-        let all = writes
+        let all: Vec<(u32, &[u8])> = writes
             .iter()
             .map(|(id, d)| (*id, *d))
-            .chain(rewritten.iter().map(|(id, d)| (*id, d.as_slice())));
+            .chain(rewritten.iter().map(|(id, d)| (*id, d.as_slice())))
+            .collect();
+        if self.scrub {
+            self.record_pending(&all)?;
+        }
         for (id, data) in all {
             let blocks = blocks_for(data.len() as u64);
             let offset = alloc.take(blocks)?;
@@ -884,6 +898,36 @@ impl<D: VmgsDisk> Vmgs<D> {
         self.full_scrub = on && self.slots.get(1 - self.active) != Some(&Slot::Empty);
     }
 
+    /// Before a scrubbing commit writes anything: records the blocks it will write
+    /// (the allocator is deterministic) and those it will zero afterwards, so that an
+    /// interruption is told apart from tampering at the next open.
+    fn record_pending(&mut self, all: &[(u32, &[u8])]) -> Result<(), VmgsError> {
+        let mut plan = Allocator::new(&self.files, self.capacity_blocks);
+        let mut extents: Vec<(u64, u64)> = self
+            .files
+            .iter()
+            .filter(|e| e.allocated())
+            .map(|e| (u64::from(e.offset), e.end_block()))
+            .collect();
+        for (_, data) in all {
+            let blocks = blocks_for(data.len() as u64);
+            let at = u64::from(plan.take(blocks)?);
+            extents.push((at, at + blocks));
+        }
+        for _ in 0..2 {
+            let at = u64::from(plan.take(1)?);
+            extents.push((at, at + 1));
+        }
+        let extents = merge_extents(extents);
+        let record = if self.full_scrub || extents.len() > PENDING_MAX {
+            Pending::All
+        } else {
+            Pending::Extents(extents)
+        };
+        self.disk.write_at(PENDING_AT as u64, &record.encode())?;
+        self.disk.flush()
+    }
+
     fn scrub_after_commit(
         &mut self,
         old_files: &[FileEntry; FILE_COUNT],
@@ -917,6 +961,10 @@ impl<D: VmgsDisk> Vmgs<D> {
         if let Some(s) = self.slots.get_mut(1 - self.active) {
             *s = Slot::Empty;
         }
+        // The commit is complete: nothing unreferenced is left set.
+        self.disk.write_at(PENDING_AT as u64, &[0u8; PENDING_LEN])?;
+        self.disk.flush()?;
+        self.pending = None;
         Ok(())
     }
 
@@ -935,13 +983,13 @@ impl<D: VmgsDisk> Vmgs<D> {
     /// previous header is still present (a commit's scrub was interrupted, or the
     /// file was written without scrubbing). Reads only.
     pub fn check_unallocated(&mut self) -> Result<(), VmgsError> {
-        if self.slots.get(1 - self.active) != Some(&Slot::Empty) {
+        if self.slots.get(1 - self.active) != Some(&Slot::Empty) && self.pending.is_none() {
             return Ok(());
         }
         let live = self.live_blocks();
         let mut buf = vec![0u8; BLOCK];
         for b in u64::from(FIRST_DATA_BLOCK)..self.capacity_blocks {
-            if live.contains(&b) {
+            if live.contains(&b) || self.pending.as_ref().is_some_and(|p| p.covers(b)) {
                 continue;
             }
             self.disk.read_at(b * BLOCK_U64, &mut buf)?;
@@ -1062,6 +1110,104 @@ fn validate_files(
 
 /// Best-fit allocation over the gaps between referenced extents (the current copies
 /// stay untouched) and those taken in this update.
+/// Where a scrubbing store records the commit in progress (see [`Vmgs::set_scrub`]):
+/// one 512-byte sector in block 0 outside both header slots.
+const PENDING_AT: usize = 2048;
+const PENDING_LEN: usize = 512;
+const PENDING_MAGIC: &[u8; 8] = b"VTPMPEND";
+/// Extent count meaning "any block": a full scrub is in progress.
+const PENDING_ALL: u32 = u32::MAX;
+const PENDING_MAX: usize = (PENDING_LEN - 8 - 4 - 4) / 8;
+
+/// Blocks an interrupted commit may have left set outside the active data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Pending {
+    All,
+    Extents(Vec<(u64, u64)>),
+}
+
+impl Pending {
+    fn covers(&self, block: u64) -> bool {
+        match self {
+            Pending::All => true,
+            Pending::Extents(v) => v.iter().any(|(s, e)| (*s..*e).contains(&block)),
+        }
+    }
+
+    fn encode(&self) -> Vec<u8> {
+        let mut v = PENDING_MAGIC.to_vec();
+        match self {
+            Pending::All => v.extend_from_slice(&PENDING_ALL.to_be_bytes()),
+            Pending::Extents(x) => {
+                v.extend_from_slice(&(x.len() as u32).to_be_bytes());
+                for (s, e) in x {
+                    v.extend_from_slice(&(*s as u32).to_be_bytes());
+                    v.extend_from_slice(&((*e - *s) as u32).to_be_bytes());
+                }
+            }
+        }
+        let crc = crc32(&v);
+        v.extend_from_slice(&crc.to_be_bytes());
+        v.resize(PENDING_LEN, 0);
+        v
+    }
+
+    /// `None`: no commit in progress (all zero); `Err`: damaged.
+    fn decode(b: &[u8]) -> Result<Option<Pending>, VmgsError> {
+        if b.iter().all(|&x| x == 0) {
+            return Ok(None);
+        }
+        let bad =
+            || VmgsError::Corrupt("damaged commit-in-progress record in the header area".into());
+        if b.get(..8) != Some(&PENDING_MAGIC[..]) {
+            return Err(bad());
+        }
+        let word = |off: usize| -> Result<u32, VmgsError> {
+            Ok(u32::from_be_bytes(
+                b.get(off..off + 4)
+                    .ok_or_else(bad)?
+                    .try_into()
+                    .map_err(|_| bad())?,
+            ))
+        };
+        let count = word(8)?;
+        let (pending, body_end) = if count == PENDING_ALL {
+            (Pending::All, 12)
+        } else {
+            let n = count as usize;
+            if n > PENDING_MAX {
+                return Err(bad());
+            }
+            let mut x = Vec::with_capacity(n);
+            for i in 0..n {
+                let start = u64::from(word(12 + 8 * i)?);
+                x.push((start, start + u64::from(word(16 + 8 * i)?)));
+            }
+            (Pending::Extents(x), 12 + 8 * n)
+        };
+        let body = b.get(..body_end).ok_or_else(bad)?;
+        if word(body_end)? != crc32(body)
+            || b.get(body_end + 4..)
+                .is_some_and(|r| r.iter().any(|&x| x != 0))
+        {
+            return Err(bad());
+        }
+        Ok(Some(pending))
+    }
+}
+
+fn merge_extents(mut v: Vec<(u64, u64)>) -> Vec<(u64, u64)> {
+    v.sort_unstable();
+    let mut out: Vec<(u64, u64)> = Vec::new();
+    for (s, e) in v {
+        match out.last_mut() {
+            Some(last) if s <= last.1 => last.1 = last.1.max(e),
+            _ => out.push((s, e)),
+        }
+    }
+    out
+}
+
 struct Allocator {
     used: Vec<(u64, u64)>,
     capacity: u64,
