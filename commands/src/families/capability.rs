@@ -162,9 +162,24 @@ pub fn get_capability(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
                 o.u32(a);
             });
         }
-        CAP_PP_COMMANDS | CAP_AUDIT_COMMANDS => {
-            // No command requires physical presence and none is audited.
+        CAP_PP_COMMANDS => {
+            // No command requires physical presence.
             write_list::<u32>(out, cap, &[], count, 4, |_, _| {});
+        }
+        CAP_AUDIT_COMMANDS => {
+            // The command audit list (SetCommandCodeAuditStatus is always on it).
+            let audited: Vec<u32> = ctx
+                .engine
+                .perm
+                .audit
+                .list
+                .iter()
+                .copied()
+                .filter(|cc| *cc >= property)
+                .collect();
+            write_list(out, cap, &audited, count, 4, |o, cc| {
+                o.u32(cc);
+            });
         }
         CAP_PCRS => {
             // The whole allocation, regardless of property and count.
