@@ -884,6 +884,12 @@ impl<D: VmgsDisk> Vmgs<D> {
         }
         if self.scrub {
             self.scrub_after_commit(&old_files, old_at)?;
+        } else if self.pending.take().is_some() {
+            // A writer that does not scrub (e.g. `vtpm vmgs write`) after an interrupted
+            // scrubbing commit: the record no longer describes what is set, drop it (the
+            // next scrubbing commit scrubs everything, the previous header being present).
+            self.disk.write_at(PENDING_AT as u64, &[0u8; PENDING_LEN])?;
+            self.disk.flush()?;
         }
         Ok(())
     }
