@@ -8,7 +8,19 @@ use crate::pcr::{self, Bank};
 use crate::platform::Platform;
 use crate::rc::Rc;
 use crate::selftest::SelfTests;
-use crate::state::{DecodeError, Permanent, Saved, StateImage};
+use crate::state::{DecodeError, FieldWriter, Permanent, Saved, StateImage, parse_fields, u32_of};
+
+// Volatile-only field tags of a [`Engine::save_volatile`] snapshot (the
+// [`Saved`] tags stay below 100). Never reuse a tag for a different meaning.
+/// Repeated: a loaded transient object (`Object::marshal_state`).
+const V_OBJECT: u16 = 100;
+/// Repeated: a loaded sequence object (`SequenceObject::marshal`).
+const V_SEQUENCE: u16 = 101;
+/// Repeated: a loaded session (`Session::marshal`).
+const V_SESSION: u16 = 102;
+const V_EXCLUSIVE_AUDIT: u16 = 103;
+const V_ORDERLY_STARTUP: u16 = 104;
+const V_PCR_RECONFIGURED: u16 = 105;
 
 /// Why stored engine state was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -221,11 +233,20 @@ impl Engine {
         u64::try_from(scaled).unwrap_or(u64::MAX)
     }
 
-    /// Snapshot of the volatile state (all PCRs, started flag) for suspend.
-    pub fn save_volatile(&self) -> Vec<u8> {
+    /// Snapshot of the volatile state for suspend and migration: the started
+    /// flag, all PCRs, state-clear and state-reset data (null seed, context and
+    /// commit counters), orderly NV data, and what is loaded: transient objects,
+    /// sequence objects, sessions (nonces, policy state, audit digest), the
+    /// context-saved session list and the exclusive audit session.
+    ///
+    /// Layout: one octet (started), then tagged fields as in [`crate::state`]:
+    /// the [`Saved`] fields, and the volatile-only ones (tags from 100).
+    /// A reader skips tags it does not know, so later versions add fields.
+    pub fn save_volatile(&self) -> zeroize::Zeroizing<Vec<u8>> {
         let mut snap = self.snapshot_pcrs(|_| true);
         snap.clear = Some(self.gc.clone());
         snap.reset = Some(self.gr.clone());
+        snap.saved_sessions = self.saved_sessions.clone();
         // Orderly NV indices live in RAM: a resumed suspend keeps them.
         snap.nv_orderly = self
             .perm
@@ -234,18 +255,72 @@ impl Engine {
             .filter(|i| i.public.has(crate::nv::attr::ORDERLY))
             .map(|i| (i.public.index, i.public.attributes, i.data.clone()))
             .collect();
-        // One leading octet for the started flag, then the PCR snapshot.
-        let mut bytes = alloc::vec![u8::from(self.started)];
+        let mut bytes = zeroize::Zeroizing::new(alloc::vec![u8::from(self.started)]);
         bytes.extend_from_slice(&snap.encode());
+        let mut w = FieldWriter(Vec::new());
+        for object in &self.objects {
+            w.field(V_OBJECT, &object.marshal_state());
+        }
+        for seq in &self.sequences {
+            w.field(V_SEQUENCE, &seq.marshal());
+        }
+        for session in &self.sessions {
+            w.field(V_SESSION, &session.marshal());
+        }
+        if let Some(h) = self.exclusive_audit {
+            w.field(V_EXCLUSIVE_AUDIT, &h.to_be_bytes());
+        }
+        w.field(V_ORDERLY_STARTUP, &[u8::from(self.orderly_startup)]);
+        w.field(V_PCR_RECONFIGURED, &[u8::from(self.pcr_reconfigured)]);
+        bytes.extend_from_slice(&w.0);
+        // The field buffer held secrets too.
+        zeroize::Zeroize::zeroize(&mut w.0);
         bytes
     }
 
     /// Restores a snapshot made by [`Engine::save_volatile`] right after _TPM_Init.
+    /// The snapshot is checked completely before anything is applied.
     pub fn restore_volatile(&mut self, bytes: &[u8]) -> Result<(), StateError> {
+        let bad = |tag| StateError::Volatile(DecodeError::BadField(tag));
         let (flag, rest) = bytes
             .split_first()
             .ok_or(StateError::Volatile(DecodeError::Truncated))?;
+        let started = match flag {
+            0 => false,
+            1 => true,
+            _ => return Err(bad(0)),
+        };
         let snap = Saved::decode(rest).map_err(StateError::Volatile)?;
+        let mut objects = Vec::new();
+        let mut sequences = Vec::new();
+        let mut sessions = Vec::new();
+        let mut exclusive_audit = None;
+        let mut orderly_startup = self.orderly_startup;
+        let mut pcr_reconfigured = false;
+        for (tag, v) in parse_fields(rest).map_err(StateError::Volatile)? {
+            match tag {
+                V_OBJECT => {
+                    objects.push(crate::object::Object::parse_state(v).map_err(|_| bad(tag))?)
+                }
+                V_SEQUENCE => {
+                    sequences.push(crate::sequence::SequenceObject::parse(v).map_err(|_| bad(tag))?)
+                }
+                V_SESSION => {
+                    sessions.push(crate::session::Session::parse(v).ok_or_else(|| bad(tag))?)
+                }
+                V_EXCLUSIVE_AUDIT => {
+                    exclusive_audit = Some(u32_of(tag, v).map_err(StateError::Volatile)?)
+                }
+                V_ORDERLY_STARTUP => orderly_startup = v == [1],
+                V_PCR_RECONFIGURED => pcr_reconfigured = v == [1],
+                _ => {}
+            }
+        }
+        if objects.len() + sequences.len() > crate::object::MAX_LOADED_OBJECTS
+            || sessions.len() > crate::session::MAX_LOADED_SESSIONS
+        {
+            return Err(bad(V_OBJECT));
+        }
         self.apply_snapshot(&snap);
         if let Some(c) = snap.clear {
             self.gc = c;
@@ -253,6 +328,7 @@ impl Engine {
         if let Some(r) = snap.reset {
             self.gr = r;
         }
+        self.saved_sessions = snap.saved_sessions;
         for (h, attributes, data) in snap.nv_orderly {
             if let Some(index) = self.nv_index_mut(h)
                 && index.public.has(crate::nv::attr::ORDERLY)
@@ -266,7 +342,13 @@ impl Engine {
                 index.data = data;
             }
         }
-        self.started = *flag == 1;
+        self.objects = objects;
+        self.sequences = sequences;
+        self.sessions = sessions;
+        self.exclusive_audit = exclusive_audit;
+        self.orderly_startup = orderly_startup;
+        self.pcr_reconfigured = pcr_reconfigured;
+        self.started = started;
         Ok(())
     }
 
@@ -287,6 +369,7 @@ impl Engine {
             clear: None,
             reset: None,
             nv_orderly: Vec::new(),
+            saved_sessions: Vec::new(),
         }
     }
 

@@ -105,6 +105,9 @@ pub struct Saved {
     /// Volatile snapshots only: the RAM copy of each orderly NV index
     /// (handle, attributes, data).
     pub nv_orderly: Vec<(u32, u32, Vec<u8>)>,
+    /// Context-saved sessions (handle, context sequence): they stay loadable
+    /// across TPM Resume (Part 1, "Session context management").
+    pub saved_sessions: Vec<(u32, u64)>,
 }
 
 /// The engine's state as bytes, for the caller to store.
@@ -169,6 +172,8 @@ const S_COMMIT_COUNTER: u16 = 23;
 const S_COMMIT_ARRAY: u16 = 24;
 /// The PCR authorization group's authValue (state-clear data).
 const S_PCR_AUTH: u16 = 40;
+/// Repeated: handle (u32) and context sequence (u64) of a saved session.
+const S_SAVED_SESSION: u16 = 25;
 
 /// Why a stored state part was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -177,10 +182,10 @@ pub enum DecodeError {
     BadField(u16),
 }
 
-struct FieldWriter(Vec<u8>);
+pub(crate) struct FieldWriter(pub(crate) Vec<u8>);
 
 impl FieldWriter {
-    fn field(&mut self, tag: u16, value: &[u8]) {
+    pub(crate) fn field(&mut self, tag: u16, value: &[u8]) {
         let len = u16::try_from(value.len()).unwrap_or(u16::MAX);
         self.0.extend_from_slice(&tag.to_be_bytes());
         self.0.extend_from_slice(&len.to_be_bytes());
@@ -190,7 +195,7 @@ impl FieldWriter {
 }
 
 /// Splits a serialized part into its (tag, value) fields.
-fn parse_fields(mut bytes: &[u8]) -> Result<Vec<(u16, &[u8])>, DecodeError> {
+pub(crate) fn parse_fields(mut bytes: &[u8]) -> Result<Vec<(u16, &[u8])>, DecodeError> {
     let mut out = Vec::new();
     while !bytes.is_empty() {
         let (head, rest) = bytes.split_at_checked(4).ok_or(DecodeError::Truncated)?;
@@ -204,13 +209,13 @@ fn parse_fields(mut bytes: &[u8]) -> Result<Vec<(u16, &[u8])>, DecodeError> {
     Ok(out)
 }
 
-fn u32_of(tag: u16, v: &[u8]) -> Result<u32, DecodeError> {
+pub(crate) fn u32_of(tag: u16, v: &[u8]) -> Result<u32, DecodeError> {
     Ok(u32::from_be_bytes(
         v.try_into().map_err(|_| DecodeError::BadField(tag))?,
     ))
 }
 
-fn u64_of(tag: u16, v: &[u8]) -> Result<u64, DecodeError> {
+pub(crate) fn u64_of(tag: u16, v: &[u8]) -> Result<u64, DecodeError> {
     Ok(u64::from_be_bytes(
         v.try_into().map_err(|_| DecodeError::BadField(tag))?,
     ))
@@ -450,6 +455,11 @@ impl Saved {
             v.extend_from_slice(data);
             w.field(S_NV_ORDERLY, &v);
         }
+        for (h, seq) in &self.saved_sessions {
+            let mut v = h.to_be_bytes().to_vec();
+            v.extend_from_slice(&seq.to_be_bytes());
+            w.field(S_SAVED_SESSION, &v);
+        }
         w.0
     }
 
@@ -537,6 +547,10 @@ impl Saved {
                     let (h, a) = head.split_at(4);
                     s.nv_orderly
                         .push((u32_of(tag, h)?, u32_of(tag, a)?, data.to_vec()));
+                }
+                S_SAVED_SESSION => {
+                    let (h, seq) = v.split_at_checked(4).ok_or(DecodeError::BadField(tag))?;
+                    s.saved_sessions.push((u32_of(tag, h)?, u64_of(tag, seq)?));
                 }
                 _ => {}
             }
@@ -646,6 +660,7 @@ mod tests {
                 commit_array: [0x81; 16],
             }),
             nv_orderly: alloc::vec![(0x0150_0000, 0x0402_0002, alloc::vec![1, 2, 3])],
+            saved_sessions: alloc::vec![(0x0300_0001, 77)],
         };
         assert_eq!(Saved::decode(&s.encode()), Ok(s));
     }

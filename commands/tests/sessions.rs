@@ -166,3 +166,62 @@ fn session_without_continue_ends_with_the_command_and_slots_run_out() {
         "TPM_RC_SIZE on nonceCaller"
     );
 }
+
+/// An authorized PCR_Extend of PCR 16 through `handle`, whose nonceTPM is `nonce_tpm`;
+/// returns the response.
+fn authorized_extend(t: &mut Tpm, handle: u32, nonce_tpm: &[u8], data: u8) -> Vec<u8> {
+    let params = digest_values(0x000B, &[data; 32]);
+    let nonce_caller = [data; 16];
+    let cp_hash = Sha256::digest(
+        [
+            &CC_PCR_EXTEND.to_be_bytes()[..],
+            &16u32.to_be_bytes(),
+            &params,
+        ]
+        .concat(),
+    );
+    let mac = hmac256(&[], &[&cp_hash, &nonce_caller, nonce_tpm, &[0x01]]);
+    t.run(&extend_with(handle, &nonce_caller, 0x01, &mac, &params))
+}
+
+fn rolled_nonce(r: &[u8]) -> Vec<u8> {
+    let auth = &r[14..];
+    let n = u16::from_be_bytes(auth[..2].try_into().unwrap()) as usize;
+    auth[2..2 + n].to_vec()
+}
+
+#[test]
+fn a_volatile_snapshot_carries_loaded_sessions_across_power_cycles() {
+    let mut t = Tpm::started();
+    let (handle, nonce0) = start_session(&mut t, &[0x61; 16]);
+    let r = authorized_extend(&mut t, handle, &nonce0, 0x62);
+    assert_eq!(rc(&r), 0);
+    let nonce1 = rolled_nonce(&r);
+    let pcr16 = read_one(&mut t, 0x000B, 16);
+
+    let snapshot = t.engine.save_volatile();
+    t.power_cycle();
+    // Without the snapshot the session is gone after _TPM_Init...
+    assert_eq!(
+        rc(&authorized_extend(&mut t, handle, &nonce1, 0x63)),
+        0x100,
+        "not started"
+    );
+    t.power_cycle();
+    t.engine.restore_volatile(&snapshot).unwrap();
+    // ...with it the TPM is started, PCR 16 has its value, and the session
+    // continues with its rolled nonceTPM (the old one is refused).
+    assert_eq!(read_one(&mut t, 0x000B, 16), pcr16);
+    assert_eq!(rc(&authorized_extend(&mut t, handle, &nonce0, 0x63)), 0x9A2);
+    let r = authorized_extend(&mut t, handle, &nonce1, 0x63);
+    assert_eq!(rc(&r), 0, "the restored session authorizes");
+    assert_ne!(rolled_nonce(&r), nonce1);
+
+    // A damaged snapshot is refused and changes nothing.
+    let mut bad = snapshot.to_vec();
+    bad.push(0xFF);
+    t.power_cycle();
+    assert!(t.engine.restore_volatile(&bad).is_err());
+    assert!(t.engine.restore_volatile(&[7]).is_err());
+    assert_eq!(rc(&authorized_extend(&mut t, handle, &nonce1, 0x63)), 0x100);
+}

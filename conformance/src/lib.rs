@@ -130,6 +130,19 @@ impl TpmServer {
         Ok(s)
     }
 
+    /// [`TpmServer::start`] with more server arguments (e.g. vtpm's `--key`).
+    pub fn start_with(
+        peer: &Peer,
+        flags: &str,
+        state: impl Into<StateDir>,
+        extra_args: &[&str],
+    ) -> io::Result<TpmServer> {
+        let mut s = TpmServer::new(peer, Mode::Socket, flags, state)?;
+        s.extra_args = extra_args.iter().map(|a| a.to_string()).collect();
+        s.spawn()?;
+        Ok(s)
+    }
+
     /// Start vtpm in mssim mode with a fresh state dir.
     pub fn mssim(peer: &Peer) -> io::Result<TpmServer> {
         Self::start(peer, Mode::Mssim, "", TempDir::new()?)

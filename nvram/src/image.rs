@@ -42,6 +42,8 @@ pub enum ImageError {
     Corrupt,
     /// The section table is malformed.
     Malformed,
+    /// Made by a vtpm with a newer feature level (profile) than this one.
+    UnsupportedFeatureLevel(u16),
 }
 
 impl core::fmt::Display for ImageError {
@@ -56,6 +58,10 @@ impl core::fmt::Display for ImageError {
                 f.write_str("state image integrity check failed (corrupt or tampered)")
             }
             ImageError::Malformed => f.write_str("state image section table is malformed"),
+            ImageError::UnsupportedFeatureLevel(l) => write!(
+                f,
+                "state image was made with feature level {l}, newer than this vtpm supports ({FEATURE_LEVEL})"
+            ),
         }
     }
 }

@@ -2,6 +2,7 @@
 //!
 //! - [`image`]: the versioned state image envelope (magic, format version, feature
 //!   level, sections with ids and lengths, an integrity digest). `no_std`.
+//! - [`blob`]: migration blobs sealed with a migration key (AES-256-GCM).
 //! - [`dir`] (feature `std`): a directory store that replaces its file atomically.
 //! - [`vmgs`]: the VMGS v3 guest-state container (format core `no_std`; the host file
 //!   backend, raw or fixed VHD1, behind `std`).
@@ -21,6 +22,7 @@
 
 extern crate alloc;
 
+pub mod blob;
 #[cfg(feature = "std")]
 pub mod dir;
 pub mod image;

@@ -4,6 +4,8 @@
 
 use std::path::PathBuf;
 
+use crate::storage::KeySource;
+
 pub const HELP: &str = "\
 Usage: vtpm [socket OPTIONS | mssim OPTIONS | vmgs SUBCOMMAND | --help | --version]
 
@@ -13,7 +15,15 @@ started (run tpm2_startup -c first).
 
 vtpm socket: a drop-in replacement for `swtpm socket`
   --tpm2                          accepted; TPM 2.0 is the only mode
-  --tpmstate dir=DIR[,mode=0600]  state directory (or $TPM_PATH); backend-uri=dir://DIR
+  --tpmstate dir=DIR[,mode=0600]  state directory (or $TPM_PATH): the VMGS file
+                                  DIR/tpm-state.vmgs; backend-uri=dir://DIR, or
+                                  backend-uri=file://PATH for one VMGS file
+  --key file=F[,format=binary|hex] | fd=N[,format=..] | pwdfile=F | pwdfd=N
+                                  encrypt the state (AES-256-GCM; a passphrase is
+                                  stretched with Argon2id, parameters in FILE.kdf);
+                                  without it the state is stored in the clear
+  --migration-key file=F[,format=binary|hex] | fd=N
+                                  encrypt state blobs exported by GET_STATEBLOB
   --server type=tcp,port=P[,bindaddr=A][,disconnect] | type=unixio,path=S[,mode=0600]
   -p, --port P                    same as --server type=tcp,port=P
   --ctrl type=tcp,port=P[,bindaddr=A] | type=unixio,path=S[,mode=0600]
@@ -35,7 +45,8 @@ vtpm socket: a drop-in replacement for `swtpm socket`
 vtpm mssim: the Microsoft TPM simulator protocol (tpm2-tss TCTI mssim, IBM TSS)
   --port P                        command port P (default 2321), platform port P+1
   --bindaddr A                    default 127.0.0.1
-  --tpmstate dir=DIR              default as without arguments
+  --tpmstate dir=DIR              default as without arguments (or backend-uri=...)
+  --key ...                       as for vtpm socket
   --pid, --log, --record, -d      as for vtpm socket
 
 vtpm vmgs: VMGS guest-state files (create, info, read, write, rekey, verify);
@@ -112,6 +123,12 @@ impl Default for LogConfig {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Common {
     pub state_dir: Option<PathBuf>,
+    /// `--tpmstate backend-uri=file://PATH`: one VMGS file.
+    pub state_file: Option<PathBuf>,
+    /// `--key`: encrypts the state file.
+    pub key: Option<KeySource>,
+    /// `--migration-key`: encrypts exported state blobs.
+    pub migration_key: Option<KeySource>,
     pub pid: Option<PidTarget>,
     pub log: LogConfig,
     pub daemon: bool,
@@ -212,9 +229,18 @@ fn parse_socket(args: &[String]) -> Result<SocketConfig, CliError> {
             "-d" | "--daemon" => cfg.common.daemon = true,
             "-t" | "--terminate" => cfg.terminate = true,
             "-h" | "--help" => return err("--help is an option of vtpm itself: vtpm --help"),
-            "--tpmstate" => {
-                cfg.common.state_dir =
-                    Some(parse_tpmstate(it.value(name, inline)?, &mut cfg.common)?)
+            "--tpmstate" => parse_tpmstate(it.value(name, inline)?, &mut cfg.common)?,
+            "--key" => cfg.common.key = Some(parse_key(name, it.value(name, inline)?)?),
+            "--migration-key" => {
+                cfg.common.migration_key = Some(parse_key(name, it.value(name, inline)?)?);
+                if cfg
+                    .common
+                    .migration_key
+                    .as_ref()
+                    .is_some_and(KeySource::is_password)
+                {
+                    return err("--migration-key: give a key (file=F or fd=N), not a passphrase");
+                }
             }
             "--server" => parse_server(it.value(name, inline)?, &mut cfg)?,
             "-p" | "--port" => {
@@ -259,10 +285,8 @@ fn parse_mssim(args: &[String]) -> Result<MssimConfig, CliError> {
             "-d" | "--daemon" => cfg.common.daemon = true,
             "-p" | "--port" => cfg.port = parse_port(it.value(name, inline)?)?,
             "--bindaddr" => cfg.bindaddr = it.value(name, inline)?.to_string(),
-            "--tpmstate" => {
-                cfg.common.state_dir =
-                    Some(parse_tpmstate(it.value(name, inline)?, &mut cfg.common)?)
-            }
+            "--tpmstate" => parse_tpmstate(it.value(name, inline)?, &mut cfg.common)?,
+            "--key" => cfg.common.key = Some(parse_key(name, it.value(name, inline)?)?),
             "--pid" => cfg.common.pid = Some(parse_pid(it.value(name, inline)?)?),
             "--log" => cfg.common.log = parse_log(it.value(name, inline)?, &mut cfg.common)?,
             "--record" => cfg.common.record = Some(PathBuf::from(it.value(name, inline)?)),
@@ -304,19 +328,27 @@ fn parse_mode(value: &str) -> Result<u32, CliError> {
     }
 }
 
-fn parse_tpmstate(value: &str, common: &mut Common) -> Result<PathBuf, CliError> {
-    let mut dir = None;
+fn parse_key(option: &str, value: &str) -> Result<KeySource, CliError> {
+    KeySource::parse(option, value).map_err(CliError)
+}
+
+/// `--tpmstate dir=DIR | backend-uri=dir://DIR | backend-uri=file://PATH`.
+fn parse_tpmstate(value: &str, common: &mut Common) -> Result<(), CliError> {
+    let (mut dir, mut file) = (None, None);
     for (key, v) in key_values(value) {
         match key {
             "dir" if !v.is_empty() => dir = Some(PathBuf::from(v)),
-            "backend-uri" => match v.strip_prefix("dir://") {
-                Some(path) if !path.is_empty() => dir = Some(PathBuf::from(path)),
-                _ => {
+            "backend-uri" => {
+                if let Some(path) = v.strip_prefix("dir://").filter(|p| !p.is_empty()) {
+                    dir = Some(PathBuf::from(path));
+                } else if let Some(path) = v.strip_prefix("file://").filter(|p| !p.is_empty()) {
+                    file = Some(PathBuf::from(path));
+                } else {
                     return err(format!(
-                        "--tpmstate: unsupported backend-uri '{v}' (only dir://)"
+                        "--tpmstate: unsupported backend-uri '{v}' (dir://DIR or file://PATH)"
                     ));
                 }
-            },
+            }
             // The state file's mode: vtpm's directory store uses the umask.
             "mode" => {
                 parse_mode(v)?;
@@ -325,7 +357,13 @@ fn parse_tpmstate(value: &str, common: &mut Common) -> Result<PathBuf, CliError>
             _ => ignore_key("--tpmstate", key, common),
         }
     }
-    dir.ok_or_else(|| CliError("--tpmstate needs dir=DIR".into()))
+    match (dir, file) {
+        (Some(d), None) => common.state_dir = Some(d),
+        (None, Some(f)) => common.state_file = Some(f),
+        (Some(_), Some(_)) => return err("--tpmstate: give dir= or backend-uri=, not both"),
+        (None, None) => return err("--tpmstate needs dir=DIR or backend-uri=file://PATH"),
+    }
+    Ok(())
 }
 
 fn parse_server(value: &str, cfg: &mut SocketConfig) -> Result<(), CliError> {

@@ -1,5 +1,6 @@
 //! The host side of the device: entropy from the OS, a monotonic clock, the cancel
-//! flag shared with the transport, and the state image in a directory.
+//! flag shared with the transport, and the state image in a VMGS file
+//! ([`crate::storage`]).
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::os::unix::fs::DirBuilderExt;
@@ -9,7 +10,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use vtpm::PlatformError;
-use vtpm_nvram::dir::DirStore;
+
+use crate::storage::Store;
 
 /// Platform signals a transport raises while the engine runs.
 #[derive(Default)]
@@ -21,19 +23,23 @@ pub struct Signals {
 }
 
 pub struct HostPlatform {
-    store: DirStore,
+    store: Store,
     started: Instant,
     signals: Arc<Signals>,
 }
 
 impl HostPlatform {
-    /// A platform storing its state in `dir` (created if needed).
-    pub fn open(dir: &Path, signals: Arc<Signals>) -> std::io::Result<HostPlatform> {
-        Ok(HostPlatform {
-            store: DirStore::open(dir)?,
+    /// A platform storing its state in an opened store.
+    pub fn new(store: Store, signals: Arc<Signals>) -> HostPlatform {
+        HostPlatform {
+            store,
             started: Instant::now(),
             signals,
-        })
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
     }
 }
 
@@ -59,13 +65,15 @@ impl vtpm::Platform for HostPlatform {
     fn load_state(&mut self) -> Result<Option<Vec<u8>>, PlatformError> {
         self.store
             .load()
-            .map_err(|e| PlatformError(format!("reading {}: {e}", self.store.path().display())))
+            .map_err(|e| PlatformError(format!("reading the state: {e}")))
     }
 
+    /// Durable on return: the VMGS writer flushes the data, flips the header and
+    /// flushes again.
     fn commit_state(&mut self, image: &[u8]) -> Result<(), PlatformError> {
         self.store
             .commit(image)
-            .map_err(|e| PlatformError(format!("writing {}: {e}", self.store.path().display())))
+            .map_err(|e| PlatformError(format!("writing the state: {e}")))
     }
 }
 

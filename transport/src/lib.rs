@@ -18,6 +18,7 @@ pub mod mssim;
 pub mod net;
 pub mod record;
 pub mod server;
+pub mod storage;
 pub mod swtpm;
 pub mod tpm;
 pub mod vmgs;

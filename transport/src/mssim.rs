@@ -151,11 +151,12 @@ pub fn read_command_request(stream: &mut impl Read) -> Result<CommandRequest, Re
 }
 
 pub fn run(cfg: MssimConfig) -> Result<(), String> {
-    let state_dir = match &cfg.common.state_dir {
-        Some(dir) => dir.clone(),
-        None => crate::host::default_state_dir()?,
+    let location = match (&cfg.common.state_file, &cfg.common.state_dir) {
+        (Some(file), _) => crate::storage::StateLocation::File(file.clone()),
+        (None, Some(dir)) => crate::storage::StateLocation::Dir(dir.clone()),
+        (None, None) => crate::storage::StateLocation::Dir(crate::host::default_state_dir()?),
     };
-    let tpm = server::open_tpm(&cfg.common, &state_dir)?;
+    let tpm = server::open_tpm(&cfg.common, &location)?;
     let command_port = Endpoint::Tcp {
         bindaddr: cfg.bindaddr.clone(),
         port: cfg.port,

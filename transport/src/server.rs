@@ -10,16 +10,17 @@ use crate::cli::{Common, Endpoint};
 use crate::daemon::{self, ExitReason, ExitSender};
 use crate::net::{Listener, Stream};
 use crate::record::Recorder;
+use crate::storage::StateLocation;
 use crate::tpm::Tpm;
 use crate::{log, vlog};
 
-/// Sets up the log, reports command-line warnings and opens the TPM in `state_dir`.
-pub fn open_tpm(common: &Common, state_dir: &std::path::Path) -> Result<Arc<Tpm>, String> {
+/// Sets up the log, reports command-line warnings and opens the TPM at `location`.
+pub fn open_tpm(common: &Common, location: &StateLocation) -> Result<Arc<Tpm>, String> {
     log::init(&common.log).map_err(|e| format!("cannot open the log: {e}"))?;
     for warning in &common.warnings {
         log::error(format_args!("warning: {warning}"));
     }
-    let mut tpm = Tpm::open(state_dir)?;
+    let mut tpm = Tpm::open(location, common.key.as_ref(), common.migration_key.as_ref())?;
     if let Some(path) = &common.record {
         let recorder = Recorder::open(path)
             .map_err(|e| format!("cannot open the record file {}: {e}", path.display()))?;

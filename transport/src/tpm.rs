@@ -1,7 +1,6 @@
 //! The device shared by all connections of a server, and the steps every transport
 //! needs: open the state, power on, the optional automatic TPM2_Startup.
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -9,39 +8,67 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use vtpm::Device;
 
 use crate::cli::StartupType;
-use crate::host::{self, HostPlatform, Signals};
+use crate::host::{HostPlatform, Signals};
 use crate::record::Recorder;
+use crate::storage::{KeySource, StateLocation, Store};
 use crate::vlog;
+use vtpm_nvram::vmgs::Key;
+use zeroize::Zeroizing;
 
 pub type HostDevice = Device<HostPlatform>;
 
 pub struct Tpm {
     device: Mutex<HostDevice>,
     signals: Arc<Signals>,
-    state_dir: PathBuf,
+    state_path: PathBuf,
     /// `--record`: where client commands and their responses are appended.
     recorder: Option<Recorder>,
-    /// Held (locked) for the life of the server.
-    _lock: File,
+    /// `--migration-key`: exported state blobs are sealed with it.
+    migration_key: Option<Zeroizing<Key>>,
+    /// The state file is encrypted (`--key`).
+    encrypted: bool,
 }
 
 impl Tpm {
-    /// Opens (or manufactures) the TPM stored in `dir`. A state that cannot be read
-    /// is an error and is left untouched.
-    pub fn open(dir: &Path) -> Result<Tpm, String> {
-        let lock = host::lock_state_dir(dir)?;
+    /// Opens (or manufactures) the TPM stored at `location`, encrypted with `key`.
+    /// A state that cannot be read is an error and is left untouched.
+    pub fn open(
+        location: &StateLocation,
+        key: Option<&KeySource>,
+        migration_key: Option<&KeySource>,
+    ) -> Result<Tpm, String> {
+        let migration_key = migration_key
+            .map(|m| m.raw_key().map_err(|e| format!("--migration-key: {e}")))
+            .transpose()?;
+        let store = Store::open(location, key)?;
+        let state_path = store.path().to_path_buf();
+        let encrypted = store.encrypted();
+        if !encrypted {
+            crate::log::error(format_args!(
+                "warning: no --key given: the TPM state in {} is stored in the clear (unencrypted)",
+                state_path.display()
+            ));
+        }
         let signals = Arc::new(Signals::default());
-        let platform = HostPlatform::open(dir, signals.clone())
-            .map_err(|e| format!("cannot open state directory {}: {e}", dir.display()))?;
+        let platform = HostPlatform::new(store, signals.clone());
         let device = Device::open(platform)
-            .map_err(|e| format!("cannot use the TPM state in {}: {e}", dir.display()))?;
+            .map_err(|e| format!("cannot use the TPM state in {}: {e}", state_path.display()))?;
         Ok(Tpm {
             device: Mutex::new(device),
             signals,
-            state_dir: dir.to_path_buf(),
+            state_path,
             recorder: None,
-            _lock: lock,
+            migration_key,
+            encrypted,
         })
+    }
+
+    pub fn migration_key(&self) -> Option<&Key> {
+        self.migration_key.as_deref()
+    }
+
+    pub fn encrypted(&self) -> bool {
+        self.encrypted
     }
 
     /// Records every client command executed from now on (`--record`).
@@ -49,8 +76,9 @@ impl Tpm {
         self.recorder = Some(recorder);
     }
 
-    pub fn state_dir(&self) -> &Path {
-        &self.state_dir
+    /// The VMGS file holding the state.
+    pub fn state_path(&self) -> &Path {
+        &self.state_path
     }
 
     /// The device, for one request. A connection thread that panicked while holding

@@ -188,7 +188,98 @@ impl<P: Platform> Device<P> {
 
     /// Stores the volatile state so that the next power-on resumes it.
     pub fn store_volatile(&mut self) -> Result<(), DeviceError> {
-        self.volatile = Some(self.engine.save_volatile());
+        self.volatile = Some(self.engine.save_volatile().to_vec());
+        self.commit()
+    }
+
+    /// One part of the TPM's state as a self-contained state image (the envelope of
+    /// [`vtpm_nvram::image`] holding just that part), for migration (swtpm's
+    /// GET_STATEBLOB). Asking for the volatile part of a running TPM stores it
+    /// first, as swtpm does.
+    pub fn export_blob(&mut self, kind: BlobKind) -> Result<Vec<u8>, DeviceError> {
+        let state = self.engine.save_state(&self.platform);
+        let mut image = Image::new();
+        match kind {
+            BlobKind::Permanent => image.set_section(section::PERMANENT, state.permanent),
+            BlobKind::Savestate => {
+                // Everything a resume needs: Shutdown(STATE)'s data and the volatile
+                // state of a suspended TPM (STORE_VOLATILE), if there is one.
+                if let Some(saved) = state.saved {
+                    image.set_section(section::SAVED, saved);
+                }
+                if let Some(v) = &self.volatile {
+                    image.set_section(section::VOLATILE, v.clone());
+                }
+            }
+            BlobKind::Volatile => {
+                let v = if self.powered {
+                    Some(self.engine.save_volatile().to_vec())
+                } else {
+                    self.volatile.clone()
+                };
+                // As swtpm: the stored volatile state is gone once it was read out.
+                if self.volatile.take().is_some() {
+                    self.commit()?;
+                }
+                if let Some(v) = v {
+                    image.set_section(section::VOLATILE, v);
+                }
+            }
+        }
+        Ok(image.encode())
+    }
+
+    /// Loads one part of a TPM's state made by [`Device::export_blob`] (swtpm's
+    /// SET_STATEBLOB); the TPM must be powered off. The permanent part replaces the
+    /// TPM (its saved and volatile state go with it: they belonged to the old one),
+    /// so it comes first; the savestate and volatile parts are taken up at the next
+    /// Startup(STATE) and power-on. An unusable blob is refused and nothing changes.
+    pub fn import_blob(&mut self, kind: BlobKind, blob: &[u8]) -> Result<(), DeviceError> {
+        if self.powered {
+            return Err(DeviceError::NotAllowed);
+        }
+        let image = Image::decode(blob).map_err(DeviceError::Image)?;
+        check_feature_level(&image)?;
+        match kind {
+            BlobKind::Permanent => {
+                let permanent = image
+                    .section(section::PERMANENT)
+                    .ok_or(DeviceError::Image(ImageError::Malformed))?;
+                self.engine = Engine::from_state(&StateImage {
+                    permanent: permanent.to_vec(),
+                    saved: None,
+                })
+                .map_err(DeviceError::State)?;
+                self.volatile = None;
+            }
+            BlobKind::Savestate => {
+                let volatile = image.section(section::VOLATILE).map(<[u8]>::to_vec);
+                if let Some(v) = &volatile {
+                    Engine::manufacture()
+                        .restore_volatile(v)
+                        .map_err(DeviceError::State)?;
+                }
+                let state = self.engine.save_state(&self.platform);
+                self.engine = Engine::from_state(&StateImage {
+                    permanent: state.permanent,
+                    saved: image.section(section::SAVED).map(<[u8]>::to_vec),
+                })
+                .map_err(DeviceError::State)?;
+                if volatile.is_some() {
+                    self.volatile = volatile;
+                }
+            }
+            BlobKind::Volatile => {
+                let volatile = image.section(section::VOLATILE).map(<[u8]>::to_vec);
+                if let Some(v) = &volatile {
+                    // Checked now, not at the next power-on.
+                    Engine::manufacture()
+                        .restore_volatile(v)
+                        .map_err(DeviceError::State)?;
+                }
+                self.volatile = volatile;
+            }
+        }
         self.commit()
     }
 
@@ -232,9 +323,31 @@ impl<P: Platform> Device<P> {
     }
 }
 
+/// The parts of a TPM's state that migrate separately (swtpm's blob types).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BlobKind {
+    /// Seeds, hierarchies, NV indices, persistent objects, clock, counters.
+    Permanent,
+    /// Loaded objects, sessions, PCRs of a suspended TPM.
+    Volatile,
+    /// What Shutdown(STATE) saved for the next Startup(STATE).
+    Savestate,
+}
+
+/// Refuses an image made with a newer profile than this engine implements.
+fn check_feature_level(image: &Image) -> Result<(), DeviceError> {
+    if image.feature_level > vtpm_nvram::image::FEATURE_LEVEL {
+        return Err(DeviceError::Image(ImageError::UnsupportedFeatureLevel(
+            image.feature_level,
+        )));
+    }
+    Ok(())
+}
+
 /// An engine and its stored volatile state from a state image.
 fn decode_image(bytes: &[u8]) -> Result<(Engine, Option<Vec<u8>>), DeviceError> {
     let image = Image::decode(bytes).map_err(DeviceError::Image)?;
+    check_feature_level(&image)?;
     let state = StateImage {
         permanent: image
             .section(section::PERMANENT)

@@ -46,6 +46,7 @@ pub fn startup(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
         engine.apply_snapshot(&saved);
         engine.perm.restart_count = engine.perm.restart_count.wrapping_add(1);
         engine.gc = saved.clear.clone().unwrap_or_default();
+        engine.saved_sessions = saved.saved_sessions.clone();
         // phEnable is SET by every Startup (Part 1, 14.x).
         engine.gc.ph_enable = true;
         restore_or_reset_null(engine, ctx.platform, saved.reset.clone())?;
@@ -170,6 +171,7 @@ pub fn shutdown(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
             engine.snapshot_pcrs(|n| PCR_ATTRIBUTES.get(n).is_some_and(|a| a.state_save));
         saved.clear = Some(engine.gc.clone());
         saved.reset = Some(engine.gr.clone());
+        saved.saved_sessions = engine.saved_sessions.clone();
         engine.saved = Some(saved);
         engine.perm.orderly = Orderly::State;
     } else {

@@ -260,6 +260,14 @@ pub struct Vmgs<D: VmgsDisk> {
     meta_key: Option<Zeroizing<Key>>,
     /// Datastore keys known for each key slot (the one that unlocked it, added ones).
     known: [Option<Zeroizing<Key>>; 2],
+    /// Zero what a commit leaves unreferenced (see [`Vmgs::set_scrub`]).
+    scrub: bool,
+    /// The next scrub covers every unreferenced block (the file may hold stale
+    /// copies from before scrubbing was on).
+    full_scrub: bool,
+    /// The commit-in-progress record found at open (a scrubbing commit was
+    /// interrupted): the blocks it may have left set.
+    pending: Option<Pending>,
 }
 
 fn check_disk(len: u64) -> Result<u64, VmgsError> {
@@ -344,9 +352,14 @@ impl<D: VmgsDisk> Vmgs<D> {
                 }
             }
         };
-        // Nothing else lives in the header area: any other byte set is damage.
+        // Nothing else lives in the header area (but the record of a scrubbing commit
+        // in progress, checked on its own): any other byte set is damage.
+        let pending_range = PENDING_AT..PENDING_AT + PENDING_LEN;
+        let pending = Pending::decode(area.get(pending_range.clone()).unwrap_or_default())?;
         for (i, &b) in area.iter().enumerate() {
-            let in_header = i < HEADER_SIZE || (sector..sector + HEADER_SIZE).contains(&i);
+            let in_header = i < HEADER_SIZE
+                || (sector..sector + HEADER_SIZE).contains(&i)
+                || pending_range.contains(&i);
             if b != 0 && !in_header {
                 return Err(VmgsError::Corrupt(format!(
                     "non-zero byte in the header area at offset {i}"
@@ -377,6 +390,9 @@ impl<D: VmgsDisk> Vmgs<D> {
             ext: None,
             meta_key: None,
             known: [None, None],
+            scrub: false,
+            full_scrub: false,
+            pending,
         };
         if !vmgs.encrypted() {
             vmgs.ext = Some(match vmgs.entry(EXTENDED_TABLE_ID).copied() {
@@ -414,6 +430,9 @@ impl<D: VmgsDisk> Vmgs<D> {
             ext: Some(default_ext()),
             meta_key: None,
             known: [key.map(|k| Zeroizing::new(*k)), None],
+            scrub: false,
+            full_scrub: false,
+            pending: None,
         };
         vmgs.commit(&[], false, rng)?;
         Ok(vmgs)
@@ -748,10 +767,14 @@ impl<D: VmgsDisk> Vmgs<D> {
                 }
             }
         }
-        let all = writes
+        let all: Vec<(u32, &[u8])> = writes
             .iter()
             .map(|(id, d)| (*id, *d))
-            .chain(rewritten.iter().map(|(id, d)| (*id, d.as_slice())));
+            .chain(rewritten.iter().map(|(id, d)| (*id, d.as_slice())))
+            .collect();
+        if self.scrub {
+            self.record_pending(&all)?;
+        }
         for (id, data) in all {
             let blocks = blocks_for(data.len() as u64);
             let offset = alloc.take(blocks)?;
@@ -845,6 +868,8 @@ impl<D: VmgsDisk> Vmgs<D> {
         let at = if target == 0 { 0 } else { self.sector };
         self.disk.write_at(at, &sector)?;
         self.disk.flush()?;
+        let old_files = self.files;
+        let old_at = if target == 0 { self.sector } else { 0 };
 
         if let Some(s) = self.slots.get_mut(target) {
             *s = Slot::Valid(header);
@@ -856,6 +881,138 @@ impl<D: VmgsDisk> Vmgs<D> {
         if encrypted {
             self.meta_key = meta;
             // Slots nobody knows the key of were not re-wrapped: they are gone.
+        }
+        if self.scrub {
+            self.scrub_after_commit(&old_files, old_at)?;
+        } else if self.pending.take().is_some() {
+            // A writer that does not scrub (e.g. `vtpm vmgs write`) after an interrupted
+            // scrubbing commit: the record no longer describes what is set, drop it (the
+            // next scrubbing commit scrubs everything, the previous header being present).
+            self.disk.write_at(PENDING_AT as u64, &[0u8; PENDING_LEN])?;
+            self.disk.flush()?;
+        }
+        Ok(())
+    }
+
+    /// With scrubbing on, every commit zeroes the blocks only the previous header
+    /// referenced, then that header: afterwards every byte the active header does not
+    /// reference is zero, so [`Vmgs::check_unallocated`] can treat any other byte as
+    /// tampering. A crash in between leaves the previous header in place, and the check
+    /// then accepts leftovers (it cannot tell them from tampering, but they are never read).
+    pub fn set_scrub(&mut self, on: bool) {
+        self.scrub = on;
+        self.full_scrub = on && self.slots.get(1 - self.active) != Some(&Slot::Empty);
+    }
+
+    /// Before a scrubbing commit writes anything: records the blocks it will write
+    /// (the allocator is deterministic) and those it will zero afterwards, so that an
+    /// interruption is told apart from tampering at the next open.
+    fn record_pending(&mut self, all: &[(u32, &[u8])]) -> Result<(), VmgsError> {
+        let mut plan = Allocator::new(&self.files, self.capacity_blocks);
+        let mut extents: Vec<(u64, u64)> = self
+            .files
+            .iter()
+            .filter(|e| e.allocated())
+            .map(|e| (u64::from(e.offset), e.end_block()))
+            .collect();
+        for (_, data) in all {
+            let blocks = blocks_for(data.len() as u64);
+            let at = u64::from(plan.take(blocks)?);
+            extents.push((at, at + blocks));
+        }
+        for _ in 0..2 {
+            let at = u64::from(plan.take(1)?);
+            extents.push((at, at + 1));
+        }
+        let extents = merge_extents(extents);
+        let record = if self.full_scrub || extents.len() > PENDING_MAX {
+            Pending::All
+        } else {
+            Pending::Extents(extents)
+        };
+        self.disk.write_at(PENDING_AT as u64, &record.encode())?;
+        self.disk.flush()
+    }
+
+    fn scrub_after_commit(
+        &mut self,
+        old_files: &[FileEntry; FILE_COUNT],
+        old_header_at: u64,
+    ) -> Result<(), VmgsError> {
+        let live = self.live_blocks();
+        let zero = vec![0u8; BLOCK];
+        if self.full_scrub {
+            let mut buf = vec![0u8; BLOCK];
+            for b in u64::from(FIRST_DATA_BLOCK)..self.capacity_blocks {
+                if !live.contains(&b) {
+                    self.disk.read_at(b * BLOCK_U64, &mut buf)?;
+                    if buf.iter().any(|&x| x != 0) {
+                        self.disk.write_at(b * BLOCK_U64, &zero)?;
+                    }
+                }
+            }
+            self.full_scrub = false;
+        }
+        for e in old_files.iter().filter(|e| e.allocated()) {
+            for b in u64::from(e.offset)..u64::from(e.offset) + u64::from(e.allocation_size) {
+                if b >= FIRST_DATA_BLOCK.into() && b < self.capacity_blocks && !live.contains(&b) {
+                    self.disk.write_at(b * BLOCK_U64, &zero)?;
+                }
+            }
+        }
+        self.disk.flush()?;
+        let sector = vec![0u8; self.sector as usize];
+        self.disk.write_at(old_header_at, &sector)?;
+        self.disk.flush()?;
+        if let Some(s) = self.slots.get_mut(1 - self.active) {
+            *s = Slot::Empty;
+        }
+        // The commit is complete: nothing unreferenced is left set.
+        self.disk.write_at(PENDING_AT as u64, &[0u8; PENDING_LEN])?;
+        self.disk.flush()?;
+        self.pending = None;
+        Ok(())
+    }
+
+    /// Blocks referenced by the active header (file table, extended table, files).
+    fn live_blocks(&self) -> alloc::collections::BTreeSet<u64> {
+        self.files
+            .iter()
+            .filter(|e| e.allocated())
+            .flat_map(|e| u64::from(e.offset)..u64::from(e.offset) + u64::from(e.allocation_size))
+            .collect()
+    }
+
+    /// Checks that no byte outside what the active header references is set (nor the
+    /// padding after a file's data in its last block): for a file kept with
+    /// [`Vmgs::set_scrub`], any such byte is damage or tampering. Skipped while the
+    /// previous header is still present (a commit's scrub was interrupted, or the
+    /// file was written without scrubbing). Reads only.
+    pub fn check_unallocated(&mut self) -> Result<(), VmgsError> {
+        if self.slots.get(1 - self.active) != Some(&Slot::Empty) && self.pending.is_none() {
+            return Ok(());
+        }
+        let live = self.live_blocks();
+        let mut buf = vec![0u8; BLOCK];
+        for b in u64::from(FIRST_DATA_BLOCK)..self.capacity_blocks {
+            if live.contains(&b) || self.pending.as_ref().is_some_and(|p| p.covers(b)) {
+                continue;
+            }
+            self.disk.read_at(b * BLOCK_U64, &mut buf)?;
+            if buf.iter().any(|&x| x != 0) {
+                return Err(VmgsError::Corrupt(format!("data in unallocated block {b}")));
+            }
+        }
+        for (id, e) in self.files.iter().enumerate().filter(|(_, e)| e.allocated()) {
+            let end = (u64::from(e.offset) + u64::from(e.allocation_size)) * BLOCK_U64;
+            let data_end = u64::from(e.offset) * BLOCK_U64 + e.valid_data_size;
+            if data_end < end {
+                let mut pad = vec![0u8; usize::try_from(end - data_end).unwrap_or(0)];
+                self.disk.read_at(data_end, &mut pad)?;
+                if pad.iter().any(|&x| x != 0) {
+                    return Err(VmgsError::Corrupt(format!("file {id}: data after its end")));
+                }
+            }
         }
         Ok(())
     }
@@ -959,6 +1116,104 @@ fn validate_files(
 
 /// Best-fit allocation over the gaps between referenced extents (the current copies
 /// stay untouched) and those taken in this update.
+/// Where a scrubbing store records the commit in progress (see [`Vmgs::set_scrub`]):
+/// one 512-byte sector in block 0 outside both header slots.
+const PENDING_AT: usize = 2048;
+const PENDING_LEN: usize = 512;
+const PENDING_MAGIC: &[u8; 8] = b"VTPMPEND";
+/// Extent count meaning "any block": a full scrub is in progress.
+const PENDING_ALL: u32 = u32::MAX;
+const PENDING_MAX: usize = (PENDING_LEN - 8 - 4 - 4) / 8;
+
+/// Blocks an interrupted commit may have left set outside the active data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Pending {
+    All,
+    Extents(Vec<(u64, u64)>),
+}
+
+impl Pending {
+    fn covers(&self, block: u64) -> bool {
+        match self {
+            Pending::All => true,
+            Pending::Extents(v) => v.iter().any(|(s, e)| (*s..*e).contains(&block)),
+        }
+    }
+
+    fn encode(&self) -> Vec<u8> {
+        let mut v = PENDING_MAGIC.to_vec();
+        match self {
+            Pending::All => v.extend_from_slice(&PENDING_ALL.to_be_bytes()),
+            Pending::Extents(x) => {
+                v.extend_from_slice(&(x.len() as u32).to_be_bytes());
+                for (s, e) in x {
+                    v.extend_from_slice(&(*s as u32).to_be_bytes());
+                    v.extend_from_slice(&((*e - *s) as u32).to_be_bytes());
+                }
+            }
+        }
+        let crc = crc32(&v);
+        v.extend_from_slice(&crc.to_be_bytes());
+        v.resize(PENDING_LEN, 0);
+        v
+    }
+
+    /// `None`: no commit in progress (all zero); `Err`: damaged.
+    fn decode(b: &[u8]) -> Result<Option<Pending>, VmgsError> {
+        if b.iter().all(|&x| x == 0) {
+            return Ok(None);
+        }
+        let bad =
+            || VmgsError::Corrupt("damaged commit-in-progress record in the header area".into());
+        if b.get(..8) != Some(&PENDING_MAGIC[..]) {
+            return Err(bad());
+        }
+        let word = |off: usize| -> Result<u32, VmgsError> {
+            Ok(u32::from_be_bytes(
+                b.get(off..off + 4)
+                    .ok_or_else(bad)?
+                    .try_into()
+                    .map_err(|_| bad())?,
+            ))
+        };
+        let count = word(8)?;
+        let (pending, body_end) = if count == PENDING_ALL {
+            (Pending::All, 12)
+        } else {
+            let n = count as usize;
+            if n > PENDING_MAX {
+                return Err(bad());
+            }
+            let mut x = Vec::with_capacity(n);
+            for i in 0..n {
+                let start = u64::from(word(12 + 8 * i)?);
+                x.push((start, start + u64::from(word(16 + 8 * i)?)));
+            }
+            (Pending::Extents(x), 12 + 8 * n)
+        };
+        let body = b.get(..body_end).ok_or_else(bad)?;
+        if word(body_end)? != crc32(body)
+            || b.get(body_end + 4..)
+                .is_some_and(|r| r.iter().any(|&x| x != 0))
+        {
+            return Err(bad());
+        }
+        Ok(Some(pending))
+    }
+}
+
+fn merge_extents(mut v: Vec<(u64, u64)>) -> Vec<(u64, u64)> {
+    v.sort_unstable();
+    let mut out: Vec<(u64, u64)> = Vec::new();
+    for (s, e) in v {
+        match out.last_mut() {
+            Some(last) if s <= last.1 => last.1 = last.1.max(e),
+            _ => out.push((s, e)),
+        }
+    }
+    out
+}
+
 struct Allocator {
     used: Vec<(u64, u64)>,
     capacity: u64,

@@ -30,6 +30,8 @@ pub const HASH_END: u32 = 8;
 pub const CANCEL_TPM_CMD: u32 = 9;
 pub const STORE_VOLATILE: u32 = 10;
 pub const RESET_TPMESTABLISHED: u32 = 11;
+pub const GET_STATEBLOB: u32 = 12;
+pub const SET_STATEBLOB: u32 = 13;
 pub const STOP: u32 = 14;
 pub const GET_CONFIG: u32 = 15;
 pub const SET_DATAFD: u32 = 16;
@@ -54,6 +56,8 @@ const CAP_HASHING: u64 = 1 << 4;
 const CAP_CANCEL_TPM_CMD: u64 = 1 << 5;
 const CAP_STORE_VOLATILE: u64 = 1 << 6;
 const CAP_RESET_TPMESTABLISHED: u64 = 1 << 7;
+const CAP_GET_STATEBLOB: u64 = 1 << 8;
+const CAP_SET_STATEBLOB: u64 = 1 << 9;
 const CAP_STOP: u64 = 1 << 10;
 const CAP_GET_CONFIG: u64 = 1 << 11;
 const CAP_SET_DATAFD: u64 = 1 << 12;
@@ -70,6 +74,20 @@ const REQUEST_DEADLINE: Duration = Duration::from_millis(500);
 /// SET_BUFFERSIZE limits (swtpm's, for a TPM 2.0).
 pub const MIN_BUFFER_SIZE: u32 = 2808;
 pub const MAX_BUFFER_SIZE: u32 = super::data::MAX_COMMAND_SIZE;
+
+/// Blob types of GET/SET_STATEBLOB (swtpm's PTM_BLOB_TYPE_*).
+pub const BLOB_PERMANENT: u32 = 1;
+pub const BLOB_VOLATILE: u32 = 2;
+pub const BLOB_SAVESTATE: u32 = 3;
+/// State flags: the blob is encrypted (with the migration key).
+pub const STATE_FLAG_ENCRYPTED: u32 = 2;
+/// GET_CONFIG flags.
+const CONFIG_FLAG_FILE_KEY: u32 = 1;
+const CONFIG_FLAG_MIGRATION_KEY: u32 = 2;
+/// The largest state blob SET_STATEBLOB accepts.
+pub const MAX_BLOB: u32 = 16 << 20;
+/// How long the rest of a SET_STATEBLOB blob may take between two reads.
+const BLOB_READ_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// GET_INFO flags.
 const INFO_TPM_SPECIFICATION: u64 = 1;
@@ -97,6 +115,16 @@ pub enum Request<'a> {
     CancelTpmCmd,
     StoreVolatile,
     ResetTpmEstablished(u8),
+    GetStateBlob {
+        kind: u32,
+        offset: u32,
+    },
+    /// `first` is the part of the blob that came with the request.
+    SetStateBlob {
+        kind: u32,
+        length: u32,
+        first: &'a [u8],
+    },
     Stop,
     GetConfig,
     SetDataFd,
@@ -120,6 +148,11 @@ pub fn needed_len(buf: &[u8]) -> usize {
     match command {
         INIT => 8,
         SET_LOCALITY | RESET_TPMESTABLISHED => 5,
+        GET_STATEBLOB => 16,
+        SET_STATEBLOB => match be_u32(buf, 12) {
+            Some(length) => 16usize.saturating_add(length as usize),
+            None => 16,
+        },
         HASH_DATA => match be_u32(buf, 4) {
             Some(length) => 8usize.saturating_add(length as usize),
             None => 8,
@@ -139,6 +172,7 @@ pub fn needs_running(command: u32) -> bool {
             | HASH_END
             | CANCEL_TPM_CMD
             | STORE_VOLATILE
+            | GET_STATEBLOB
     )
 }
 
@@ -170,6 +204,25 @@ pub fn parse(buf: &[u8]) -> Result<Request<'_>, u32> {
         CANCEL_TPM_CMD => empty(Request::CancelTpmCmd),
         STORE_VOLATILE => empty(Request::StoreVolatile),
         RESET_TPMESTABLISHED => first_byte().map(Request::ResetTpmEstablished),
+        GET_STATEBLOB => match (be_u32(payload, 4), be_u32(payload, 8)) {
+            (Some(kind), Some(offset)) => Ok(Request::GetStateBlob { kind, offset }),
+            _ => Err(TPM_BAD_PARAMETER),
+        },
+        SET_STATEBLOB => {
+            let (Some(kind), Some(length)) = (be_u32(payload, 4), be_u32(payload, 8)) else {
+                return Err(TPM_BAD_PARAMETER);
+            };
+            let first = payload.get(12..).unwrap_or_default();
+            // More bytes than announced: swtpm's TPM_BAD_PARAMETER.
+            if first.len() > length as usize {
+                return Err(TPM_BAD_PARAMETER);
+            }
+            Ok(Request::SetStateBlob {
+                kind,
+                length,
+                first,
+            })
+        }
         STOP => empty(Request::Stop),
         GET_CONFIG => empty(Request::GetConfig),
         SET_DATAFD => Ok(Request::SetDataFd),
@@ -206,6 +259,8 @@ pub fn capabilities(set_datafd: bool) -> u64 {
         | CAP_CANCEL_TPM_CMD
         | CAP_STORE_VOLATILE
         | CAP_RESET_TPMESTABLISHED
+        | CAP_GET_STATEBLOB
+        | CAP_SET_STATEBLOB
         | CAP_STOP
         | CAP_GET_CONFIG
         | CAP_SET_BUFFERSIZE
@@ -344,6 +399,17 @@ fn respond(
     }
     match parse(buf) {
         Ok(Request::Shutdown) => (shutdown(sw), After::Exit),
+        Ok(Request::GetStateBlob { kind, offset }) => {
+            (get_state_blob(sw, kind, offset), After::Continue)
+        }
+        Ok(Request::SetStateBlob {
+            kind,
+            length,
+            first,
+        }) => (
+            u32s(&[set_state_blob(sw, kind, length, first, stream)]),
+            After::Continue,
+        ),
         Ok(request) => (execute(sw, request, stream, fd), After::Continue),
         Err(code) => (u32s(&[code]), After::Continue),
     }
@@ -379,15 +445,27 @@ fn execute(
             sw.tpm.lock().power_off();
             u32s(&[TPM_SUCCESS])
         }
-        Request::GetConfig => u32s(&[TPM_SUCCESS, 0]),
+        Request::GetConfig => {
+            let mut flags = 0;
+            if sw.tpm.encrypted() {
+                flags |= CONFIG_FLAG_FILE_KEY;
+            }
+            if sw.tpm.migration_key().is_some() {
+                flags |= CONFIG_FLAG_MIGRATION_KEY;
+            }
+            u32s(&[TPM_SUCCESS, flags])
+        }
         Request::SetDataFd => u32s(&[set_datafd(sw, fd)]),
         Request::SetBufferSize(size) => set_buffer_size(sw, size),
         Request::GetInfo { flags, offset } => info_reply(flags, offset),
-        // The state directory's lock is taken at start and held until the process
+        // The state's lock is taken at start and held until the process
         // exits (nothing releases it, unlike swtpm's --migration
         // release-lock-outgoing), so the storage is locked already.
         Request::LockStorage(_retries) => u32s(&[TPM_SUCCESS]),
-        Request::Shutdown | Request::Unknown(_) => u32s(&[TPM_BAD_ORDINAL]),
+        Request::Shutdown
+        | Request::GetStateBlob { .. }
+        | Request::SetStateBlob { .. }
+        | Request::Unknown(_) => u32s(&[TPM_BAD_ORDINAL]),
     }
 }
 
@@ -455,6 +533,98 @@ fn hash_data(sw: &Arc<Swtpm>, length: u32, first: &[u8], stream: &mut Stream) ->
     TPM_SUCCESS
 }
 
+fn blob_kind(kind: u32) -> Option<vtpm::BlobKind> {
+    match kind {
+        BLOB_PERMANENT => Some(vtpm::BlobKind::Permanent),
+        BLOB_VOLATILE => Some(vtpm::BlobKind::Volatile),
+        BLOB_SAVESTATE => Some(vtpm::BlobKind::Savestate),
+        _ => None,
+    }
+}
+
+/// GET_STATEBLOB: result, state flags, total length, length, then the blob from
+/// `offset` (swtpm sends the whole rest at once on a socket). The blob is a vtpm
+/// state image of that part, sealed with the migration key if there is one.
+fn get_state_blob(sw: &Arc<Swtpm>, kind: u32, offset: u32) -> Vec<u8> {
+    let Some(which) = blob_kind(kind) else {
+        return u32s(&[TPM_BAD_PARAMETER, 0, 0, 0]);
+    };
+    let blob = match sw.tpm.lock().export_blob(which) {
+        Ok(b) => b,
+        Err(e) => return u32s(&[device_result(Err(e)), 0, 0, 0]),
+    };
+    let (blob, flags) = match sw.tpm.migration_key() {
+        Some(key) => {
+            let mut rng = |out: &mut [u8]| getrandom::fill(out).is_ok();
+            match vtpm_nvram::blob::seal(key, kind, &blob, &mut rng) {
+                Ok(sealed) => (sealed, STATE_FLAG_ENCRYPTED),
+                Err(e) => {
+                    crate::log::error(format_args!("GET_STATEBLOB: {e}"));
+                    return u32s(&[TPM_FAIL, 0, 0, 0]);
+                }
+            }
+        }
+        None => (blob, 0),
+    };
+    let rest = blob.get(offset as usize..).unwrap_or_default();
+    let len = u32::try_from(rest.len()).unwrap_or(u32::MAX);
+    let mut out = u32s(&[TPM_SUCCESS, flags, len, len]);
+    out.extend_from_slice(rest);
+    out
+}
+
+/// SET_STATEBLOB: only while the TPM is stopped; the blob is the part that came with
+/// the request and the rest read from the stream.
+fn set_state_blob(
+    sw: &Arc<Swtpm>,
+    kind: u32,
+    length: u32,
+    first: &[u8],
+    stream: &mut Stream,
+) -> u32 {
+    if sw.tpm.lock().is_powered() {
+        return TPM_BAD_ORDINAL;
+    }
+    if length > MAX_BLOB {
+        return TPM_BAD_PARAMETER;
+    }
+    let mut blob = zeroize::Zeroizing::new(first.to_vec());
+    let mut chunk = zeroize::Zeroizing::new(vec![0u8; 64 * 1024]);
+    if stream.set_read_timeout(Some(BLOB_READ_TIMEOUT)).is_err() {
+        return TPM_IOERROR;
+    }
+    while blob.len() < length as usize {
+        let want = (length as usize - blob.len()).min(chunk.len());
+        match stream.read(chunk.get_mut(..want).unwrap_or_default()) {
+            Ok(0) => return TPM_BAD_PARAMETER,
+            Ok(n) => blob.extend_from_slice(chunk.get(..n).unwrap_or_default()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return TPM_IOERROR,
+        }
+    }
+    let Some(which) = blob_kind(kind) else {
+        return TPM_BAD_PARAMETER;
+    };
+    let sealed = blob.get(..8) == Some(&vtpm_nvram::blob::MAGIC[..]);
+    let plain = match (sw.tpm.migration_key(), sealed) {
+        (Some(key), _) => match vtpm_nvram::blob::open(key, kind, &blob) {
+            Ok(p) => p,
+            Err(e) => {
+                crate::log::error(format_args!("SET_STATEBLOB: {e}"));
+                return TPM_FAIL;
+            }
+        },
+        (None, true) => {
+            crate::log::error(format_args!(
+                "SET_STATEBLOB: the blob is encrypted with a migration key: start with --migration-key"
+            ));
+            return TPM_FAIL;
+        }
+        (None, false) => blob,
+    };
+    device_result(sw.tpm.lock().import_blob(which, &plain))
+}
+
 /// SET_DATAFD: the passed socket becomes the data channel (QEMU). Only on a Unix
 /// control socket, only without a data listener, and only once.
 fn set_datafd(sw: &Arc<Swtpm>, fd: Option<OwnedFd>) -> u32 {
@@ -519,6 +689,8 @@ fn command_name(command: u32) -> &'static str {
         CANCEL_TPM_CMD => "CANCEL_TPM_CMD",
         STORE_VOLATILE => "STORE_VOLATILE",
         RESET_TPMESTABLISHED => "RESET_TPMESTABLISHED",
+        GET_STATEBLOB => "GET_STATEBLOB",
+        SET_STATEBLOB => "SET_STATEBLOB",
         STOP => "STOP",
         GET_CONFIG => "GET_CONFIG",
         SET_DATAFD => "SET_DATAFD",
@@ -635,8 +807,8 @@ mod tests {
 
     #[test]
     fn capability_bits() {
-        assert_eq!(capabilities(false), 0x1_ecff);
-        assert_eq!(capabilities(true), 0x1_fcff);
+        assert_eq!(capabilities(false), 0x1_efff);
+        assert_eq!(capabilities(true), 0x1_ffff);
     }
 
     #[test]

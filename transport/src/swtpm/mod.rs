@@ -13,6 +13,7 @@ use crate::daemon::{self, ExitSender};
 use crate::host;
 use crate::net::Stream;
 use crate::server;
+use crate::storage::StateLocation;
 use crate::tpm::Tpm;
 
 /// Everything the channels share.
@@ -45,8 +46,8 @@ impl Swtpm {
 
 /// Runs the server until SHUTDOWN or a termination signal.
 pub fn run(cfg: SocketConfig) -> Result<(), String> {
-    let state_dir = state_dir(&cfg)?;
-    let tpm = server::open_tpm(&cfg.common, &state_dir)?;
+    let location = state_location(&cfg)?;
+    let tpm = server::open_tpm(&cfg.common, &location)?;
     let data = cfg
         .server
         .as_ref()
@@ -88,7 +89,7 @@ pub fn run(cfg: SocketConfig) -> Result<(), String> {
         server::spawn_acceptor("control channel", listener, move |s| ctrl::serve(&sw, s))?;
     }
     if cfg.banner {
-        print_banner(&cfg, tpm.state_dir());
+        print_banner(&cfg, tpm.state_path());
     }
     server::wait_for_exit(&tpm, &exits, &files);
     Ok(())
@@ -96,15 +97,18 @@ pub fn run(cfg: SocketConfig) -> Result<(), String> {
 
 /// --tpmstate, else $TPM_PATH (as swtpm), else the default location when started
 /// without arguments.
-fn state_dir(cfg: &SocketConfig) -> Result<PathBuf, String> {
+fn state_location(cfg: &SocketConfig) -> Result<StateLocation, String> {
+    if let Some(file) = &cfg.common.state_file {
+        return Ok(StateLocation::File(file.clone()));
+    }
     if let Some(dir) = &cfg.common.state_dir {
-        return Ok(dir.clone());
+        return Ok(StateLocation::Dir(dir.clone()));
     }
     if let Some(dir) = std::env::var_os("TPM_PATH").filter(|v| !v.is_empty()) {
-        return Ok(PathBuf::from(dir));
+        return Ok(StateLocation::Dir(PathBuf::from(dir)));
     }
     if cfg.banner {
-        return host::default_state_dir();
+        return host::default_state_dir().map(StateLocation::Dir);
     }
     Err("missing --tpmstate dir=DIR (or TPM_PATH)".into())
 }
