@@ -49,9 +49,11 @@ mod ticket;
 mod x509;
 
 pub use engine::{Engine, FailureInfo, StateError};
+pub use families::credential::{credential_blob, credential_from_blob};
 pub use nv::{NvIndex, NvPublic, NvType};
 pub use object::create::primary_public_area;
 pub use object::duplicate::{duplication_blob, duplication_seed, duplication_sensitive};
+pub use object::protect::{private_blob, private_sensitive};
 pub use pipeline::error_response;
 pub use platform::Platform;
 pub use rc::Rc;

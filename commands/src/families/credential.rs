@@ -7,13 +7,14 @@
 //! seedValue, the key's nameAlg and symmetric definition, and the Name of
 //! the object it is bound to.
 
+use alloc::vec::Vec;
 use zeroize::Zeroizing;
 
 use crate::consts::MAX_DIGEST_SIZE;
+use crate::object::alg;
 use crate::object::protect::Protector;
-use crate::object::public::{DECRYPT, RESTRICTED};
+use crate::object::public::{DECRYPT, Public, RESTRICTED};
 use crate::object::share::{secret_decrypt, secret_encrypt};
-use crate::object::{Object, alg};
 use crate::pipeline::Ctx;
 use crate::rc::Rc;
 
@@ -29,17 +30,15 @@ pub const IDENTITY: &[u8] = b"IDENTITY";
 
 /// An asymmetric restricted decryption key: what protects credentials
 /// (and duplicates).
-fn is_asym_storage(key: &Object) -> bool {
-    matches!(key.public.object_type, alg::RSA | alg::ECC)
-        && key.public.has(DECRYPT)
-        && key.public.has(RESTRICTED)
+fn is_asym_storage(key: &Public) -> bool {
+    matches!(key.object_type, alg::RSA | alg::ECC) && key.has(DECRYPT) && key.has(RESTRICTED)
 }
 
 /// The credential protector: the key's nameAlg and symmetric definition
 /// with the shared seed.
-fn protector<'a>(key: &Object, seed: &'a [u8]) -> Result<Protector<'a>, Rc> {
-    let hash = key.public.name_alg.ok_or(Rc::KEY)?;
-    let sym = *key.public.sym().ok_or(Rc::KEY)?;
+fn protector<'a>(key: &Public, seed: &'a [u8]) -> Result<Protector<'a>, Rc> {
+    let hash = key.name_alg.ok_or(Rc::KEY)?;
+    let sym = *key.sym().ok_or(Rc::KEY)?;
     Ok(Protector { hash, seed, sym })
 }
 
@@ -52,7 +51,7 @@ pub fn make_credential(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     let object_name = ctx.params.read_2b(MAX_NAME)?.to_vec();
     ctx.params.finish()?;
     let key = ctx.engine.object_or_err(ctx.handles[0])?.clone();
-    if !is_asym_storage(&key) {
+    if !is_asym_storage(&key.public) {
         return Err(Rc::TYPE.handle(1));
     }
     let name_alg = key.public.name_alg.ok_or(Rc::TYPE.handle(1))?;
@@ -62,7 +61,7 @@ pub fn make_credential(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     let mut rng = ctx.engine.fresh_drbg(ctx.platform)?;
     let (seed, secret) =
         secret_encrypt(&key.public, IDENTITY, &mut rng).map_err(|rc| rc.handle(1))?;
-    let blob = protector(&key, &seed)?.wrap(&object_name, &credential)?;
+    let blob = protector(&key.public, &seed)?.wrap(&object_name, &credential)?;
     ctx.out.tpm2b(&blob);
     ctx.out.tpm2b(&secret);
     Ok(())
@@ -79,7 +78,7 @@ pub fn activate_credential(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     ctx.params.finish()?;
     let name = ctx.engine.object_or_err(ctx.handles[0])?.name.clone();
     let key = ctx.engine.object_or_err(ctx.handles[1])?.clone();
-    if !is_asym_storage(&key) {
+    if !is_asym_storage(&key.public) {
         return Err(Rc::TYPE.handle(2));
     }
     let mut rng = ctx.engine.fresh_drbg(ctx.platform)?;
@@ -90,7 +89,7 @@ pub fn activate_credential(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
             rc.param(2)
         }
     })?;
-    let credential = protector(&key, &seed)?
+    let credential = protector(&key.public, &seed)?
         .unwrap(&name, &blob)
         .map_err(|rc| match rc {
             // The inner TPM2B_DIGEST does not unmarshal.
@@ -99,4 +98,45 @@ pub fn activate_credential(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
         })?;
     ctx.out.tpm2b(&credential);
     Ok(())
+}
+
+/// Known-answer entry point: the TPM2B_ID_OBJECT buffer (without its size)
+/// that TPM2_MakeCredential returns as credentialBlob for `credential` bound
+/// to `object_name`, with the key whose TPMT_PUBLIC is `key_public` and the
+/// "IDENTITY" `seed` it shares with that key.
+pub fn credential_blob(
+    key_public: &[u8],
+    seed: &[u8],
+    object_name: &[u8],
+    credential: &[u8],
+) -> Result<Vec<u8>, Rc> {
+    let key = Public::parse(key_public, false, false)?;
+    if !is_asym_storage(&key) {
+        return Err(Rc::TYPE);
+    }
+    let name_alg = key.name_alg.ok_or(Rc::TYPE)?;
+    if credential.len() > name_alg.digest_size() {
+        return Err(Rc::SIZE);
+    }
+    protector(&key, seed)?.wrap(object_name, credential)
+}
+
+/// Known-answer entry point: the inverse of [`credential_blob`], as
+/// TPM2_ActivateCredential opens credentialBlob once it has the seed.
+/// TPM_RC_INTEGRITY for another Name, key or seed, or a tampered blob;
+/// TPM_RC_SIZE if the credential inside does not unmarshal.
+pub fn credential_from_blob(
+    key_public: &[u8],
+    seed: &[u8],
+    object_name: &[u8],
+    blob: &[u8],
+) -> Result<Vec<u8>, Rc> {
+    let key = Public::parse(key_public, false, false)?;
+    if !is_asym_storage(&key) {
+        return Err(Rc::TYPE);
+    }
+    protector(&key, seed)?
+        .unwrap(object_name, blob)
+        .map(|c| c.to_vec())
+        .map_err(|rc| if rc == Rc::SENSITIVE { Rc::SIZE } else { rc })
 }

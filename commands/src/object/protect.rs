@@ -118,6 +118,59 @@ impl<'a> Protector<'a> {
     }
 }
 
+/// The parent of a known-answer private area: its TPMT_PUBLIC with
+/// `seed` as its seedValue (nothing else of its sensitive part is used).
+fn parent_with_seed(parent_public: &[u8], seed: &[u8]) -> Result<Object, Rc> {
+    let public = crate::object::public::Public::parse(parent_public, false, false)?;
+    let name = public.name();
+    let parent = Object {
+        handle: 0,
+        public,
+        name: name.clone(),
+        qualified_name: name,
+        sensitive: Some(crate::object::Sensitive {
+            seed: crate::secret::Secret::new(seed),
+            ..Default::default()
+        }),
+        hierarchy: crate::consts::RH_NULL,
+    };
+    // As TPM2_Create and TPM2_Load require of the parent.
+    if !parent.is_storage_parent() && !parent.is_derivation_parent() {
+        return Err(Rc::TYPE);
+    }
+    Ok(parent)
+}
+
+/// Known-answer entry point: the TPM2B_PRIVATE buffer (without its size) of
+/// the TPMT_SENSITIVE `sensitive` of the object `name`, under the parent
+/// whose TPMT_PUBLIC is `parent_public` and seedValue `parent_seed`: exactly
+/// what TPM2_Create returns as outPrivate under that parent.
+pub fn private_blob(
+    parent_public: &[u8],
+    parent_seed: &[u8],
+    name: &[u8],
+    sensitive: &[u8],
+) -> Result<Vec<u8>, Rc> {
+    let parent = parent_with_seed(parent_public, parent_seed)?;
+    Protector::of(&parent)?.wrap(name, sensitive)
+}
+
+/// Known-answer entry point: the inverse of [`private_blob`], as TPM2_Load
+/// opens inPrivate (returns the TPMT_SENSITIVE, unparsed).
+/// TPM_RC_INTEGRITY if the blob was not made for this name under this
+/// parent and seed; TPM_RC_SENSITIVE if it decrypts to no TPM2B_SENSITIVE.
+pub fn private_sensitive(
+    parent_public: &[u8],
+    parent_seed: &[u8],
+    name: &[u8],
+    private: &[u8],
+) -> Result<Vec<u8>, Rc> {
+    let parent = parent_with_seed(parent_public, parent_seed)?;
+    Protector::of(&parent)?
+        .unwrap(name, private)
+        .map(|s| s.to_vec())
+}
+
 /// Hash of saved-context protection (CONTEXT_INTEGRITY_HASH_ALG) and cipher size.
 const CONTEXT_HASH: HashAlg = HashAlg::Sha256;
 const CONTEXT_KEY_BITS: u32 = 256;
