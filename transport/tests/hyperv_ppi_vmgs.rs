@@ -302,6 +302,23 @@ fn reference_vector_file_2_is_a_ppi_state() {
 }
 
 #[test]
+fn reference_vector_encrypted_file_2_needs_the_datastore_key() {
+    // enc.vmgs: the same file id 2, AES-256-GCM under key1.bin.
+    let key: [u8; 32] = std::fs::read(vector("key1.bin"))
+        .unwrap()
+        .try_into()
+        .unwrap();
+    let open = || Vmgs::open(VmgsFile::open(&vector("enc.vmgs"), false).unwrap()).unwrap();
+    let mut unlocked = open();
+    unlocked.unlock(&key).unwrap();
+    let mut store = VmgsPpiStore::new(unlocked, os_rng as Rng);
+    let expected: [u8; 28] = core::array::from_fn(|i| i as u8);
+    assert_eq!(store.load().unwrap(), Some(expected));
+    let mut locked = VmgsPpiStore::new(open(), os_rng as Rng);
+    assert!(matches!(locked.load(), Err(PpiStoreError::Backend(_))));
+}
+
+#[test]
 fn file_2_of_the_wrong_length_is_refused_and_left_alone() {
     for len in [27usize, 29, 56] {
         let mut v = mem_vmgs();
