@@ -8,10 +8,15 @@
 //! the response to the page after it and clears START.
 //!
 //! The PPI state (28 bytes, what OpenHCL keeps in VMGS file id 2) lives behind
-//! [`PpiStore`]; [`HyperV::boot`] runs a pending operation at the next boot.
+//! [`PpiStore`] ([`VmgsPpiStore`]: file id 2 of a VMGS handle, the one that can also
+//! hold the vTPM state in file id 3); [`HyperV::boot`] runs a pending operation at
+//! the next boot.
 
+use alloc::string::{String, ToString};
 use alloc::vec;
 use alloc::vec::Vec;
+
+use vtpm_nvram::vmgs::{Vmgs, VmgsDisk, VmgsError, VmgsRng, file_id};
 
 use crate::guest::{
     AccessError, GuestMemory, RC_CANCELED, RC_COMMAND_SIZE, RC_FAILURE, TpmBackend, command_size,
@@ -150,12 +155,44 @@ impl PpiState {
     }
 }
 
+/// Why a [`PpiStore`] could not hand back the stored state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PpiStoreError {
+    /// Something is stored but it is not a PPI state (its length, not 28): refused
+    /// rather than taken for "nothing stored", so a damaged file is not silently
+    /// replaced by a fresh state (which would drop a pending request).
+    BadLength(usize),
+    /// The backing store failed (I/O, a damaged or locked VMGS file).
+    Backend(String),
+}
+
+impl core::fmt::Display for PpiStoreError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            PpiStoreError::BadLength(n) => {
+                write!(f, "stored PPI state is {n} bytes, not {PPI_STATE_LEN}")
+            }
+            PpiStoreError::Backend(e) => write!(f, "PPI store: {e}"),
+        }
+    }
+}
+
 /// Durable storage of the PPI state (VMGS file id 2 in OpenHCL).
 pub trait PpiStore {
-    /// The stored state, or `None` when nothing (usable) is stored.
-    fn load(&mut self) -> Option<[u8; PPI_STATE_LEN]>;
+    /// The stored state; `Ok(None)` only when nothing is stored.
+    fn load(&mut self) -> Result<Option<[u8; PPI_STATE_LEN]>, PpiStoreError>;
     /// Stores the state durably; `false` when that failed.
     fn store(&mut self, state: &[u8; PPI_STATE_LEN]) -> bool;
+}
+
+/// A borrowed store, so an embedder can keep owning it (and the VMGS handle in it).
+impl<S: PpiStore + ?Sized> PpiStore for &mut S {
+    fn load(&mut self) -> Result<Option<[u8; PPI_STATE_LEN]>, PpiStoreError> {
+        (**self).load()
+    }
+    fn store(&mut self, state: &[u8; PPI_STATE_LEN]) -> bool {
+        (**self).store(state)
+    }
 }
 
 /// A PPI store in memory (tests, and VMMs that keep no PPI state).
@@ -166,14 +203,109 @@ pub struct MemPpiStore {
 }
 
 impl PpiStore for MemPpiStore {
-    fn load(&mut self) -> Option<[u8; PPI_STATE_LEN]> {
-        self.bytes
+    fn load(&mut self) -> Result<Option<[u8; PPI_STATE_LEN]>, PpiStoreError> {
+        Ok(self.bytes)
     }
 
     fn store(&mut self, state: &[u8; PPI_STATE_LEN]) -> bool {
         self.bytes = Some(*state);
         self.stores += 1;
         true
+    }
+}
+
+/// The PPI state in file id 2 ([`file_id::TPM_PPI`]) of a VMGS file, as OpenHCL keeps
+/// it. The store owns the VMGS handle: a second handle on the same disk would not see
+/// this one's commits, so the vTPM state (file id 3) is written through
+/// [`VmgsPpiStore::vmgs_mut`] (e.g. `Vmgs::write_vtpm_state`) while the device runs.
+/// `rng` supplies the nonces and keys of an encrypted store's commits.
+pub struct VmgsPpiStore<D: VmgsDisk, R: VmgsRng> {
+    vmgs: Vmgs<D>,
+    rng: R,
+    last_error: Option<VmgsError>,
+}
+
+impl<D: VmgsDisk, R: VmgsRng> VmgsPpiStore<D, R> {
+    /// `vmgs` must be unlocked if it is encrypted (a locked one fails `load`).
+    pub fn new(vmgs: Vmgs<D>, rng: R) -> Self {
+        VmgsPpiStore {
+            vmgs,
+            rng,
+            last_error: None,
+        }
+    }
+
+    pub fn vmgs(&self) -> &Vmgs<D> {
+        &self.vmgs
+    }
+
+    /// The shared handle, for the other files (the vTPM state in file id 3).
+    pub fn vmgs_mut(&mut self) -> &mut Vmgs<D> {
+        &mut self.vmgs
+    }
+
+    /// The handle and the randomness source together (a commit needs both).
+    pub fn parts_mut(&mut self) -> (&mut Vmgs<D>, &mut R) {
+        (&mut self.vmgs, &mut self.rng)
+    }
+
+    pub fn into_parts(self) -> (Vmgs<D>, R) {
+        (self.vmgs, self.rng)
+    }
+
+    /// Why the last [`PpiStore::store`] failed (cleared by a successful one).
+    pub fn last_error(&self) -> Option<&VmgsError> {
+        self.last_error.as_ref()
+    }
+}
+
+impl<D: VmgsDisk, R: VmgsRng> PpiStore for VmgsPpiStore<D, R> {
+    fn load(&mut self) -> Result<Option<[u8; PPI_STATE_LEN]>, PpiStoreError> {
+        if !self.vmgs.has_file(file_id::TPM_PPI) {
+            return Ok(None);
+        }
+        let data = self
+            .vmgs
+            .read_file(file_id::TPM_PPI)
+            .map_err(|e| PpiStoreError::Backend(e.to_string()))?;
+        <[u8; PPI_STATE_LEN]>::try_from(data.as_slice())
+            .map(Some)
+            .map_err(|_| PpiStoreError::BadLength(data.len()))
+    }
+
+    fn store(&mut self, state: &[u8; PPI_STATE_LEN]) -> bool {
+        match self.vmgs.write_file(file_id::TPM_PPI, state, &mut self.rng) {
+            Ok(()) => {
+                self.last_error = None;
+                true
+            }
+            Err(e) => {
+                self.last_error = Some(e);
+                false
+            }
+        }
+    }
+}
+
+/// [`HyperV::new`] could not read the stored PPI state; the parts are handed back so
+/// the embedder can repair or replace the store and try again.
+pub struct PpiLoadError<B, S> {
+    pub error: PpiStoreError,
+    pub tpm: B,
+    pub store: S,
+}
+
+impl<B, S> core::fmt::Debug for PpiLoadError<B, S> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("PpiLoadError")
+            .field("error", &self.error)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<B, S> core::fmt::Display for PpiLoadError<B, S> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        self.error.fmt(f)
     }
 }
 
@@ -213,13 +345,16 @@ pub struct HyperV<B: TpmBackend, S: PpiStore> {
 
 impl<B: TpmBackend, S: PpiStore> HyperV<B, S> {
     /// The device with its control area at `base` (0xFED40000), the PPI state from
-    /// `store` (fresh when none is stored).
-    pub fn new(tpm: B, mut store: S, base: u64) -> Self {
-        let ppi = store
-            .load()
-            .and_then(|b| PpiState::from_bytes(&b))
-            .unwrap_or_default();
-        HyperV {
+    /// `store` (fresh when none is stored). A store that fails, or holds something
+    /// that is not a PPI state, is refused: the device would otherwise overwrite it
+    /// with a fresh state at the first PPI write.
+    pub fn new(tpm: B, mut store: S, base: u64) -> Result<Self, PpiLoadError<B, S>> {
+        let ppi = match store.load() {
+            Ok(Some(b)) => PpiState::from_bytes(&b).unwrap_or_default(),
+            Ok(None) => PpiState::default(),
+            Err(error) => return Err(PpiLoadError { error, tpm, store }),
+        };
+        Ok(HyperV {
             tpm,
             store,
             ppi,
@@ -229,7 +364,7 @@ impl<B: TpmBackend, S: PpiStore> HyperV<B, S> {
             start: 0,
             shared_gpa: None,
             port_command: 0,
-        }
+        })
     }
 
     pub fn tpm(&self) -> &B {
@@ -246,6 +381,16 @@ impl<B: TpmBackend, S: PpiStore> HyperV<B, S> {
 
     pub fn ppi_store(&self) -> &S {
         &self.store
+    }
+
+    /// The store, e.g. to reach the shared VMGS handle of a [`VmgsPpiStore`].
+    pub fn ppi_store_mut(&mut self) -> &mut S {
+        &mut self.store
+    }
+
+    /// The TPM and the store back (a VM that is torn down).
+    pub fn into_parts(self) -> (B, S) {
+        (self.tpm, self.store)
     }
 
     /// A VM reset: the guest maps the shared pages again; the PPI state stays.

@@ -13,7 +13,7 @@ mod devmodel;
 use devmodel::*;
 use vtpm_transport::guest::{AccessError, TpmBackend};
 use vtpm_transport::hyperv::{
-    self, HyperV, MemPpiStore, PpiState, PpiStore, port_cmd, ppi_op, reg,
+    self, HyperV, MemPpiStore, PpiState, PpiStore, PpiStoreError, port_cmd, ppi_op, reg,
 };
 
 const BASE: u64 = hyperv::CONTROL_BASE;
@@ -39,7 +39,7 @@ impl Guest {
 
     fn with(tpm: Recorder, store: MemPpiStore, ports: Ports) -> Guest {
         Guest {
-            dev: HyperV::new(tpm, store, BASE),
+            dev: HyperV::new(tpm, store, BASE).unwrap(),
             ram: Ram::new(PAGES, 2 * hyperv::PAGE_SIZE),
             ports,
         }
@@ -483,19 +483,19 @@ fn ppi_store_trait_is_what_the_device_uses() {
     // A store that refuses writes: the device keeps working from memory.
     struct Refusing(usize);
     impl PpiStore for Refusing {
-        fn load(&mut self) -> Option<[u8; hyperv::PPI_STATE_LEN]> {
+        fn load(&mut self) -> Result<Option<[u8; hyperv::PPI_STATE_LEN]>, PpiStoreError> {
             let s = PpiState {
                 pending_op: ppi_op::CLEAR,
                 ..PpiState::default()
             };
-            Some(s.to_bytes())
+            Ok(Some(s.to_bytes()))
         }
         fn store(&mut self, _: &[u8; hyperv::PPI_STATE_LEN]) -> bool {
             self.0 += 1;
             false
         }
     }
-    let mut dev = HyperV::new(started_tpm(), Refusing(0), BASE);
+    let mut dev = HyperV::new(started_tpm(), Refusing(0), BASE).unwrap();
     assert_eq!(dev.ppi_state().pending_op, ppi_op::CLEAR);
     assert_eq!(dev.boot(), ppi_op::CLEAR);
     assert_eq!(dev.ppi_state().last_op, ppi_op::CLEAR);

@@ -86,8 +86,13 @@ impl TpmBackend for Recorder {
 
 /// A manufactured TPM, powered on and started (Startup(CLEAR) not recorded).
 pub fn started_tpm() -> Recorder {
+    started_tpm_from(None)
+}
+
+/// The TPM stored in `image` (a fresh one when `None`), powered on and started.
+pub fn started_tpm_from(image: Option<Vec<u8>>) -> Recorder {
     let platform = MemPlatform {
-        image: None,
+        image,
         commits: 0,
         cancel: false,
         started: Instant::now(),
