@@ -16,10 +16,16 @@
     clippy::indexing_slicing
 )]
 
-use std::path::PathBuf;
-
 mod common;
 use common::*;
+
+type Side = Work;
+
+/// One TPM and a working directory for its tools' files: tools that succeed are followed
+/// by flushing transient objects, tools that fail by flushing objects and sessions.
+fn side(peer: &Peer) -> Side {
+    Work::new(peer).auto_flush().flush_after_fail(&["-t", "-s"])
+}
 
 const TPM_RC_ATTRIBUTES_H1: u32 = 0x182; // fixedParent object
 const TPM_RC_AUTH_TYPE: u32 = 0x124; // DUP role without a policy session
@@ -28,83 +34,7 @@ const TPM_RC_INTEGRITY_P3: u32 = 0x3DF; // Import: duplicate damaged or not this
 const TPM_RC_VALUE_P4: u32 = 0x4C4; // Import: inSymSeed not for this (RSA) parent
 const TPM_RC_FAILURE: u32 = 0x101; // ... as libtpms reports it
 
-/// The TPM response code in tpm2-tools' stderr (`... ErrorCode (0x000009a2)`).
-fn tpm_rc(stderr: &str) -> Option<u32> {
-    let i = stderr.find("ErrorCode (0x")? + "ErrorCode (0x".len();
-    u32::from_str_radix(stderr.get(i..i + 8)?, 16).ok()
-}
-
-/// One TPM and a working directory for its tools' files.
-struct Side {
-    s: TpmServer,
-    dir: tempfile::TempDir,
-}
-
 impl Side {
-    fn new(peer: &Peer) -> Side {
-        Side {
-            s: started(peer),
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn peer(&self) -> &'static str {
-        self.s.peer.name()
-    }
-
-    fn tools(&self) -> Tools {
-        let mut t = self.s.tools();
-        t.cwd = Some(self.dir.path().to_path_buf());
-        t
-    }
-
-    fn path(&self, file: &str) -> PathBuf {
-        self.dir.path().join(file)
-    }
-
-    fn write(&self, file: &str, data: &[u8]) {
-        std::fs::write(self.path(file), data).unwrap();
-    }
-
-    fn read(&self, file: &str) -> Vec<u8> {
-        std::fs::read(self.path(file)).unwrap()
-    }
-
-    /// Copies a file of this side's directory to `other`'s.
-    fn send(&self, other: &Side, file: &str) {
-        std::fs::copy(self.path(file), other.path(file)).unwrap();
-    }
-
-    /// Runs a tool, asserts success, keeps what it left loaded.
-    fn keep(&self, tool: &str, args: &[&str]) -> String {
-        let out = self.tools().run(tool, args);
-        assert!(out.ok(), "{} {tool} {args:?} failed: {out}", self.peer());
-        out.stdout
-    }
-
-    /// Runs a tool, asserts success, flushes transient objects.
-    fn ok(&self, tool: &str, args: &[&str]) -> String {
-        let out = self.keep(tool, args);
-        self.keep("tpm2_flushcontext", &["-t"]);
-        out
-    }
-
-    /// Runs a tool that must fail with exactly `want`; flushes everything.
-    fn fails(&self, want: u32, tool: &str, args: &[&str]) {
-        let out = self.tools().run(tool, args);
-        self.keep("tpm2_flushcontext", &["-t"]);
-        self.keep("tpm2_flushcontext", &["-s"]);
-        assert!(!out.ok(), "{} {tool} {args:?} succeeded", self.peer());
-        let got = tpm_rc(&out.stderr)
-            .unwrap_or_else(|| panic!("{} {tool}: no TPM code: {out}", self.peer()));
-        assert_eq!(
-            got,
-            want,
-            "{} {tool} {args:?}: got {got:#x}, want {want:#x}",
-            self.peer()
-        );
-    }
-
     /// A storage primary in the owner hierarchy (`alg`: rsa2048 / ecc256).
     fn primary(&self, alg: &str, ctx: &str) {
         self.ok(
@@ -156,8 +86,8 @@ const SECRET: &[u8] = b"secure key release between TPMs";
 /// `src` duplicates a new object under its own primary to `dst`'s storage
 /// primary (`parent_alg`), `dst` imports, loads and uses it.
 fn cross(src: Peer, dst: Peer, parent_alg: &str, inner: Inner, payload: Payload) {
-    let a = Side::new(&src);
-    let b = Side::new(&dst);
+    let a = side(&src);
+    let b = side(&dst);
     let what = format!("{} -> {} ({parent_alg})", a.peer(), b.peer());
     // The destination's storage key, public part only, goes to the source.
     b.primary(parent_alg, "np_primary.ctx");
@@ -390,7 +320,7 @@ fn swtpm_to_vtpm_ecc_parent_tpm_inner_key_signer() {
 /// blob itself, with an inner wrapper and a seed for the parent), then
 /// signing with it, checked by openssl.
 fn import_openssl_key(peer: Peer, parent_alg: &str, key_alg: &str) {
-    let t = Side::new(&peer);
+    let t = side(&peer);
     t.primary(parent_alg, "primary.ctx");
     let genkey: &[&str] = if key_alg == "rsa" {
         &[
@@ -513,7 +443,7 @@ fn setup_refusal(t: &Side, attrs: &str) {
 }
 
 fn duplicate_refused_for_fixed_parent(peer: Peer) {
-    let t = Side::new(&peer);
+    let t = side(&peer);
     setup_refusal(&t, "fixedtpm|fixedparent|userwithauth");
     t.dup_session();
     t.fails(
@@ -537,7 +467,7 @@ fn duplicate_refused_for_fixed_parent(peer: Peer) {
 }
 
 fn duplicate_refused_without_the_policy(peer: Peer) {
-    let t = Side::new(&peer);
+    let t = side(&peer);
     setup_refusal(&t, "userwithauth");
     // A password (the object has userWithAuth and an empty authValue).
     t.fails(
@@ -576,7 +506,7 @@ fn duplicate_refused_without_the_policy(peer: Peer) {
 /// Import refusals, same codes on vtpm and swtpm: a damaged blob, another
 /// object's public area, a seed encrypted to another RSA parent.
 fn import_refusals(peer: Peer) {
-    let t = Side::new(&peer);
+    let t = side(&peer);
     setup_refusal(&t, "userwithauth");
     t.dup_session();
     t.ok(

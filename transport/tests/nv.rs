@@ -10,75 +10,16 @@
     clippy::indexing_slicing
 )]
 
-use std::path::PathBuf;
-
 use sha2::Digest;
 
 mod common;
 use common::*;
 
+type Tpm = Work;
+
 const IDX: &str = "0x1500020";
 
-/// A started server and a working directory for the tools' files.
-struct Tpm {
-    s: TpmServer,
-    dir: tempfile::TempDir,
-}
-
 impl Tpm {
-    fn new(peer: &Peer) -> Tpm {
-        Tpm {
-            s: started(peer),
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn peer(&self) -> &'static str {
-        self.s.peer.name()
-    }
-
-    fn tools(&self) -> Tools {
-        let mut t = self.s.tools();
-        t.cwd = Some(self.dir.path().to_path_buf());
-        t
-    }
-
-    fn path(&self, file: &str) -> PathBuf {
-        self.dir.path().join(file)
-    }
-
-    fn read(&self, file: &str) -> Vec<u8> {
-        std::fs::read(self.path(file)).unwrap()
-    }
-
-    fn write(&self, file: &str, data: &[u8]) {
-        std::fs::write(self.path(file), data).unwrap();
-    }
-
-    fn ok(&self, tool: &str, args: &[&str]) -> String {
-        let out = self.tools().run(tool, args);
-        assert!(out.ok(), "{} {tool} {args:?} failed: {out}", self.peer());
-        out.stdout
-    }
-
-    /// The tool fails with exactly the TPM response code `want`.
-    fn fails(&self, want: u32, tool: &str, args: &[&str]) {
-        let out = self.tools().run(tool, args);
-        assert!(
-            !out.ok(),
-            "{} {tool} {args:?} unexpectedly succeeded",
-            self.peer()
-        );
-        let got = tpm_rc(&out.stderr)
-            .unwrap_or_else(|| panic!("{} {tool} {args:?}: no TPM code: {out}", self.peer()));
-        assert_eq!(
-            got,
-            want,
-            "{} {tool} {args:?}: got {got:#x}, want {want:#x}",
-            self.peer()
-        );
-    }
-
     /// tpm2_nvread of `size` octets into a file, returned.
     fn nvread(&self, index: &str, auth: &[&str], size: usize) -> Vec<u8> {
         let size = size.to_string();
@@ -87,27 +28,6 @@ impl Tpm {
         self.ok("tpm2_nvread", &args);
         self.read("out.bin")
     }
-}
-
-/// The TPM response code in a tpm2-tools error message.
-fn tpm_rc(stderr: &str) -> Option<u32> {
-    let i = stderr.find("ErrorCode (0x")? + "ErrorCode (0x".len();
-    u32::from_str_radix(stderr.get(i..i + 8)?, 16).ok()
-}
-
-fn sha256(parts: &[&[u8]]) -> Vec<u8> {
-    let mut h = sha2::Sha256::new();
-    for p in parts {
-        h.update(p);
-    }
-    h.finalize().to_vec()
-}
-
-/// Deterministic test data.
-fn pattern(n: usize, seed: u8) -> Vec<u8> {
-    (0..n)
-        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
-        .collect()
 }
 
 fn index_types(peer: Peer) {
@@ -634,12 +554,6 @@ both!(
 const RH_OWNER: u32 = 0x4000_0001;
 const RH_PLATFORM: u32 = 0x4000_000C;
 const RS_PW: u32 = 0x4000_0009;
-
-fn b2(data: &[u8]) -> Vec<u8> {
-    let mut v = (data.len() as u16).to_be_bytes().to_vec();
-    v.extend_from_slice(data);
-    v
-}
 
 /// A command with `handles`, one password session with `password`, then `params`.
 fn pw_cmd(cc: u32, handles: &[u32], password: &[u8], params: &[u8]) -> Vec<u8> {

@@ -52,12 +52,7 @@ mod tpl {
     /// A storage parent: BASE | restricted | decrypt (0x30072).
     pub const STORAGE: u32 = BASE | RESTRICTED | DECRYPT;
 
-    /// TPM2B: u16 size, bytes.
-    pub fn b2(data: &[u8]) -> Vec<u8> {
-        let mut v = (data.len() as u16).to_be_bytes().to_vec();
-        v.extend_from_slice(data);
-        v
-    }
+    pub use super::common::b2;
 
     fn u16s(list: &[u16]) -> Vec<u8> {
         list.iter().flat_map(|x| x.to_be_bytes()).collect()

@@ -11,10 +11,15 @@
     clippy::indexing_slicing
 )]
 
-use std::path::PathBuf;
-
 mod common;
 use common::*;
+
+type Tpm = Work;
+
+/// A started server; `flush` flushes transient objects and sessions.
+fn tpm(peer: &Peer) -> Tpm {
+    Work::new(peer).flushes(&["-t", "-s"])
+}
 
 const TPM_RC_POLICY: u32 = 0x126;
 const TPM_RC_POLICY_FAIL: u32 = 0x99D; // session 1
@@ -30,81 +35,7 @@ const CC_POLICY_AUTHORIZE_NV: u32 = 0x192;
 const IDX: &str = "0x1500030";
 const ZERO: [u8; 32] = [0; 32];
 
-/// A started server plus a working directory for the tools' files.
-struct Tpm {
-    s: TpmServer,
-    dir: tempfile::TempDir,
-}
-
 impl Tpm {
-    fn new(peer: &Peer) -> Tpm {
-        Tpm {
-            s: started(peer),
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn peer(&self) -> &'static str {
-        self.s.peer.name()
-    }
-
-    fn tools(&self) -> Tools {
-        let mut t = self.s.tools();
-        t.cwd = Some(self.dir.path().to_path_buf());
-        t
-    }
-
-    fn path(&self, file: &str) -> PathBuf {
-        self.dir.path().join(file)
-    }
-
-    fn read(&self, file: &str) -> Vec<u8> {
-        std::fs::read(self.path(file))
-            .unwrap_or_else(|e| panic!("{}: reading {file}: {e}", self.peer()))
-    }
-
-    fn write(&self, file: &str, data: &[u8]) {
-        std::fs::write(self.path(file), data).unwrap();
-    }
-
-    /// Run a tool (cwd = the work dir), assert exit 0.
-    fn ok(&self, tool: &str, args: &[&str]) -> String {
-        let out = self.tools().run(tool, args);
-        assert!(out.ok(), "{} {tool} {args:?} failed: {out}", self.peer());
-        out.stdout
-    }
-
-    /// Run a tool; Ok or the TPM response code it failed with.
-    fn try_run(&self, tool: &str, args: &[&str]) -> Result<String, u32> {
-        let out = self.tools().run(tool, args);
-        if out.ok() {
-            Ok(out.stdout)
-        } else {
-            Err(tpm_rc(&out.stderr)
-                .unwrap_or_else(|| panic!("{} {tool} {args:?}: no TPM code: {out}", self.peer())))
-        }
-    }
-
-    /// Run a tool, assert it fails with exactly the TPM response code `want`.
-    fn fails(&self, want: u32, tool: &str, args: &[&str]) {
-        let got = self
-            .try_run(tool, args)
-            .err()
-            .unwrap_or_else(|| panic!("{} {tool} {args:?} unexpectedly succeeded", self.peer()));
-        assert_eq!(
-            got,
-            want,
-            "{} {tool} {args:?}: got {got:#x}, want {want:#x}",
-            self.peer()
-        );
-    }
-
-    /// Flush transient objects and sessions (no resource manager).
-    fn flush(&self) {
-        self.ok("tpm2_flushcontext", &["-t"]);
-        self.ok("tpm2_flushcontext", &["-s"]);
-    }
-
     /// A trial session with `steps` run on it, the last one writing `file`; the digest.
     fn trial(&self, file: &str, steps: &[(&str, &[&str])]) -> Vec<u8> {
         self.ok("tpm2_startauthsession", &["-S", "s.ctx"]);
@@ -194,24 +125,6 @@ impl Tpm {
     }
 }
 
-/// The TPM response code ESAPI printed ("ErrorCode (0x...)").
-fn tpm_rc(stderr: &str) -> Option<u32> {
-    let i = stderr.find("ErrorCode (0x")? + "ErrorCode (0x".len();
-    u32::from_str_radix(stderr.get(i..i + 8)?, 16).ok()
-}
-
-fn sha256(parts: &[&[u8]]) -> Vec<u8> {
-    hash("sha256", &parts.concat())
-}
-
-/// policyDigest' = H(policyDigest || cc || parts).
-fn ext(old: &[u8], cc: u32, parts: &[&[u8]]) -> Vec<u8> {
-    let ccb = cc.to_be_bytes();
-    let mut all: Vec<&[u8]> = vec![old, &ccb];
-    all.extend_from_slice(parts);
-    sha256(&all)
-}
-
 /// PolicyNV from a zero digest (Part 3, 23.9).
 fn nv_digest(name: &[u8], operand: &[u8], offset: u16, op: u16) -> Vec<u8> {
     let args = sha256(&[operand, &offset.to_be_bytes(), &op.to_be_bytes()]);
@@ -223,7 +136,7 @@ const DATA: [u8; 8] = [0x00, 0x00, 0x80, 0x01, 0xF0, 0x0F, 0x00, 0x10];
 /// tpm2_policynv, tpm2_policynvwritten and tpm2_policyauthorizenv on trial sessions:
 /// (what, digest the tool wrote, digest by the formula).
 fn trial_digests(peer: &Peer) -> Vec<(String, Vec<u8>, Vec<u8>)> {
-    let t = Tpm::new(peer);
+    let t = tpm(peer);
     t.ok(
         "tpm2_nvdefine",
         &[IDX, "-C", "o", "-s", "8", "-a", "ownerread|ownerwrite"],
@@ -284,7 +197,7 @@ fn trial_digests_match_swtpm_and_spec() {
 /// value; with another value PolicyNV itself refuses (TPM_RC_POLICY), and a session without
 /// it does not satisfy the object's policy (TPM_RC_POLICY_FAIL).
 fn policynv_sealed_object(peer: Peer) {
-    let t = Tpm::new(&peer);
+    let t = tpm(&peer);
     t.ok(
         "tpm2_nvdefine",
         &[
@@ -338,7 +251,7 @@ fn policynv_sealed_object(peer: Peer) {
 /// A write-once index: its policy is PolicyNvWritten(clear) + PolicyCommandCode(NV_Write);
 /// the first write succeeds, the second is refused (TPM_RC_POLICY_FAIL) and the data stays.
 fn policynvwritten_write_once(peer: Peer) {
-    let t = Tpm::new(&peer);
+    let t = tpm(&peer);
     let steps: &[(&str, &[&str])] = &[
         ("tpm2_policynvwritten", &["c"]),
         ("tpm2_policycommandcode", &["TPM2_CC_NV_Write"]),
@@ -392,7 +305,7 @@ fn policynvwritten_write_once(peer: Peer) {
 /// longer matches the index (TPM_RC_VALUE), and writing the new PolicyPCR digest into the
 /// index makes the same sealed object unseal again, without re-sealing.
 fn policyauthorizenv_replaced_policy(peer: Peer) {
-    let t = Tpm::new(&peer);
+    let t = tpm(&peer);
     t.ok(
         "tpm2_nvdefine",
         &[IDX, "-C", "o", "-s", "34", "-a", "authread|authwrite"],
@@ -444,7 +357,7 @@ fn policyauthorizenv_replaced_policy(peer: Peer) {
 /// tpm2_nvcertify with an ECDSA key: the TPMS_ATTEST names the index, the offset and the
 /// contents certified, carries the qualification, and openssl verifies the signature.
 fn nvcertify_verified_with_openssl(peer: Peer) {
-    let t = Tpm::new(&peer);
+    let t = tpm(&peer);
     t.ok(
         "tpm2_createprimary",
         &[
@@ -541,7 +454,7 @@ fn nvcertify_verified_with_openssl(peer: Peer) {
 /// PolicyCommandCode(NV_UndefineSpaceSpecial) + PolicySecret(owner): refused without the
 /// PolicySecret (TPM_RC_POLICY_FAIL), done with it.
 fn nvundefine_policy_secret(peer: Peer) {
-    let t = Tpm::new(&peer);
+    let t = tpm(&peer);
     let cc: &[&str] = &["TPM2_CC_NV_UndefineSpaceSpecial"];
     t.trial(
         "delete.pol",
@@ -598,10 +511,6 @@ const RH_PLATFORM: u32 = 0x4000_000C;
 const RAW_IDX: u32 = 0x0150_0040;
 const RAW_POLICY: u32 = 0x0150_0041;
 const RAW_SHORT: u32 = 0x0150_0042;
-
-fn b2(data: &[u8]) -> Vec<u8> {
-    [&(data.len() as u16).to_be_bytes()[..], data].concat()
-}
 
 /// A command with `handles` and `n` empty password sessions, then `params`.
 fn pw_cmd(cc: u32, handles: &[u32], n: usize, params: &[u8]) -> Vec<u8> {
