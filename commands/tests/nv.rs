@@ -20,33 +20,17 @@ use sha2::{Digest, Sha256};
 
 const CC_NV_UNDEFINE_SPACE_SPECIAL: u32 = 0x11F;
 const CC_NV_UNDEFINE_SPACE: u32 = 0x122;
-const CC_CLEAR: u32 = 0x126;
-const CC_NV_DEFINE_SPACE: u32 = 0x12A;
 const CC_NV_GLOBAL_WRITE_LOCK: u32 = 0x132;
 const CC_NV_INCREMENT: u32 = 0x134;
 const CC_NV_SET_BITS: u32 = 0x135;
 const CC_NV_EXTEND: u32 = 0x136;
-const CC_NV_WRITE: u32 = 0x137;
 const CC_NV_WRITE_LOCK: u32 = 0x138;
 const CC_NV_CHANGE_AUTH: u32 = 0x13B;
-const CC_NV_READ: u32 = 0x14E;
-const CC_NV_READ_LOCK: u32 = 0x14F;
-const CC_NV_READ_PUBLIC: u32 = 0x169;
-const CC_POLICY_COMMAND_CODE: u32 = 0x16C;
-const CC_START_AUTH_SESSION: u32 = 0x176;
 const CC_NV_DEFINE_SPACE2: u32 = 0x19D;
 const CC_NV_READ_PUBLIC2: u32 = 0x19E;
 
-const RH_OWNER: u32 = 0x4000_0001;
-const RH_NULL: u32 = 0x4000_0007;
-const RS_PW: u32 = 0x4000_0009;
-const RH_LOCKOUT: u32 = 0x4000_000A;
-const RH_PLATFORM: u32 = 0x4000_000C;
-
 // TPMA_NV (Part 2, 13.4).
 const PPWRITE: u32 = 1 << 0;
-const OWNERWRITE: u32 = 1 << 1;
-const AUTHWRITE: u32 = 1 << 2;
 const COUNTER: u32 = 1 << 4;
 const BITS: u32 = 2 << 4;
 const EXTEND: u32 = 4 << 4;
@@ -58,36 +42,22 @@ const WRITEALL: u32 = 1 << 12;
 const WRITEDEFINE: u32 = 1 << 13;
 const GLOBALLOCK: u32 = 1 << 15;
 const PPREAD: u32 = 1 << 16;
-const OWNERREAD: u32 = 1 << 17;
-const AUTHREAD: u32 = 1 << 18;
 const NO_DA: u32 = 1 << 25;
 const ORDERLY: u32 = 1 << 26;
 const CLEAR_STCLEAR: u32 = 1 << 27;
 const READLOCKED: u32 = 1 << 28;
 const WRITTEN: u32 = 1 << 29;
 const PLATFORMCREATE: u32 = 1 << 30;
-const READ_STCLEAR: u32 = 1 << 31;
 
 const OWNER_RW: u32 = OWNERREAD | OWNERWRITE;
 const AUTH_RW: u32 = AUTHREAD | AUTHWRITE;
 
 // Response codes.
-const RC_ATTRIBUTES: u32 = 0x082;
-const RC_HASH: u32 = 0x083;
-const RC_VALUE: u32 = 0x084;
 const RC_HANDLE: u32 = 0x08B;
 const RC_RESERVED_BITS: u32 = 0x0A1;
-const RC_SIZE: u32 = 0x095;
 const RC_BAD_AUTH: u32 = 0x0A2;
 const RC_POLICY_FAIL: u32 = 0x09D;
-const RC_AUTH_TYPE: u32 = 0x124;
-const RC_AUTH_UNAVAILABLE: u32 = 0x12F;
-const RC_NV_RANGE: u32 = 0x146;
-const RC_NV_LOCKED: u32 = 0x148;
-const RC_NV_AUTHORIZATION: u32 = 0x149;
-const RC_NV_UNINITIALIZED: u32 = 0x14A;
 const RC_NV_SPACE: u32 = 0x14B;
-const RC_NV_DEFINED: u32 = 0x14C;
 const fn param(rc: u32, n: u32) -> u32 {
     rc | 0x040 | n << 8
 }
@@ -99,12 +69,6 @@ const fn session(rc: u32, n: u32) -> u32 {
 }
 
 const IDX: u32 = 0x0150_0001;
-
-fn b2(data: &[u8]) -> Vec<u8> {
-    let mut v = (data.len() as u16).to_be_bytes().to_vec();
-    v.extend_from_slice(data);
-    v
-}
 
 /// A password session carrying `password`.
 fn pw(password: &[u8]) -> Vec<u8> {
@@ -651,19 +615,6 @@ fn undefine_rules_and_clear() {
     let r = t.run(&special(s));
     assert_eq!(rc(&r), 0, "{r:02x?}");
     assert!(t.engine.nv_index(IDX).is_none());
-}
-
-/// H(0^32 || TPM_CC_PolicyCommandCode || code).
-fn command_code_policy(code: u32) -> Vec<u8> {
-    Sha256::digest(
-        [
-            &[0u8; 32][..],
-            &CC_POLICY_COMMAND_CODE.to_be_bytes(),
-            &code.to_be_bytes(),
-        ]
-        .concat(),
-    )
-    .to_vec()
 }
 
 /// An unbound, unsalted SHA-256 policy session (its HMAC key is empty).
