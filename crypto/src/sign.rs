@@ -37,6 +37,17 @@ use crate::ecc::reduce_to_scalar;
 use crate::keygen::{KeyRng, fit_be};
 use crate::{EccCurve, HashAlg, RsaKeyPair};
 
+/// `$f::<C>(args)` with `C` the arithmetic of `$curve` (one monomorphic path per curve).
+macro_rules! per_curve {
+    ($curve:expr, $f:ident($($arg:expr),* $(,)?)) => {
+        match $curve {
+            EccCurve::NistP256 => $f::<p256::NistP256>($($arg),*),
+            EccCurve::NistP384 => $f::<p384::NistP384>($($arg),*),
+            EccCurve::NistP521 => $f::<p521::NistP521>($($arg),*),
+        }
+    };
+}
+
 /// Why a signature could not be made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SignError {
@@ -190,6 +201,32 @@ fn nonzero_scalar<C: CurveArithmetic>(bytes: &[u8]) -> Option<C::Scalar> {
     s.filter(|s| !bool::from(s.is_zero()))
 }
 
+/// What both verifications start from: the public point (on the curve, not
+/// the identity) and `r`, `s` as scalars in `1..n`; None is "not a signature".
+fn verify_inputs<C: CurveArithmetic>(
+    qx: &[u8],
+    qy: &[u8],
+    r: &[u8],
+    s: &[u8],
+) -> Option<(C::AffinePoint, C::Scalar, C::Scalar)> {
+    let (fx, fy) = (field_bytes::<C>(qx)?, field_bytes::<C>(qy)?);
+    let q: Option<C::AffinePoint> = C::AffinePoint::from_coordinates(&fx, &fy).into();
+    let q = q.filter(|q| !bool::from(q.is_identity()))?;
+    Some((q, nonzero_scalar::<C>(r)?, nonzero_scalar::<C>(s)?))
+}
+
+/// One signing attempt's nonce `k`: `L + 8` bytes from `rng` reduced as key
+/// generation reduces its scalar; None (draw again) if that is no scalar in `1..n`.
+fn draw_nonce<C: CurveArithmetic>(
+    curve: EccCurve,
+    c: &mut [u8],
+    rng: &mut dyn KeyRng,
+) -> Result<Option<C::Scalar>, SignError> {
+    rng.fill(c).map_err(|_| SignError::Rng)?;
+    let k_bytes = reduce_to_scalar(curve, c).map_err(|_| SignError::Rng)?;
+    Ok(nonzero_scalar::<C>(&k_bytes))
+}
+
 /// ECDSA signature `(r, s)` of `digest` with private scalar `d`, each
 /// `curve.key_bytes()` long, big-endian. A fresh nonce is drawn from `rng`
 /// for each attempt (a zero `r` or `s`, which has negligible probability,
@@ -203,11 +240,7 @@ pub fn ecdsa_sign(
     if digest.is_empty() {
         return Err(SignError::Digest);
     }
-    match curve {
-        EccCurve::NistP256 => ecdsa_sign_on::<p256::NistP256>(curve, d, digest, rng),
-        EccCurve::NistP384 => ecdsa_sign_on::<p384::NistP384>(curve, d, digest, rng),
-        EccCurve::NistP521 => ecdsa_sign_on::<p521::NistP521>(curve, d, digest, rng),
-    }
+    per_curve!(curve, ecdsa_sign_on(curve, d, digest, rng))
 }
 
 fn ecdsa_sign_on<C: CurveArithmetic>(
@@ -222,9 +255,7 @@ fn ecdsa_sign_on<C: CurveArithmetic>(
     );
     let mut c = Zeroizing::new(alloc::vec![0u8; curve.key_bytes() + 8]);
     for _ in 0..4 {
-        rng.fill(&mut c).map_err(|_| SignError::Rng)?;
-        let k_bytes = reduce_to_scalar(curve, &c).map_err(|_| SignError::Rng)?;
-        let Some(mut k) = nonzero_scalar::<C>(&k_bytes) else {
+        let Some(mut k) = draw_nonce::<C>(curve, &mut c, rng)? else {
             continue;
         };
         let point = (C::ProjectivePoint::generator() * k).to_affine();
@@ -260,11 +291,7 @@ pub fn ecdsa_verify(
     if digest.is_empty() {
         return false;
     }
-    match curve {
-        EccCurve::NistP256 => ecdsa_verify_on::<p256::NistP256>(qx, qy, digest, r, s),
-        EccCurve::NistP384 => ecdsa_verify_on::<p384::NistP384>(qx, qy, digest, r, s),
-        EccCurve::NistP521 => ecdsa_verify_on::<p521::NistP521>(qx, qy, digest, r, s),
-    }
+    per_curve!(curve, ecdsa_verify_on(qx, qy, digest, r, s))
 }
 
 fn ecdsa_verify_on<C: CurveArithmetic>(
@@ -274,14 +301,7 @@ fn ecdsa_verify_on<C: CurveArithmetic>(
     r: &[u8],
     s: &[u8],
 ) -> bool {
-    let (Some(fx), Some(fy)) = (field_bytes::<C>(qx), field_bytes::<C>(qy)) else {
-        return false;
-    };
-    let q: Option<C::AffinePoint> = C::AffinePoint::from_coordinates(&fx, &fy).into();
-    let Some(q) = q.filter(|q| !bool::from(q.is_identity())) else {
-        return false;
-    };
-    let (Some(r), Some(s)) = (nonzero_scalar::<C>(r), nonzero_scalar::<C>(s)) else {
+    let Some((q, r, s)) = verify_inputs::<C>(qx, qy, r, s) else {
         return false;
     };
     let Some(e) = digest_bytes::<C>(digest) else {
@@ -322,11 +342,7 @@ pub fn ecschnorr_sign(
     digest: &[u8],
     rng: &mut dyn KeyRng,
 ) -> Result<(Vec<u8>, Vec<u8>), SignError> {
-    match curve {
-        EccCurve::NistP256 => schnorr_sign_on::<p256::NistP256>(curve, hash, d, digest, rng),
-        EccCurve::NistP384 => schnorr_sign_on::<p384::NistP384>(curve, hash, d, digest, rng),
-        EccCurve::NistP521 => schnorr_sign_on::<p521::NistP521>(curve, hash, d, digest, rng),
-    }
+    per_curve!(curve, schnorr_sign_on(curve, hash, d, digest, rng))
 }
 
 fn schnorr_sign_on<C: CurveArithmetic>(
@@ -339,9 +355,7 @@ fn schnorr_sign_on<C: CurveArithmetic>(
     let mut d = nonzero_scalar::<C>(d).ok_or(SignError::Key)?;
     let mut c = Zeroizing::new(alloc::vec![0u8; curve.key_bytes() + 8]);
     for _ in 0..4 {
-        rng.fill(&mut c).map_err(|_| SignError::Rng)?;
-        let k_bytes = reduce_to_scalar(curve, &c).map_err(|_| SignError::Rng)?;
-        let Some(mut k) = nonzero_scalar::<C>(&k_bytes) else {
+        let Some(mut k) = draw_nonce::<C>(curve, &mut c, rng)? else {
             continue;
         };
         let point = (C::ProjectivePoint::generator() * k).to_affine();
@@ -375,17 +389,7 @@ pub fn ecschnorr_verify(
     r: &[u8],
     s: &[u8],
 ) -> bool {
-    match curve {
-        EccCurve::NistP256 => {
-            schnorr_verify_on::<p256::NistP256>(curve, hash, qx, qy, digest, r, s)
-        }
-        EccCurve::NistP384 => {
-            schnorr_verify_on::<p384::NistP384>(curve, hash, qx, qy, digest, r, s)
-        }
-        EccCurve::NistP521 => {
-            schnorr_verify_on::<p521::NistP521>(curve, hash, qx, qy, digest, r, s)
-        }
-    }
+    per_curve!(curve, schnorr_verify_on(curve, hash, qx, qy, digest, r, s))
 }
 
 fn schnorr_verify_on<C: CurveArithmetic>(
@@ -397,14 +401,7 @@ fn schnorr_verify_on<C: CurveArithmetic>(
     r: &[u8],
     s: &[u8],
 ) -> bool {
-    let (Some(fx), Some(fy)) = (field_bytes::<C>(qx), field_bytes::<C>(qy)) else {
-        return false;
-    };
-    let q: Option<C::AffinePoint> = C::AffinePoint::from_coordinates(&fx, &fy).into();
-    let Some(q) = q.filter(|q| !bool::from(q.is_identity())) else {
-        return false;
-    };
-    let (Some(rs), Some(ss)) = (nonzero_scalar::<C>(r), nonzero_scalar::<C>(s)) else {
+    let Some((q, rs, ss)) = verify_inputs::<C>(qx, qy, r, s) else {
         return false;
     };
     let point =
