@@ -20,15 +20,7 @@ const CC_DUPLICATE: u32 = 0x14B;
 const CC_REWRAP: u32 = 0x152;
 const CC_IMPORT: u32 = 0x156;
 
-const NO_DA: u32 = 1 << 10;
 const ENCRYPTED_DUPLICATION: u32 = 1 << 11;
-const STORAGE: u32 = FIXED_TPM
-    | FIXED_PARENT
-    | SENSITIVE_DATA_ORIGIN
-    | USER_WITH_AUTH
-    | NO_DA
-    | RESTRICTED
-    | DECRYPT;
 const SEALED: u32 = USER_WITH_AUTH | NO_DA;
 
 // Response codes: format-one base | position (handle n: n<<8; parameter n:

@@ -31,23 +31,9 @@ const CC_READ_PUBLIC: u32 = 0x173;
 const CC_TEST_PARMS: u32 = 0x18A;
 const CC_CREATE_LOADED: u32 = 0x191;
 
-// Permanent handles (Part 2, TPM_RH).
-
 // TPMA_OBJECT (Part 2, 8.3).
 const ST_CLEAR: u32 = 1 << 2;
-const NO_DA: u32 = 1 << 10;
 
-/// An SRK: restricted decryption key made by the TPM.
-const STORAGE: u32 = FIXED_TPM
-    | FIXED_PARENT
-    | SENSITIVE_DATA_ORIGIN
-    | USER_WITH_AUTH
-    | NO_DA
-    | RESTRICTED
-    | DECRYPT;
-/// A signing key made by the TPM.
-const SIGNER: u32 =
-    FIXED_TPM | FIXED_PARENT | SENSITIVE_DATA_ORIGIN | USER_WITH_AUTH | NO_DA | SIGN;
 /// A derived signing key: its secret comes from the parent, so
 /// sensitiveDataOrigin is CLEAR (Part 3, TPM2_CreateLoaded).
 const DERIVED_SIGNER: u32 = FIXED_TPM | FIXED_PARENT | USER_WITH_AUTH | NO_DA | SIGN;
@@ -65,8 +51,6 @@ const SEALED: u32 = FIXED_TPM | FIXED_PARENT | USER_WITH_AUTH | NO_DA;
 // TPM_ALG_ID (Part 2, 6.3) and TPM_ECC_CURVE.
 const ALG_XOR: u16 = 0x000A;
 const ALG_KDF1_SP800_108: u16 = 0x0022;
-
-// TPM_SE.
 
 // Response codes, with the position the spec attaches.
 /// TPM_RC_DISABLED (format zero).

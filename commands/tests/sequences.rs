@@ -22,7 +22,6 @@ const CC_HASH_SEQUENCE_START: u32 = 0x186;
 
 const ALG_SHA512: u16 = 0x000D;
 
-const NO_DA: u32 = 1 << 10;
 const HMAC_KEY: u32 = FIXED_TPM | FIXED_PARENT | USER_WITH_AUTH | NO_DA | SIGN;
 /// Sign and decrypt: a keyed-hash key that must have no scheme, so that the
 /// hash is chosen at each use.

@@ -19,10 +19,7 @@ use sha2::{Digest, Sha256};
 
 const CC_HASH: u32 = 0x17D;
 
-const NO_DA: u32 = 1 << 10;
 const X509_SIGN: u32 = 1 << 19;
-const SIGNER: u32 =
-    FIXED_TPM | FIXED_PARENT | SENSITIVE_DATA_ORIGIN | USER_WITH_AUTH | NO_DA | SIGN;
 
 /// Response codes with their positions.
 const RC_SCHEME: u32 = 0x092;

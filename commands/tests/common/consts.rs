@@ -130,14 +130,29 @@ pub const ST_HASHCHECK: u16 = 0x8024;
 
 // TPMA_OBJECT bits (Part 2, 8.3).
 pub const FIXED_TPM: u32 = 1 << 1;
-pub const OWNERWRITE: u32 = 1 << 1;
-pub const AUTHWRITE: u32 = 1 << 2;
 pub const FIXED_PARENT: u32 = 1 << 4;
 pub const SENSITIVE_DATA_ORIGIN: u32 = 1 << 5;
 pub const USER_WITH_AUTH: u32 = 1 << 6;
+/// noDA of TPMA_OBJECT (TPMA_NV's is bit 25: nv.rs keeps its own).
+pub const NO_DA: u32 = 1 << 10;
 pub const RESTRICTED: u32 = 1 << 16;
 pub const DECRYPT: u32 = 1 << 17;
+pub const SIGN: u32 = 1 << 18;
+/// An SRK: restricted decryption key made by the TPM.
+pub const STORAGE: u32 = FIXED_TPM
+    | FIXED_PARENT
+    | SENSITIVE_DATA_ORIGIN
+    | USER_WITH_AUTH
+    | NO_DA
+    | RESTRICTED
+    | DECRYPT;
+/// A signing key made by the TPM.
+pub const SIGNER: u32 =
+    FIXED_TPM | FIXED_PARENT | SENSITIVE_DATA_ORIGIN | USER_WITH_AUTH | NO_DA | SIGN;
+
+// TPMA_NV bits (Part 2, 13.4).
+pub const OWNERWRITE: u32 = 1 << 1;
+pub const AUTHWRITE: u32 = 1 << 2;
 pub const OWNERREAD: u32 = 1 << 17;
 pub const AUTHREAD: u32 = 1 << 18;
-pub const SIGN: u32 = 1 << 18;
 pub const READ_STCLEAR: u32 = 1 << 31;
