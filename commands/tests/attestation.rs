@@ -37,37 +37,11 @@ const GENERATED: [u8; 4] = [0xff, 0x54, 0x43, 0x47];
 const RC_KEY_H2: u32 = 0x29C;
 const RC_TICKET_P4: u32 = 0x4E0;
 
-/// A primary object.
-struct Primary {
-    handle: u32,
-    name: Vec<u8>,
-    creation_hash: Vec<u8>,
-    /// TPMT_TK_CREATION as returned.
-    ticket: Vec<u8>,
-}
+type Primary = Created;
 
 fn primary(t: &mut Tpm, hierarchy: u32, template: &[u8]) -> Primary {
-    let mut p = b2(&[b2(&[]), b2(&[])].concat());
-    p.extend_from_slice(&b2(template));
-    p.extend_from_slice(&b2(&[]));
-    p.extend_from_slice(&0u32.to_be_bytes());
-    let (handle, params) = run(t, &auth_cmd(CC_CREATE_PRIMARY, &[hierarchy], 1, &p), true)
-        .unwrap_or_else(|e| panic!("CreatePrimary: {e:#x}"));
-    let mut rd = Rd(&params);
-    rd.b2();
-    rd.b2();
-    let creation_hash = rd.b2().to_vec();
-    let before = rd.0;
-    rd.take(6);
-    rd.b2();
-    let ticket = before[..before.len() - rd.0.len()].to_vec();
-    let name = rd.b2().to_vec();
-    Primary {
-        handle,
-        name,
-        creation_hash,
-        ticket,
-    }
+    create_primary_raw(t, hierarchy, &[], &[], template)
+        .unwrap_or_else(|e| panic!("CreatePrimary: {e:#x}"))
 }
 
 /// The qualified name of a primary of `hierarchy`: H(hierarchy || name).

@@ -70,18 +70,7 @@ fn ecc_public(attrs: u32, sym: &[u16], scheme: &[u16], curve: u16, x: &[u8], y: 
 
 /// A primary key: its handle, name and TPMT_PUBLIC.
 fn primary(t: &mut Tpm, hierarchy: u32, template: &[u8]) -> Result<(u32, Vec<u8>, Vec<u8>), u32> {
-    let mut p = b2(&[b2(&[]), b2(&[])].concat());
-    p.extend_from_slice(&b2(template));
-    p.extend_from_slice(&b2(&[]));
-    p.extend_from_slice(&0u32.to_be_bytes());
-    let (h, params) = run(t, &auth_cmd(CC_CREATE_PRIMARY, &[hierarchy], 1, &p), true)?;
-    let mut rd = Rd(&params);
-    let public = rd.b2().to_vec();
-    rd.b2();
-    rd.b2();
-    rd.take(6);
-    rd.b2();
-    Ok((h, rd.b2().to_vec(), public))
+    create_primary_raw(t, hierarchy, &[], &[], template).map(|c| (c.handle, c.name, c.public))
 }
 
 fn vectors(kind: &str) -> Vec<Record> {

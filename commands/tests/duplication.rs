@@ -103,27 +103,11 @@ struct Obj {
 }
 
 fn create_primary(t: &mut Tpm, template: &[u8]) -> Obj {
-    let mut p = b2(&[b2(&[]), b2(&[])].concat());
-    p.extend_from_slice(&b2(template));
-    p.extend_from_slice(&b2(&[]));
-    p.extend_from_slice(&0u32.to_be_bytes());
-    let (handle, params) = run(
-        t,
-        &sessions_cmd(CC_CREATE_PRIMARY, &[RH_OWNER], &[pw(&[])], &p),
-        true,
-    )
-    .unwrap();
-    let mut rd = Rd(&params);
-    let public = rd.b2().to_vec();
-    rd.b2();
-    rd.b2();
-    rd.take(6);
-    rd.b2();
-    let name = rd.b2().to_vec();
+    let c = create_primary_raw(t, RH_OWNER, &[], &[], template).unwrap();
     Obj {
-        handle,
-        public,
-        name,
+        handle: c.handle,
+        public: c.public,
+        name: c.name,
     }
 }
 

@@ -161,29 +161,11 @@ struct Obj {
 }
 
 fn create_primary(t: &mut Tpm, hierarchy: u32, auth: &[u8], template: &[u8]) -> Result<Obj, u32> {
-    let mut p = sensitive(&[], &[]);
-    p.extend_from_slice(&b2(template));
-    p.extend_from_slice(&b2(&[])); // outsideInfo
-    p.extend_from_slice(&0u32.to_be_bytes()); // creationPCR: none
-    let r = ok(t.run(&sessions_cmd(
-        CC_CREATE_PRIMARY,
-        &[hierarchy],
-        &[pw(auth)],
-        &p,
-    )))?;
-    let (handle, params) = split(&r, true);
-    let mut rd = Rd(&params);
-    let public = rd.b2().to_vec();
-    rd.b2(); // creationData
-    rd.b2(); // creationHash
-    rd.take(6); // creationTicket: tag, hierarchy
-    rd.b2(); // creationTicket: digest
-    let name = rd.b2().to_vec();
-    assert!(rd.0.is_empty(), "CreatePrimary response fully parsed");
+    let c = create_primary_raw(t, hierarchy, auth, &[], template)?;
     Ok(Obj {
-        handle,
-        public,
-        name,
+        handle: c.handle,
+        public: c.public,
+        name: c.name,
     })
 }
 

@@ -515,27 +515,9 @@ fn policy_authorize_nv_approves_and_replaces_policies() {
 
 /// A primary key in the endorsement hierarchy: (handle, Name).
 fn primary(t: &mut Tpm, template: &[u8]) -> (u32, Vec<u8>) {
-    let mut p = b2(&[b2(&[]), b2(&[])].concat());
-    p.extend_from_slice(&b2(template));
-    p.extend_from_slice(&b2(&[]));
-    p.extend_from_slice(&0u32.to_be_bytes());
-    let r = t.run(&with_sessions(
-        CC_CREATE_PRIMARY,
-        &[RH_ENDORSEMENT],
-        &pw_area(&[b""]),
-        &p,
-    ));
-    assert_eq!(rc(&r), 0, "CreatePrimary");
-    let handle = u32::from_be_bytes(r[10..14].try_into().unwrap());
-    // After the handle and parameterSize: outPublic, creationData, creationHash, creationTicket, name.
-    let body = &r[18..];
-    let mut rd = Rd(body);
-    rd.b2();
-    rd.b2();
-    rd.b2();
-    rd.take(6);
-    rd.b2();
-    (handle, rd.b2().to_vec())
+    let c = create_primary_raw(t, RH_ENDORSEMENT, &[], &[], template)
+        .unwrap_or_else(|e| panic!("CreatePrimary: {e:#x}"));
+    (c.handle, c.name)
 }
 
 fn certify_params(qualifying: &[u8], scheme: &[u16], size: u16, offset: u16) -> Vec<u8> {

@@ -124,11 +124,7 @@ fn hex(s: &str) -> Vec<u8> {
 /// A primary in the owner hierarchy from `template` with `data` as its
 /// sensitive data; its handle.
 fn primary(t: &mut Tpm, template: &[u8], data: &[u8]) -> Result<u32, u32> {
-    let mut p = b2(&[b2(&[]), b2(data)].concat());
-    p.extend_from_slice(&b2(template));
-    p.extend_from_slice(&b2(&[]));
-    p.extend_from_slice(&0u32.to_be_bytes());
-    run(t, &pw_cmd(CC_CREATE_PRIMARY, &[RH_OWNER], &[b""], &p), true).map(|r| r.0)
+    create_primary_raw(t, RH_OWNER, &[], data, template).map(|c| c.handle)
 }
 
 /// A keyed-hash template: attributes and scheme (HMAC with a hash, or NULL).

@@ -35,18 +35,7 @@ fn ecc_template(attrs: u32, scheme: &[u16]) -> Vec<u8> {
 
 /// A primary key in the owner hierarchy: its handle and name.
 fn primary(t: &mut Tpm, template: &[u8]) -> Result<(u32, Vec<u8>), u32> {
-    let mut p = b2(&[b2(&[]), b2(&[])].concat());
-    p.extend_from_slice(&b2(template));
-    p.extend_from_slice(&b2(&[]));
-    p.extend_from_slice(&0u32.to_be_bytes());
-    let (h, params) = run(t, &auth_cmd(CC_CREATE_PRIMARY, &[RH_OWNER], 1, &p), true)?;
-    let mut rd = Rd(&params);
-    rd.b2();
-    rd.b2();
-    rd.b2();
-    rd.take(6);
-    rd.b2();
-    Ok((h, rd.b2().to_vec()))
+    create_primary_raw(t, RH_OWNER, &[], &[], template).map(|c| (c.handle, c.name))
 }
 
 fn ticket(tag: u16, hierarchy: u32, digest: &[u8]) -> Vec<u8> {

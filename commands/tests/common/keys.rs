@@ -104,3 +104,50 @@ pub fn hmac256(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
     }
     m.finalize().into_bytes().to_vec()
 }
+
+/// A CreatePrimary response, split.
+pub struct Created {
+    pub handle: u32,
+    /// TPMT_PUBLIC.
+    pub public: Vec<u8>,
+    pub creation_data: Vec<u8>,
+    pub creation_hash: Vec<u8>,
+    /// TPMT_TK_CREATION as returned.
+    pub ticket: Vec<u8>,
+    pub name: Vec<u8>,
+}
+
+/// CreatePrimary of `template` in `hierarchy` (password `auth`), with sensitive data `data`
+/// and no authValue, outsideInfo or creationPCR; the response split to its last byte.
+pub fn create_primary_raw(
+    t: &mut Tpm,
+    hierarchy: u32,
+    auth: &[u8],
+    data: &[u8],
+    template: &[u8],
+) -> Result<Created, u32> {
+    let mut p = b2(&[b2(&[]), b2(data)].concat());
+    p.extend_from_slice(&b2(template));
+    p.extend_from_slice(&b2(&[])); // outsideInfo
+    p.extend_from_slice(&0u32.to_be_bytes()); // creationPCR: none
+    let command = sessions_cmd(CC_CREATE_PRIMARY, &[hierarchy], &[pw(auth)], &p);
+    let (handle, params) = run(t, &command, true)?;
+    let mut rd = Rd(&params);
+    let public = rd.b2().to_vec();
+    let creation_data = rd.b2().to_vec();
+    let creation_hash = rd.b2().to_vec();
+    let before = rd.0;
+    rd.take(6); // creationTicket: tag, hierarchy
+    rd.b2(); // creationTicket: digest
+    let ticket = before[..before.len() - rd.0.len()].to_vec();
+    let name = rd.b2().to_vec();
+    assert!(rd.0.is_empty(), "CreatePrimary response fully parsed");
+    Ok(Created {
+        handle,
+        public,
+        creation_data,
+        creation_hash,
+        ticket,
+        name,
+    })
+}
