@@ -17,8 +17,6 @@ use std::process::Command;
 mod common;
 use common::*;
 
-type Tpm = Work;
-
 /// An AK: a restricted signing key.
 const AK_ATTRS: &str = "fixedtpm|fixedparent|sensitivedataorigin|userwithauth|restricted|sign";
 
@@ -44,19 +42,7 @@ impl Tpm {
                 "ak.priv",
             ],
         );
-        self.ok(
-            "tpm2_load",
-            &[
-                "-C",
-                "primary.ctx",
-                "-u",
-                "ak.pub",
-                "-r",
-                "ak.priv",
-                "-c",
-                "ak.ctx",
-            ],
-        );
+        self.load("primary.ctx", "ak");
         self.ok(
             "tpm2_readpublic",
             &["-c", "ak.ctx", "-f", "pem", "-o", "ak.pem"],
@@ -288,19 +274,7 @@ fn certify_creation(peer: Peer) {
         );
     }
     let cc = |ticket: &str| -> Output {
-        t.ok(
-            "tpm2_load",
-            &[
-                "-C",
-                "primary.ctx",
-                "-u",
-                "a.pub",
-                "-r",
-                "a.priv",
-                "-c",
-                "a.ctx",
-            ],
-        );
+        t.load("primary.ctx", "a");
         let out = t.tools().run(
             "tpm2_certifycreation",
             &[

@@ -19,8 +19,6 @@
 mod common;
 use common::*;
 
-type Tpm = Work;
-
 const TPM_RC_ECC_POINT_P1: u32 = 0x1E7;
 const TPM_RC_INTEGRITY_P1: u32 = 0x1DF;
 const TPM_RC_SIZE_P1: u32 = 0x1D5;

@@ -125,19 +125,7 @@ fn cross(src: Peer, dst: Peer, parent_alg: &str, inner: Inner, payload: Payload)
         "tpm2_loadexternal",
         &["-C", "o", "-u", "np.pub", "-c", "np.ctx"],
     );
-    a.ok(
-        "tpm2_load",
-        &[
-            "-C",
-            "primary.ctx",
-            "-u",
-            "obj.pub",
-            "-r",
-            "obj.priv",
-            "-c",
-            "obj.ctx",
-        ],
-    );
+    a.load("primary.ctx", "obj");
     a.dup_session();
     let mut dup = vec![
         "-C",
@@ -359,19 +347,7 @@ fn import_openssl_key(peer: Peer, parent_alg: &str, key_alg: &str) {
             "k.priv",
         ],
     );
-    t.ok(
-        "tpm2_load",
-        &[
-            "-C",
-            "primary.ctx",
-            "-u",
-            "k.pub",
-            "-r",
-            "k.priv",
-            "-c",
-            "k.ctx",
-        ],
-    );
+    t.load("primary.ctx", "k");
     t.write("msg.txt", b"signed by an imported key");
     t.ok(
         "tpm2_sign",
@@ -427,19 +403,7 @@ fn setup_refusal(t: &Side, attrs: &str) {
             "obj.priv",
         ],
     );
-    t.ok(
-        "tpm2_load",
-        &[
-            "-C",
-            "primary.ctx",
-            "-u",
-            "obj.pub",
-            "-r",
-            "obj.priv",
-            "-c",
-            "obj.ctx",
-        ],
-    );
+    t.load("primary.ctx", "obj");
 }
 
 fn duplicate_refused_for_fixed_parent(peer: Peer) {

@@ -25,8 +25,6 @@ use vtpm_crypto::{EccCurve, HashAlg};
 mod common;
 use common::*;
 
-type Tpm = Work;
-
 /// A started server; transient objects, and the sessions tpm2_commit leaves loaded, are
 /// flushed after each tool.
 fn tpm(peer: &Peer) -> Tpm {
@@ -139,12 +137,7 @@ fn ecdaa_commit_sign(peer: Peer) {
             "d.priv",
         ],
     );
-    t.ok(
-        "tpm2_load",
-        &[
-            "-C", "prim.ctx", "-u", "d.pub", "-r", "d.priv", "-c", "d.ctx",
-        ],
-    );
+    t.load("prim.ctx", "d");
     let q = public_point(&t.read("d.pub"));
     t.write("msg", b"anonymous attestation");
     let digest = sha2::Sha256::digest(b"anonymous attestation").to_vec();
@@ -358,12 +351,7 @@ fn ecephemeral_zgen2phase(peer: Peer) {
             "a.priv",
         ],
     );
-    t.ok(
-        "tpm2_load",
-        &[
-            "-C", "prim.ctx", "-u", "a.pub", "-r", "a.priv", "-c", "a.ctx",
-        ],
-    );
+    t.load("prim.ctx", "a");
     let (ax, ay) = public_point(&t.read("a.pub"));
     t.write("a.pem", p256_pem(&ax, &ay).as_bytes());
     openssl_p256(&t, "bs");

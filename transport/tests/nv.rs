@@ -15,8 +15,6 @@ use sha2::Digest;
 mod common;
 use common::*;
 
-type Tpm = Work;
-
 const IDX: &str = "0x1500020";
 
 impl Tpm {

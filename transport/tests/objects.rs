@@ -22,8 +22,6 @@ use sha2::Digest;
 mod common;
 use common::*;
 
-type Tpm = Work;
-
 const TPM_RC_HIERARCHY_H1: u32 = 0x185; // TPM_RC_HIERARCHY, handle 1
 const TPM_RC_HIERARCHY_H2: u32 = 0x285; // TPM_RC_HIERARCHY, handle 2
 const TPM_RC_HANDLE_H1: u32 = 0x18B; // TPM_RC_HANDLE, handle 1
@@ -480,12 +478,7 @@ fn seal_unseal_roundtrip(peer: Peer) {
             "s.priv",
         ],
     );
-    t.ok(
-        "tpm2_load",
-        &[
-            "-C", "srk.ctx", "-u", "s.pub", "-r", "s.priv", "-c", "s.ctx",
-        ],
-    );
+    t.load("srk.ctx", "s");
     t.ok(
         "tpm2_unseal",
         &["-c", "s.ctx", "-p", "objpass", "-o", "out.bin"],
@@ -516,12 +509,7 @@ fn seal_unseal_roundtrip(peer: Peer) {
         ],
         &piped,
     );
-    t.ok(
-        "tpm2_load",
-        &[
-            "-C", "srk.ctx", "-u", "n.pub", "-r", "n.priv", "-c", "n.ctx",
-        ],
-    );
+    t.load("srk.ctx", "n");
     let out = t.ok("tpm2_unseal", &["-c", "n.ctx", "-p", "objpass"]);
     assert_eq!(
         out.as_bytes(),
@@ -558,23 +546,13 @@ fn seal_unseal_roundtrip(peer: Peer) {
         "tpm2_create",
         &["-C", "srk.ctx", "-G", "hmac", "-u", "h.pub", "-r", "h.priv"],
     );
-    t.ok(
-        "tpm2_load",
-        &[
-            "-C", "srk.ctx", "-u", "h.pub", "-r", "h.priv", "-c", "h.ctx",
-        ],
-    );
+    t.load("srk.ctx", "h");
     t.fails(TPM_RC_ATTRIBUTES_H1, "tpm2_unseal", &["-c", "h.ctx"]);
     t.ok(
         "tpm2_create",
         &["-C", "srk.ctx", "-G", "ecc", "-u", "e.pub", "-r", "e.priv"],
     );
-    t.ok(
-        "tpm2_load",
-        &[
-            "-C", "srk.ctx", "-u", "e.pub", "-r", "e.priv", "-c", "e.ctx",
-        ],
-    );
+    t.load("srk.ctx", "e");
     t.fails(TPM_RC_TYPE_H1, "tpm2_unseal", &["-c", "e.ctx"]);
 }
 
@@ -772,19 +750,7 @@ fn evictcontrol_owner(peer: Peer) {
             "k.priv",
         ],
     );
-    let loaded = t.ok(
-        "tpm2_load",
-        &[
-            "-C",
-            "0x81000001",
-            "-u",
-            "k.pub",
-            "-r",
-            "k.priv",
-            "-c",
-            "k.ctx",
-        ],
-    );
+    let loaded = t.load("0x81000001", "k");
     assert_eq!(
         yaml_value(&loaded, "name"),
         Some(name_of(&t.read("k.pub")).as_str())
@@ -794,12 +760,7 @@ fn evictcontrol_owner(peer: Peer) {
     t.fails(TPM_RC_HANDLE_H1, "tpm2_readpublic", &["-c", "0x81000001"]);
     // The child blob still loads under a transient copy of the same primary.
     t.ok("tpm2_createprimary", &["-C", "o", "-c", "srk.ctx"]);
-    t.ok(
-        "tpm2_load",
-        &[
-            "-C", "srk.ctx", "-u", "k.pub", "-r", "k.priv", "-c", "k.ctx",
-        ],
-    );
+    t.load("srk.ctx", "k");
 }
 
 /// EvictControl in the platform range, and what each hierarchy may not do.
@@ -863,19 +824,7 @@ fn evictcontrol_platform(peer: Peer) {
             "k.priv",
         ],
     );
-    t.ok(
-        "tpm2_load",
-        &[
-            "-C",
-            "0x81800000",
-            "-u",
-            "k.pub",
-            "-r",
-            "k.priv",
-            "-c",
-            "k.ctx",
-        ],
-    );
+    t.load("0x81800000", "k");
     // The platform may evict any persistent object, including the owner's.
     t.ok("tpm2_evictcontrol", &["-C", "p", "-c", "0x81000000"]);
     t.ok("tpm2_evictcontrol", &["-C", "p", "-c", "0x81800000"]);
@@ -1004,12 +953,7 @@ fn object_changeauth(peer: Peer) {
             "s.priv",
         ],
     );
-    let loaded = t.ok(
-        "tpm2_load",
-        &[
-            "-C", "srk.ctx", "-u", "s.pub", "-r", "s.priv", "-c", "s.ctx",
-        ],
-    );
+    let loaded = t.load("srk.ctx", "s");
     let name = yaml_value(&loaded, "name").unwrap().to_string();
     t.ok(
         "tpm2_changeauth",
@@ -1062,12 +1006,7 @@ fn object_changeauth(peer: Peer) {
             "k.priv",
         ],
     );
-    t.ok(
-        "tpm2_load",
-        &[
-            "-C", "srk.ctx", "-u", "k.pub", "-r", "k.priv", "-c", "k.ctx",
-        ],
-    );
+    t.load("srk.ctx", "k");
     t.fails(
         TPM_RC_BAD_AUTH,
         "tpm2_changeauth",

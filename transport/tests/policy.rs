@@ -14,8 +14,6 @@
 mod common;
 use common::*;
 
-type Tpm = Work;
-
 /// A started server; `flush` flushes transient objects and sessions.
 fn tpm(peer: &Peer) -> Tpm {
     Work::new(peer).flushes(&["-t", "-s"])
@@ -98,19 +96,7 @@ impl Tpm {
     /// Unseal seal.ctx (loaded fresh) with the authorization `auth`; the sealed data or the
     /// TPM response code.
     fn unseal(&self, auth: &str) -> Result<Vec<u8>, u32> {
-        self.ok(
-            "tpm2_load",
-            &[
-                "-C",
-                "prim.ctx",
-                "-u",
-                "seal.pub",
-                "-r",
-                "seal.priv",
-                "-c",
-                "seal.ctx",
-            ],
-        );
+        self.load("prim.ctx", "seal");
         let out = self.tools().run(
             "tpm2_unseal",
             &["-c", "seal.ctx", "-p", auth, "-o", "out.bin"],
@@ -505,19 +491,7 @@ fn policy_locality(peer: Peer) {
         t.peer()
     );
 
-    t.ok(
-        "tpm2_load",
-        &[
-            "-C",
-            "prim.ctx",
-            "-u",
-            "seal.pub",
-            "-r",
-            "seal.priv",
-            "-c",
-            "seal.ctx",
-        ],
-    );
+    t.load("prim.ctx", "seal");
     let out = t.ok("tpm2_getcap", &["handles-transient"]);
     // The parent was loaded first: the sealed object is the last transient.
     let object = out

@@ -14,8 +14,6 @@
 mod common;
 use common::*;
 
-type Tpm = Work;
-
 /// A started server; `flush` flushes transient objects and sessions.
 fn tpm(peer: &Peer) -> Tpm {
     Work::new(peer).flushes(&["-t", "-s"])
@@ -89,19 +87,7 @@ impl Tpm {
 
     /// Unseal with the policy session in s.ctx; the data or the TPM code. Flushes all after.
     fn unseal(&self) -> Result<Vec<u8>, u32> {
-        self.ok(
-            "tpm2_load",
-            &[
-                "-C",
-                "prim.ctx",
-                "-u",
-                "seal.pub",
-                "-r",
-                "seal.priv",
-                "-c",
-                "seal.ctx",
-            ],
-        );
+        self.load("prim.ctx", "seal");
         let r = self
             .try_run(
                 "tpm2_unseal",

@@ -19,8 +19,6 @@ use sha2::Digest;
 mod common;
 use common::*;
 
-type Tpm = Work;
-
 /// A started server (tools followed by `tpm2_flushcontext -t`) with MESSAGE in msg.bin.
 fn tpm(peer: &Peer) -> Tpm {
     let t = Work::new(peer).auto_flush();

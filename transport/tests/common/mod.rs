@@ -194,6 +194,9 @@ pub fn raw_pcr_allocate(s: &TpmServer, banks: &[u16]) {
     );
 }
 
+/// What most end-to-end tests call their server + work dir.
+pub type Tpm = Work;
+
 /// A started server plus a working directory for the tools' files (their cwd).
 ///
 /// Without a resource manager tpm2-tools leave what they load in the TPM: `flush` runs
@@ -289,6 +292,19 @@ impl Work {
             self.flush();
         }
         out
+    }
+
+    /// tpm2_load of `name`.pub / `name`.priv under `parent` into `name`.ctx (through `ok`).
+    pub fn load(&self, parent: &str, name: &str) -> String {
+        let (public, private, ctx) = (
+            format!("{name}.pub"),
+            format!("{name}.priv"),
+            format!("{name}.ctx"),
+        );
+        self.ok(
+            "tpm2_load",
+            &["-C", parent, "-u", &public, "-r", &private, "-c", &ctx],
+        )
     }
 
     /// tpm2_flushcontext with each flag `new`/`flushes` chose.
