@@ -75,19 +75,9 @@ pub fn rsa_pkcs1v15_sign(
     digest: &[u8],
     rng: &mut dyn KeyRng,
 ) -> Result<Vec<u8>, SignError> {
-    use ::rsa::Pkcs1v15Sign;
-    if digest.len() != hash.digest_size() {
-        return Err(SignError::Digest);
-    }
-    let sk = rsa_private(key).map_err(|_| SignError::Key)?;
-    let padding = match hash {
-        HashAlg::Sha1 => Pkcs1v15Sign::new::<sha1::Sha1>(),
-        HashAlg::Sha256 => Pkcs1v15Sign::new::<sha2::Sha256>(),
-        HashAlg::Sha384 => Pkcs1v15Sign::new::<sha2::Sha384>(),
-        HashAlg::Sha512 => Pkcs1v15Sign::new::<sha2::Sha512>(),
-    };
+    let sk = rsa_signer(key, hash, digest)?;
     let mut r = BlindingRng(rng);
-    sk.sign_with_rng(&mut r, padding, digest)
+    sk.sign_with_rng(&mut r, pkcs1v15(hash), digest)
         .map_err(|e| rsa_sign_error(&e))
 }
 
@@ -100,11 +90,8 @@ pub fn rsa_pss_sign(
     rng: &mut dyn KeyRng,
 ) -> Result<Vec<u8>, SignError> {
     use ::rsa::Pss;
-    if digest.len() != hash.digest_size() {
-        return Err(SignError::Digest);
-    }
+    let sk = rsa_signer(key, hash, digest)?;
     let salt = pss_salt_len(hash, key.n().len());
-    let sk = rsa_private(key).map_err(|_| SignError::Key)?;
     let mut r = BlindingRng(rng);
     let out = match hash {
         HashAlg::Sha1 => sk.sign_with_rng(&mut r, Pss::<sha1::Sha1>::new_with_salt(salt), digest),
@@ -119,6 +106,29 @@ pub fn rsa_pss_sign(
         }
     };
     out.map_err(|e| rsa_sign_error(&e))
+}
+
+/// The private key for signing `digest` (which must be `hash`'s size).
+fn rsa_signer(
+    key: &RsaKeyPair,
+    hash: HashAlg,
+    digest: &[u8],
+) -> Result<::rsa::PrivateKey, SignError> {
+    if digest.len() != hash.digest_size() {
+        return Err(SignError::Digest);
+    }
+    rsa_private(key).map_err(|_| SignError::Key)
+}
+
+/// PKCS#1 v1.5 signature padding (DigestInfo prefix) for `hash`.
+fn pkcs1v15(hash: HashAlg) -> ::rsa::Pkcs1v15Sign {
+    use ::rsa::Pkcs1v15Sign;
+    match hash {
+        HashAlg::Sha1 => Pkcs1v15Sign::new::<sha1::Sha1>(),
+        HashAlg::Sha256 => Pkcs1v15Sign::new::<sha2::Sha256>(),
+        HashAlg::Sha384 => Pkcs1v15Sign::new::<sha2::Sha384>(),
+        HashAlg::Sha512 => Pkcs1v15Sign::new::<sha2::Sha512>(),
+    }
 }
 
 fn rsa_sign_error(e: &::rsa::Error) -> SignError {
@@ -138,17 +148,10 @@ fn rsa_public(n: &[u8], e: u32) -> Option<::rsa::PublicKey> {
 /// Whether `sig` is an RSASSA-PKCS1-v1_5 signature of `digest` under the
 /// public key `n`, `e` (65537 for 0 is the caller's business).
 pub fn rsa_pkcs1v15_verify(n: &[u8], e: u32, hash: HashAlg, digest: &[u8], sig: &[u8]) -> bool {
-    use ::rsa::Pkcs1v15Sign;
     let Some(pk) = rsa_public(n, e) else {
         return false;
     };
-    let padding = match hash {
-        HashAlg::Sha1 => Pkcs1v15Sign::new::<sha1::Sha1>(),
-        HashAlg::Sha256 => Pkcs1v15Sign::new::<sha2::Sha256>(),
-        HashAlg::Sha384 => Pkcs1v15Sign::new::<sha2::Sha384>(),
-        HashAlg::Sha512 => Pkcs1v15Sign::new::<sha2::Sha512>(),
-    };
-    digest.len() == hash.digest_size() && pk.verify(padding, digest, sig).is_ok()
+    digest.len() == hash.digest_size() && pk.verify(pkcs1v15(hash), digest, sig).is_ok()
 }
 
 /// Whether `sig` is an RSASSA-PSS signature of `digest` (MGF1 over `hash`)
@@ -446,91 +449,28 @@ mod tests {
     fn ecdsa_round_trip_and_tamper() {
         for curve in EccCurve::ALL {
             let key = crate::ecc_from_private(curve, &[7; 20]).unwrap();
+            let (x, y) = (key.x(), key.y());
             for alg in HashAlg::ALL {
                 let digest = alg.digest(&[b"abc"]);
-                let (r, s) =
-                    ecdsa_sign(curve, key.d(), digest.as_bytes(), &mut Counter(1)).unwrap();
+                let d = digest.as_bytes();
+                let ecdsa = |qx, qy, r: &[u8], s: &[u8]| ecdsa_verify(curve, qx, qy, d, r, s);
+                let (r, s) = ecdsa_sign(curve, key.d(), d, &mut Counter(1)).unwrap();
                 assert_eq!((r.len(), s.len()), (curve.key_bytes(), curve.key_bytes()));
-                assert!(ecdsa_verify(
-                    curve,
-                    key.x(),
-                    key.y(),
-                    digest.as_bytes(),
-                    &r,
-                    &s
-                ));
+                assert!(ecdsa(x, y, &r, &s));
                 let mut bad = s.clone();
                 bad[5] ^= 1;
-                assert!(!ecdsa_verify(
-                    curve,
-                    key.x(),
-                    key.y(),
-                    digest.as_bytes(),
-                    &r,
-                    &bad
-                ));
-                assert!(!ecdsa_verify(
-                    curve,
-                    key.x(),
-                    key.y(),
-                    digest.as_bytes(),
-                    &s,
-                    &r
-                ));
-                assert!(!ecdsa_verify(
-                    curve,
-                    key.x(),
-                    key.y(),
-                    digest.as_bytes(),
-                    &[],
-                    &s
-                ));
-                assert!(!ecdsa_verify(
-                    curve,
-                    key.y(),
-                    key.x(),
-                    digest.as_bytes(),
-                    &r,
-                    &s
-                ));
-                let (r, s) =
-                    ecschnorr_sign(curve, alg, key.d(), digest.as_bytes(), &mut Counter(2))
-                        .unwrap();
-                assert!(ecschnorr_verify(
-                    curve,
-                    alg,
-                    key.x(),
-                    key.y(),
-                    digest.as_bytes(),
-                    &r,
-                    &s
-                ));
-                assert!(!ecschnorr_verify(
-                    curve,
-                    alg,
-                    key.x(),
-                    key.y(),
-                    &[1, 2],
-                    &r,
-                    &s
-                ));
-                assert!(!ecschnorr_verify(
-                    curve,
-                    alg,
-                    key.x(),
-                    key.y(),
-                    digest.as_bytes(),
-                    &s,
-                    &r
-                ));
-                assert!(!ecdsa_verify(
-                    curve,
-                    key.x(),
-                    key.y(),
-                    digest.as_bytes(),
-                    &r,
-                    &s
-                ));
+                assert!(!ecdsa(x, y, &r, &bad));
+                assert!(!ecdsa(x, y, &s, &r));
+                assert!(!ecdsa(x, y, &[], &s));
+                assert!(!ecdsa(y, x, &r, &s));
+                let (r, s) = ecschnorr_sign(curve, alg, key.d(), d, &mut Counter(2)).unwrap();
+                let schnorr = |digest: &[u8], r: &[u8], s: &[u8]| {
+                    ecschnorr_verify(curve, alg, x, y, digest, r, s)
+                };
+                assert!(schnorr(d, &r, &s));
+                assert!(!schnorr(&[1, 2], &r, &s));
+                assert!(!schnorr(d, &s, &r));
+                assert!(!ecdsa(x, y, &r, &s));
             }
         }
         assert_eq!(
