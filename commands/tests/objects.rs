@@ -37,14 +37,8 @@ const ST_CLEAR: u32 = 1 << 2;
 /// A derived signing key: its secret comes from the parent, so
 /// sensitiveDataOrigin is CLEAR (Part 3, TPM2_CreateLoaded).
 const DERIVED_SIGNER: u32 = FIXED_TPM | FIXED_PARENT | USER_WITH_AUTH | NO_DA | SIGN;
-/// A derivation parent: restricted decryption keyed-hash object.
-const DERIVATION_PARENT: u32 = FIXED_TPM
-    | FIXED_PARENT
-    | SENSITIVE_DATA_ORIGIN
-    | USER_WITH_AUTH
-    | NO_DA
-    | RESTRICTED
-    | DECRYPT;
+/// A derivation parent: restricted decryption keyed-hash object (an SRK's attributes).
+const DERIVATION_PARENT: u32 = STORAGE;
 /// A sealed data object authorized by password, not DA-protected.
 const SEALED: u32 = FIXED_TPM | FIXED_PARENT | USER_WITH_AUTH | NO_DA;
 

@@ -34,17 +34,8 @@ const RC_AUTH_MISSING: u32 = 0x125;
 /// A command whose handles are authorized by password sessions, one per
 /// password given (in handle order).
 fn pw_cmd(cc: u32, handles: &[u32], passwords: &[&[u8]], params: &[u8]) -> Vec<u8> {
-    let mut body: Vec<u8> = handles.iter().flat_map(|h| h.to_be_bytes()).collect();
-    let mut area = Vec::new();
-    for pw in passwords {
-        area.extend_from_slice(&RS_PW.to_be_bytes());
-        area.extend_from_slice(&[0, 0, 0x01]);
-        area.extend_from_slice(&b2(pw));
-    }
-    body.extend_from_slice(&u32::try_from(area.len()).unwrap().to_be_bytes());
-    body.extend_from_slice(&area);
-    body.extend_from_slice(params);
-    cmd(0x8002, cc, &body)
+    let sessions: Vec<Vec<u8>> = passwords.iter().map(|p| pw(p)).collect();
+    sessions_cmd(cc, handles, &sessions, params)
 }
 
 fn start(t: &mut Tpm, auth: &[u8], alg: u16) -> Result<u32, u32> {
