@@ -403,10 +403,6 @@ fn setclock_and_rate(peer: Peer) {
 
 // ---- raw bytes: the response codes of malformed commands ----
 
-const RS_PW: u32 = 0x4000_0009;
-const RH_OWNER: u32 = 0x4000_0001;
-const RH_NULL: u32 = 0x4000_0007;
-
 fn u16s(values: &[u16]) -> Vec<u8> {
     values.iter().flat_map(|v| v.to_be_bytes()).collect()
 }

@@ -20,8 +20,6 @@ mod common;
 use common::*;
 
 const TPM_RC_ECC_POINT_P1: u32 = 0x1E7;
-const TPM_RC_INTEGRITY_P1: u32 = 0x1DF;
-const TPM_RC_SIZE_P1: u32 = 0x1D5;
 
 /// The hex dump of `openssl pkey -text` field `name` (e.g. "pub:"), as bytes.
 fn text_field(text: &str, name: &str) -> Vec<u8> {

@@ -27,11 +27,9 @@ fn side(peer: &Peer) -> Side {
     Work::new(peer).auto_flush().flush_after_fail(&["-t", "-s"])
 }
 
-const TPM_RC_ATTRIBUTES_H1: u32 = 0x182; // fixedParent object
 const TPM_RC_AUTH_TYPE: u32 = 0x124; // DUP role without a policy session
 const TPM_RC_POLICY_FAIL_S1: u32 = 0x99D;
 const TPM_RC_INTEGRITY_P3: u32 = 0x3DF; // Import: duplicate damaged or not this object's
-const TPM_RC_VALUE_P4: u32 = 0x4C4; // Import: inSymSeed not for this (RSA) parent
 const TPM_RC_FAILURE: u32 = 0x101; // ... as libtpms reports it
 
 impl Side {
@@ -569,7 +567,7 @@ fn import_refusals(peer: Peer) {
     );
     let want = match t.s.peer {
         Peer::Swtpm => TPM_RC_FAILURE,
-        _ => TPM_RC_VALUE_P4,
+        _ => TPM_RC_VALUE_P4, // inSymSeed not for this (RSA) parent
     };
     run_import(Some(want), import("obj.pub", "dup.priv", "p2.ctx"));
     // And the genuine blob still imports.

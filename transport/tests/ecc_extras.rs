@@ -31,12 +31,8 @@ fn tpm(peer: &Peer) -> Tpm {
     Work::new(peer).flushes(&["-t", "-l"]).auto_flush()
 }
 
-const TPM_RC_VALUE: u32 = 0x084;
 const TPM_RC_VALUE_P2: u32 = 0x2C4;
-const TPM_RC_VALUE_P4: u32 = 0x4C4;
-const TPM_RC_SCHEME_P2: u32 = 0x2D2;
 const TPM_RC_SYMMETRIC_P2: u32 = 0x2D6;
-const TPM_RC_KEY_H1: u32 = 0x19C;
 
 impl Tpm {
     /// A raw command (a password session per handle); Ok(the response handle, if

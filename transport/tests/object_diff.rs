@@ -202,9 +202,7 @@ mod tpl {
 
 use tpl::*;
 
-const RH_OWNER: u32 = 0x4000_0001;
 const RH_LOCKOUT: u32 = 0x4000_000A;
-const RH_NULL: u32 = 0x4000_0007;
 
 /// CreatePrimary(primaryHandle, password session) with raw sensitive and public bytes.
 fn create_primary_raw(hier: u32, sensitive: &[u8], public2b: &[u8]) -> Vec<u8> {

@@ -27,17 +27,12 @@ const TPM_RC_HIERARCHY_H2: u32 = 0x285; // TPM_RC_HIERARCHY, handle 2
 const TPM_RC_HANDLE_H1: u32 = 0x18B; // TPM_RC_HANDLE, handle 1
 const TPM_RC_REFERENCE_H0: u32 = 0x910; // transient handle not loaded
 const TPM_RC_HIERARCHY_P1: u32 = 0x1C5; // TPM_RC_HIERARCHY, parameter 1 (ContextLoad)
-const TPM_RC_ATTRIBUTES_H1: u32 = 0x182;
 const TPM_RC_TYPE_H1: u32 = 0x18A;
-const TPM_RC_SIZE_P1: u32 = 0x1D5;
 const TPM_RC_RANGE_P1: u32 = 0x1CD; // TPM_RC_RANGE, parameter 1
 const TPM_RC_NV_DEFINED: u32 = 0x14C;
 const TPM_RC_DISABLED: u32 = 0x120;
 const TPM_RC_AUTH_UNAVAILABLE: u32 = 0x12F;
-const TPM_RC_INTEGRITY_P1: u32 = 0x1DF; // TPM_RC_INTEGRITY, parameter 1 (ContextLoad)
 const TPM_RC_AUTH_FAIL: u32 = 0x98E; // wrong auth, DA-protected entity (session 1)
-const TPM_RC_BAD_AUTH: u32 = 0x9A2; // wrong auth, entity not subject to DA (session 1)
-const TPM_RC_POLICY_FAIL: u32 = 0x99D; // session 1
 const TPM_RC_LOCKOUT: u32 = 0x921;
 const TPM_RC_OBJECT_MEMORY: u32 = 0x902;
 

@@ -19,14 +19,10 @@ fn tpm(peer: &Peer) -> Tpm {
     Work::new(peer).flushes(&["-t", "-s"])
 }
 
-const TPM_RC_POLICY_FAIL: u32 = 0x99D; // session 1
 const TPM_RC_PCR_CHANGED: u32 = 0x128;
 const TPM_RC_VALUE_P1: u32 = 0x1C4;
-const TPM_RC_BAD_AUTH: u32 = 0x9A2; // session 1
 const TPM_RC_TICKET_P5: u32 = 0x5E0;
-const TPM_RC_LOCALITY: u32 = 0x907;
 const TPM_RC_SIGNATURE_P5: u32 = 0x5DB;
-const TPM_RC_VALUE_P4: u32 = 0x4C4;
 
 // Command codes hashed into policy digests.
 const CC_POLICY_SECRET: u32 = 0x151;
@@ -34,13 +30,11 @@ const CC_UNSEAL: u32 = 0x15E;
 const CC_POLICY_SIGNED: u32 = 0x160;
 const CC_POLICY_AUTHORIZE: u32 = 0x16A;
 const CC_POLICY_AUTH_VALUE: u32 = 0x16B;
-const CC_POLICY_COMMAND_CODE: u32 = 0x16C;
 const CC_POLICY_COUNTER_TIMER: u32 = 0x16D;
 const CC_POLICY_CP_HASH: u32 = 0x16E;
 const CC_POLICY_LOCALITY: u32 = 0x16F;
 const CC_POLICY_NAME_HASH: u32 = 0x170;
 const CC_POLICY_OR: u32 = 0x171;
-const CC_POLICY_PCR: u32 = 0x17F;
 const CC_POLICY_PHYSICAL_PRESENCE: u32 = 0x187;
 const CC_POLICY_DUPLICATION_SELECT: u32 = 0x188;
 const CC_POLICY_TEMPLATE: u32 = 0x190;

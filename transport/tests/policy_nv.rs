@@ -20,13 +20,9 @@ fn tpm(peer: &Peer) -> Tpm {
 }
 
 const TPM_RC_POLICY: u32 = 0x126;
-const TPM_RC_POLICY_FAIL: u32 = 0x99D; // session 1
-const TPM_RC_VALUE: u32 = 0x084;
 
 const CC_POLICY_NV: u32 = 0x149;
-const CC_POLICY_COMMAND_CODE: u32 = 0x16C;
 const CC_NV_WRITE: u32 = 0x137;
-const CC_POLICY_PCR: u32 = 0x17F;
 const CC_POLICY_NV_WRITTEN: u32 = 0x18F;
 const CC_POLICY_AUTHORIZE_NV: u32 = 0x192;
 
@@ -123,10 +119,7 @@ const DATA: [u8; 8] = [0x00, 0x00, 0x80, 0x01, 0xF0, 0x0F, 0x00, 0x10];
 /// (what, digest the tool wrote, digest by the formula).
 fn trial_digests(peer: &Peer) -> Vec<(String, Vec<u8>, Vec<u8>)> {
     let t = tpm(peer);
-    t.ok(
-        "tpm2_nvdefine",
-        &[IDX, "-C", "o", "-s", "8", "-a", "ownerread|ownerwrite"],
-    );
+    t.nvdefine(IDX, "o", 8, "ownerread|ownerwrite", &[]);
     t.nvwrite(IDX, "o", &DATA);
     let name = t.nv_name(IDX);
     t.write("op.bin", &[0x80, 0x00]);
@@ -184,18 +177,7 @@ fn trial_digests_match_swtpm_and_spec() {
 /// it does not satisfy the object's policy (TPM_RC_POLICY_FAIL).
 fn policynv_sealed_object(peer: Peer) {
     let t = tpm(&peer);
-    t.ok(
-        "tpm2_nvdefine",
-        &[
-            IDX,
-            "-C",
-            "o",
-            "-s",
-            "8",
-            "-a",
-            "ownerread|ownerwrite|authread|authwrite",
-        ],
-    );
+    t.nvdefine(IDX, "o", 8, "ownerread|ownerwrite|authread|authwrite", &[]);
     t.nvwrite(IDX, "o", &DATA);
     t.write("want.bin", &[0x00, 0x10]);
     let nv_step: &[&str] = &["-C", "o", "-i", "want.bin", "--offset", "6", IDX, "eq"];
@@ -253,20 +235,7 @@ fn policynvwritten_write_once(peer: Peer) {
         "{}",
         t.peer()
     );
-    t.ok(
-        "tpm2_nvdefine",
-        &[
-            IDX,
-            "-C",
-            "o",
-            "-s",
-            "4",
-            "-a",
-            "policywrite|ownerread",
-            "-L",
-            "once.pol",
-        ],
-    );
+    t.nvdefine(IDX, "o", 4, "policywrite|ownerread", &["-L", "once.pol"]);
     t.write("first.bin", b"once");
     t.write("second.bin", b"more");
     t.policy_session(steps).unwrap();
@@ -292,10 +261,7 @@ fn policynvwritten_write_once(peer: Peer) {
 /// index makes the same sealed object unseal again, without re-sealing.
 fn policyauthorizenv_replaced_policy(peer: Peer) {
     let t = tpm(&peer);
-    t.ok(
-        "tpm2_nvdefine",
-        &[IDX, "-C", "o", "-s", "34", "-a", "authread|authwrite"],
-    );
+    t.nvdefine(IDX, "o", 34, "authread|authwrite", &[]);
     let pcr_step: &[&str] = &["-l", "sha256:23"];
     let approve = |t: &Tpm| {
         let d = t.trial("pcr.pol", &[("tpm2_policypcr", pcr_step)]);
@@ -361,10 +327,7 @@ fn nvcertify_verified_with_openssl(peer: Peer) {
         "tpm2_readpublic",
         &["-c", "sign.ctx", "-f", "pem", "-o", "sign.pem"],
     );
-    t.ok(
-        "tpm2_nvdefine",
-        &[IDX, "-C", "o", "-s", "16", "-a", "ownerread|ownerwrite"],
-    );
+    t.nvdefine(IDX, "o", 16, "ownerread|ownerwrite", &[]);
     let data: Vec<u8> = (0x40..0x50).collect();
     t.nvwrite(IDX, "o", &data);
     let name = t.nv_name(IDX);
@@ -450,19 +413,12 @@ fn nvundefine_policy_secret(peer: Peer) {
         ],
     );
     let pidx = "0x1400030";
-    t.ok(
-        "tpm2_nvdefine",
-        &[
-            pidx,
-            "-C",
-            "p",
-            "-s",
-            "8",
-            "-a",
-            "ppread|ppwrite|platformcreate|policydelete",
-            "-L",
-            "delete.pol",
-        ],
+    t.nvdefine(
+        pidx,
+        "p",
+        8,
+        "ppread|ppwrite|platformcreate|policydelete",
+        &["-L", "delete.pol"],
     );
     t.policy_session(&[("tpm2_policycommandcode", cc)]).unwrap();
     t.fails(
@@ -490,10 +446,6 @@ both!(
 
 // Raw differential: the same command bytes to vtpm and swtpm.
 
-const RH_OWNER: u32 = 0x4000_0001;
-const RH_NULL: u32 = 0x4000_0007;
-const RS_PW: u32 = 0x4000_0009;
-const RH_PLATFORM: u32 = 0x4000_000C;
 const RAW_IDX: u32 = 0x0150_0040;
 const RAW_POLICY: u32 = 0x0150_0041;
 const RAW_SHORT: u32 = 0x0150_0042;

@@ -26,12 +26,8 @@ fn tpm(peer: &Peer) -> Tpm {
     t
 }
 
-const TPM_RC_SCHEME_P2: u32 = 0x2D2;
 const TPM_RC_SIGNATURE_P2: u32 = 0x2DB;
 const TPM_RC_TICKET_P3: u32 = 0x3E0;
-const TPM_RC_KEY_H1: u32 = 0x19C;
-const TPM_RC_ATTRIBUTES_H1: u32 = 0x182;
-const TPM_RC_SIZE_P1: u32 = 0x1D5;
 const TPM_RC_RETRY: u32 = 0x922;
 /// The handle of the first transient object loaded.
 const TRANSIENT_FIRST: u32 = 0x8000_0000;

@@ -307,6 +307,22 @@ impl Work {
         )
     }
 
+    /// tpm2_nvdefine of `index` by `hierarchy` (`-C`), `size` octets, attributes `attrs`,
+    /// then `extra` arguments (through `ok`).
+    pub fn nvdefine(
+        &self,
+        index: &str,
+        hierarchy: &str,
+        size: usize,
+        attrs: &str,
+        extra: &[&str],
+    ) -> String {
+        let size = size.to_string();
+        let mut args = vec![index, "-C", hierarchy, "-s", &size, "-a", attrs];
+        args.extend_from_slice(extra);
+        self.ok("tpm2_nvdefine", &args)
+    }
+
     /// tpm2_flushcontext with each flag `new`/`flushes` chose.
     pub fn flush(&self) {
         self.flush_with(self.flush);
@@ -458,3 +474,26 @@ pub fn ticket_fields(t: &[u8]) -> (u16, u32, usize) {
     assert_eq!(t.len(), 8 + len, "ticket size");
     (tag, hierarchy, len)
 }
+
+// Part 2 values several tests name: handles and response codes with their positions.
+pub const RH_NULL: u32 = 0x4000_0007;
+pub const RH_OWNER: u32 = 0x4000_0001;
+pub const RH_PLATFORM: u32 = 0x4000_000C;
+pub const RS_PW: u32 = 0x4000_0009;
+pub const CC_POLICY_COMMAND_CODE: u32 = 0x16C;
+pub const CC_POLICY_PCR: u32 = 0x17F;
+/// TPM_RC_ATTRIBUTES, handle 1.
+pub const TPM_RC_ATTRIBUTES_H1: u32 = 0x182;
+/// Wrong auth for an entity not subject to DA (session 1).
+pub const TPM_RC_BAD_AUTH: u32 = 0x9A2;
+/// TPM_RC_INTEGRITY, parameter 1.
+pub const TPM_RC_INTEGRITY_P1: u32 = 0x1DF;
+pub const TPM_RC_KEY_H1: u32 = 0x19C;
+pub const TPM_RC_LOCALITY: u32 = 0x907;
+/// TPM_RC_POLICY_FAIL, session 1.
+pub const TPM_RC_POLICY_FAIL: u32 = 0x99D;
+pub const TPM_RC_SCHEME_P2: u32 = 0x2D2;
+pub const TPM_RC_SIZE_P1: u32 = 0x1D5;
+pub const TPM_RC_VALUE: u32 = 0x084;
+/// TPM_RC_VALUE, parameter 4.
+pub const TPM_RC_VALUE_P4: u32 = 0x4C4;
