@@ -44,6 +44,11 @@ fn primary(t: &mut Tpm, hierarchy: u32, template: &[u8]) -> Primary {
         .unwrap_or_else(|e| panic!("CreatePrimary: {e:#x}"))
 }
 
+/// An ECDSA-SHA256 P-256 attestation key in the owner hierarchy.
+fn ecdsa_ak(t: &mut Tpm) -> Primary {
+    primary(t, RH_OWNER, &ecc_template(AK, &[ALG_ECDSA, ALG_SHA256]))
+}
+
 /// The qualified name of a primary of `hierarchy`: H(hierarchy || name).
 fn primary_qualified_name(hierarchy: u32, name: &[u8]) -> Vec<u8> {
     let mut qn = ALG_SHA256.to_be_bytes().to_vec();
@@ -156,11 +161,7 @@ fn extend(t: &mut Tpm, pcr: u32, data: &[u8]) {
 #[test]
 fn quote_signs_the_selected_pcrs() {
     let mut t = Tpm::started();
-    let ak = primary(
-        &mut t,
-        RH_OWNER,
-        &ecc_template(AK, &[ALG_ECDSA, ALG_SHA256]),
-    );
+    let ak = ecdsa_ak(&mut t);
     extend(&mut t, 16, b"measured");
     extend(&mut t, 23, b"app");
     let (_, clock) = read_clock(&mut t);
@@ -298,11 +299,7 @@ fn quote_with_an_rsa_attestation_key() {
 #[test]
 fn quote_response_codes() {
     let mut t = Tpm::started();
-    let ak = primary(
-        &mut t,
-        RH_OWNER,
-        &ecc_template(AK, &[ALG_ECDSA, ALG_SHA256]),
-    );
+    let ak = ecdsa_ak(&mut t);
     let sel = pcr_selection(ALG_SHA256, &[0]);
     // A decryption key cannot sign: TPM_RC_KEY at the sign handle.
     let dec = primary(
@@ -379,11 +376,7 @@ fn quote_response_codes() {
 #[test]
 fn certify_names_the_object() {
     let mut t = Tpm::started();
-    let ak = primary(
-        &mut t,
-        RH_OWNER,
-        &ecc_template(AK, &[ALG_ECDSA, ALG_SHA256]),
-    );
+    let ak = ecdsa_ak(&mut t);
     let key = primary(
         &mut t,
         RH_OWNER,
@@ -473,11 +466,7 @@ fn certify_creation_params(
 #[test]
 fn certify_creation_checks_the_ticket() {
     let mut t = Tpm::started();
-    let ak = primary(
-        &mut t,
-        RH_OWNER,
-        &ecc_template(AK, &[ALG_ECDSA, ALG_SHA256]),
-    );
+    let ak = ecdsa_ak(&mut t);
     let obj = primary(&mut t, RH_OWNER, &ecc_template(BASE | SIGN, &[ALG_NULL]));
     let run_cc = |t: &mut Tpm, signer: u32, params: &[u8]| {
         run(
@@ -585,11 +574,7 @@ fn certify_creation_checks_the_ticket() {
 #[test]
 fn get_time_reports_time_and_clock_in_plain_text() {
     let mut t = Tpm::started();
-    let ak = primary(
-        &mut t,
-        RH_OWNER,
-        &ecc_template(AK, &[ALG_ECDSA, ALG_SHA256]),
-    );
+    let ak = ecdsa_ak(&mut t);
     t.platform.now_ms += 5_000;
     let (time, clock, resets, restarts) = time_info(&mut t);
     let get_time = |t: &mut Tpm, signer: u32| {
@@ -867,11 +852,7 @@ fn der_children(seq: &[u8]) -> Vec<Vec<u8>> {
 #[test]
 fn certify_x509_completes_and_signs_the_certificate() {
     let mut t = Tpm::started();
-    let ak = primary(
-        &mut t,
-        RH_OWNER,
-        &ecc_template(AK, &[ALG_ECDSA, ALG_SHA256]),
-    );
+    let ak = ecdsa_ak(&mut t);
     let key = primary(&mut t, RH_OWNER, &ecc_template(BASE | SIGN, &[ALG_NULL]));
     let ext = extensions(&[&key_usage(0x80 | KEY_CERT_SIGN)]);
     let partial = partial_certificate(None, &ext);
@@ -952,11 +933,7 @@ fn certify_x509_completes_and_signs_the_certificate() {
 #[test]
 fn certify_x509_response_codes() {
     let mut t = Tpm::started();
-    let ak = primary(
-        &mut t,
-        RH_OWNER,
-        &ecc_template(AK, &[ALG_ECDSA, ALG_SHA256]),
-    );
+    let ak = ecdsa_ak(&mut t);
     let key = primary(&mut t, RH_OWNER, &ecc_template(BASE | SIGN, &[ALG_NULL]));
     let good = partial_certificate(None, &extensions(&[&key_usage(0x80)]));
     let dec = primary(

@@ -108,14 +108,14 @@ fn define_params(auth: &[u8], public: &[u8]) -> Vec<u8> {
     p
 }
 
+/// NV_DefineSpace (or NV_DefineSpace2, `cc`) by `creator` with an empty password; the response.
+fn define_space(t: &mut Tpm, cc: u32, creator: u32, auth: &[u8], public: &[u8]) -> Vec<u8> {
+    t.run(&pw_cmd(cc, &[creator], b"", &define_params(auth, public)))
+}
+
 fn define(t: &mut Tpm, creator: u32, auth: &[u8], attributes: u32, size: u16) -> u32 {
     let public = nv_public(IDX, attributes, &[], size);
-    rc(&t.run(&pw_cmd(
-        CC_NV_DEFINE_SPACE,
-        &[creator],
-        b"",
-        &define_params(auth, &public),
-    )))
+    rc(&define_space(t, CC_NV_DEFINE_SPACE, creator, auth, &public))
 }
 
 fn write(t: &mut Tpm, auth: u32, password: &[u8], data: &[u8], offset: u16) -> u32 {
@@ -289,47 +289,22 @@ fn definition_rules() {
     // nameAlg must be a hash; the index a TPMI_RH_NV_INDEX.
     let mut public = nv_public(IDX, OWNER_RW, &[], 8);
     public[4..6].copy_from_slice(&0x0010u16.to_be_bytes());
-    let r = t.run(&pw_cmd(
-        CC_NV_DEFINE_SPACE,
-        &[RH_OWNER],
-        b"",
-        &define_params(b"", &public),
-    ));
+    let r = define_space(&mut t, CC_NV_DEFINE_SPACE, RH_OWNER, b"", &public);
     assert_eq!(rc(&r), param(RC_HASH, 2));
     let public = nv_public(0x0200_0000, OWNER_RW, &[], 8);
-    let r = t.run(&pw_cmd(
-        CC_NV_DEFINE_SPACE,
-        &[RH_OWNER],
-        b"",
-        &define_params(b"", &public),
-    ));
+    let r = define_space(&mut t, CC_NV_DEFINE_SPACE, RH_OWNER, b"", &public);
     assert_eq!(rc(&r), param(RC_VALUE, 2));
     // authPolicy must be a nameAlg digest; authValue at most one.
     let public = nv_public(IDX, OWNER_RW, &[1; 20], 8);
-    let r = t.run(&pw_cmd(
-        CC_NV_DEFINE_SPACE,
-        &[RH_OWNER],
-        b"",
-        &define_params(b"", &public),
-    ));
+    let r = define_space(&mut t, CC_NV_DEFINE_SPACE, RH_OWNER, b"", &public);
     assert_eq!(rc(&r), param(RC_SIZE, 2));
     let public = nv_public(IDX, OWNER_RW, &[], 8);
-    let r = t.run(&pw_cmd(
-        CC_NV_DEFINE_SPACE,
-        &[RH_OWNER],
-        b"",
-        &define_params(&[1; 33], &public),
-    ));
+    let r = define_space(&mut t, CC_NV_DEFINE_SPACE, RH_OWNER, &[1; 33], &public);
     assert_eq!(rc(&r), param(RC_SIZE, 1));
     // Trailing zeros do not count.
     let mut auth = vec![1; 32];
     auth.extend_from_slice(&[0; 8]);
-    let r = t.run(&pw_cmd(
-        CC_NV_DEFINE_SPACE,
-        &[RH_OWNER],
-        b"",
-        &define_params(&auth, &public),
-    ));
+    let r = define_space(&mut t, CC_NV_DEFINE_SPACE, RH_OWNER, &auth, &public);
     assert_eq!(rc(&r), 0);
     // Lockout is not a TPMI_RH_PROVISION.
     assert_eq!(
@@ -571,12 +546,7 @@ fn undefine_rules_and_clear() {
     // Clear keeps platform indices and removes the owner's.
     let owner_idx = IDX + 1;
     let public = nv_public(owner_idx, OWNER_RW, &[], 8);
-    let r = t.run(&pw_cmd(
-        CC_NV_DEFINE_SPACE,
-        &[RH_OWNER],
-        b"",
-        &define_params(b"", &public),
-    ));
+    let r = define_space(&mut t, CC_NV_DEFINE_SPACE, RH_OWNER, b"", &public);
     assert_eq!(rc(&r), 0);
     assert_eq!(rc(&t.run(&pw_cmd(CC_CLEAR, &[RH_PLATFORM], b"", &[]))), 0);
     assert!(t.engine.nv_index(owner_idx).is_none());
@@ -590,12 +560,7 @@ fn undefine_rules_and_clear() {
     // POLICY_DELETE: only NV_UndefineSpaceSpecial with the index's policy.
     let policy = command_code_policy(CC_NV_UNDEFINE_SPACE_SPECIAL);
     let public = nv_public(IDX, pc | POLICY_DELETE, &policy, 8);
-    let r = t.run(&pw_cmd(
-        CC_NV_DEFINE_SPACE,
-        &[RH_PLATFORM],
-        b"",
-        &define_params(b"", &public),
-    ));
+    let r = define_space(&mut t, CC_NV_DEFINE_SPACE, RH_PLATFORM, b"", &public);
     assert_eq!(rc(&r), 0);
     assert_eq!(
         simple(&mut t, CC_NV_UNDEFINE_SPACE, RH_PLATFORM, b"", &[]),
@@ -658,12 +623,7 @@ fn durable_through_the_state_image() {
     );
     let orderly = IDX + 1;
     let public = nv_public(orderly, OWNER_RW | COUNTER | ORDERLY, &[], 8);
-    let r = t.run(&pw_cmd(
-        CC_NV_DEFINE_SPACE,
-        &[RH_OWNER],
-        b"",
-        &define_params(b"", &public),
-    ));
+    let r = define_space(&mut t, CC_NV_DEFINE_SPACE, RH_OWNER, b"", &public);
     assert_eq!(rc(&r), 0);
     let inc = pw_cmd(CC_NV_INCREMENT, &[RH_OWNER, orderly], b"", &[]);
     for _ in 0..5 {
@@ -728,12 +688,7 @@ fn capability_and_space() {
     // The EK certificate indices and the Azure AK certificate index are ordinary.
     for h in [0x01C0_0002u32, 0x01C0_000A, 0x01C1_01D0] {
         let public = nv_public(h, OWNER_RW | COUNTER, &[], 8);
-        let r = t.run(&pw_cmd(
-            CC_NV_DEFINE_SPACE,
-            &[RH_OWNER],
-            b"",
-            &define_params(b"", &public),
-        ));
+        let r = define_space(&mut t, CC_NV_DEFINE_SPACE, RH_OWNER, b"", &public);
         assert_eq!(rc(&r), 0);
     }
     assert_eq!(prop(&mut t, 0x202), 3, "HR_NV_INDEX");
@@ -747,12 +702,7 @@ fn capability_and_space() {
     let mut n = 0;
     let code = loop {
         let public = nv_public(0x0100_0000 + n, OWNER_RW, &[], 2048);
-        let r = t.run(&pw_cmd(
-            CC_NV_DEFINE_SPACE,
-            &[RH_OWNER],
-            b"",
-            &define_params(b"", &public),
-        ));
+        let r = define_space(&mut t, CC_NV_DEFINE_SPACE, RH_OWNER, b"", &public);
         if rc(&r) != 0 {
             break rc(&r);
         }
@@ -770,23 +720,13 @@ fn define_space2_takes_an_nv_index_selector() {
     let public = nv_public(IDX, OWNER_RW, &[], 8);
     let mut p2 = vec![0x01];
     p2.extend_from_slice(&public);
-    let r = t.run(&pw_cmd(
-        CC_NV_DEFINE_SPACE2,
-        &[RH_OWNER],
-        b"",
-        &define_params(b"", &p2),
-    ));
+    let r = define_space(&mut t, CC_NV_DEFINE_SPACE2, RH_OWNER, b"", &p2);
     assert_eq!(rc(&r), 0);
     assert_eq!(attributes_of(&mut t), OWNER_RW);
     // External NV (TPM_HT_EXTERNAL_NV) is not implemented.
     let mut p2 = vec![0x11];
     p2.extend_from_slice(&nv_public(IDX + 1, OWNER_RW, &[], 8));
-    let r = t.run(&pw_cmd(
-        CC_NV_DEFINE_SPACE2,
-        &[RH_OWNER],
-        b"",
-        &define_params(b"", &p2),
-    ));
+    let r = define_space(&mut t, CC_NV_DEFINE_SPACE2, RH_OWNER, b"", &p2);
     assert_eq!(rc(&r), param(RC_VALUE, 2));
 }
 
@@ -795,12 +735,7 @@ fn change_auth_through_policy() {
     let mut t = Tpm::started();
     let policy = command_code_policy(CC_NV_CHANGE_AUTH);
     let public = nv_public(IDX, AUTH_RW | NO_DA, &policy, 8);
-    let r = t.run(&pw_cmd(
-        CC_NV_DEFINE_SPACE,
-        &[RH_OWNER],
-        b"",
-        &define_params(b"old", &public),
-    ));
+    let r = define_space(&mut t, CC_NV_DEFINE_SPACE, RH_OWNER, b"old", &public);
     assert_eq!(rc(&r), 0);
     let s = start_policy_session(&mut t);
     let r = t.run(&cmd(
@@ -834,12 +769,7 @@ fn disabled_hierarchies_hide_their_indices() {
     assert_eq!(define(&mut t, RH_OWNER, b"", OWNER_RW, 8), 0);
     let platform_idx = 0x0140_0001u32;
     let public = nv_public(platform_idx, PPREAD | PPWRITE | PLATFORMCREATE, &[], 8);
-    let r = t.run(&pw_cmd(
-        CC_NV_DEFINE_SPACE,
-        &[RH_PLATFORM],
-        b"",
-        &define_params(b"", &public),
-    ));
+    let r = define_space(&mut t, CC_NV_DEFINE_SPACE, RH_PLATFORM, b"", &public);
     assert_eq!(rc(&r), 0);
     let control = |t: &mut Tpm, enable: u32, state: u8| {
         let mut p = enable.to_be_bytes().to_vec();
@@ -864,12 +794,7 @@ fn disabled_hierarchies_hide_their_indices() {
         handle(RC_HANDLE, 1)
     );
     let public = nv_public(platform_idx + 1, PPREAD | PPWRITE | PLATFORMCREATE, &[], 8);
-    let r = t.run(&pw_cmd(
-        CC_NV_DEFINE_SPACE,
-        &[RH_PLATFORM],
-        b"",
-        &define_params(b"", &public),
-    ));
+    let r = define_space(&mut t, CC_NV_DEFINE_SPACE, RH_PLATFORM, b"", &public);
     assert_eq!(rc(&r), handle(RC_HIERARCHY, 1));
     assert_eq!(rc(&t.run(&plain(CC_NV_READ_PUBLIC, &IDX.to_be_bytes()))), 0);
 }
