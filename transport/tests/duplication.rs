@@ -32,6 +32,22 @@ const TPM_RC_POLICY_FAIL_S1: u32 = 0x99D;
 const TPM_RC_INTEGRITY_P3: u32 = 0x3DF; // Import: duplicate damaged or not this object's
 const TPM_RC_FAILURE: u32 = 0x101; // ... as libtpms reports it
 
+/// tpm2_duplicate of obj.ctx to np.ctx, no inner wrapper, under the policy session s.ctx.
+const DUPLICATE_OBJ: &[&str] = &[
+    "-C",
+    "np.ctx",
+    "-c",
+    "obj.ctx",
+    "-G",
+    "null",
+    "-p",
+    "session:s.ctx",
+    "-r",
+    "dup.priv",
+    "-s",
+    "dup.seed",
+];
+
 impl Side {
     /// A storage primary in the owner hierarchy (`alg`: rsa2048 / ecc256).
     fn primary(&self, alg: &str, ctx: &str) {
@@ -408,24 +424,7 @@ fn duplicate_refused_for_fixed_parent(peer: Peer) {
     let t = side(&peer);
     setup_refusal(&t, "fixedtpm|fixedparent|userwithauth");
     t.dup_session();
-    t.fails(
-        TPM_RC_ATTRIBUTES_H1,
-        "tpm2_duplicate",
-        &[
-            "-C",
-            "np.ctx",
-            "-c",
-            "obj.ctx",
-            "-G",
-            "null",
-            "-p",
-            "session:s.ctx",
-            "-r",
-            "dup.priv",
-            "-s",
-            "dup.seed",
-        ],
-    );
+    t.fails(TPM_RC_ATTRIBUTES_H1, "tpm2_duplicate", DUPLICATE_OBJ);
 }
 
 fn duplicate_refused_without_the_policy(peer: Peer) {
@@ -445,24 +444,7 @@ fn duplicate_refused_without_the_policy(peer: Peer) {
         &["--policy-session", "-S", "s.ctx"],
     );
     t.keep("tpm2_policycommandcode", &["-S", "s.ctx", "TPM2_CC_Unseal"]);
-    t.fails(
-        TPM_RC_POLICY_FAIL_S1,
-        "tpm2_duplicate",
-        &[
-            "-C",
-            "np.ctx",
-            "-c",
-            "obj.ctx",
-            "-G",
-            "null",
-            "-p",
-            "session:s.ctx",
-            "-r",
-            "dup.priv",
-            "-s",
-            "dup.seed",
-        ],
-    );
+    t.fails(TPM_RC_POLICY_FAIL_S1, "tpm2_duplicate", DUPLICATE_OBJ);
 }
 
 /// Import refusals, same codes on vtpm and swtpm: a damaged blob, another

@@ -281,13 +281,7 @@ fn tool_digests(peer: &Peer) -> Vec<(&'static str, Vec<u8>, Vec<u8>)> {
 /// the formula of Part 3.
 #[test]
 fn tool_digests_match_swtpm_and_spec() {
-    let ours = tool_digests(&vtpm());
-    let theirs = tool_digests(&Peer::Swtpm);
-    assert_eq!(ours.len(), theirs.len());
-    for ((what, got, want), (_, swtpm, _)) in ours.iter().zip(&theirs) {
-        assert_eq!(hex(got), hex(swtpm), "{what}: vtpm vs swtpm");
-        assert_eq!(hex(got), hex(want), "{what}: vtpm vs the spec formula");
-    }
+    assert_digests_agree(&tool_digests(&vtpm()), &tool_digests(&Peer::Swtpm));
 }
 
 /// A PCR-sealed object unseals with the PCRs it was sealed to, not after an extend of one of
@@ -726,13 +720,10 @@ fn authority_digests(peer: &Peer) -> Vec<(&'static str, Vec<u8>, Vec<u8>)> {
 /// with Part 3.
 #[test]
 fn authority_digests_match_swtpm_and_spec() {
-    let ours = authority_digests(&vtpm());
-    let theirs = authority_digests(&Peer::Swtpm);
-    assert_eq!(ours.len(), theirs.len());
-    for ((what, got, want), (_, swtpm, _)) in ours.iter().zip(&theirs) {
-        assert_eq!(hex(got), hex(swtpm), "{what}: vtpm vs swtpm");
-        assert_eq!(hex(got), hex(want), "{what}: vtpm vs the spec formula");
-    }
+    assert_digests_agree(
+        &authority_digests(&vtpm()),
+        &authority_digests(&Peer::Swtpm),
+    );
 }
 
 /// An object sealed to PolicySigned(authority) unseals after the authority signed this session's

@@ -497,3 +497,16 @@ pub const TPM_RC_SIZE_P1: u32 = 0x1D5;
 pub const TPM_RC_VALUE: u32 = 0x084;
 /// TPM_RC_VALUE, parameter 4.
 pub const TPM_RC_VALUE_P4: u32 = 0x4C4;
+
+/// A differential of policy digests: each row (what, vtpm's digest, the spec formula's) agrees
+/// with swtpm's row and with the formula.
+pub fn assert_digests_agree<W: std::fmt::Display>(
+    ours: &[(W, Vec<u8>, Vec<u8>)],
+    theirs: &[(W, Vec<u8>, Vec<u8>)],
+) {
+    assert_eq!(ours.len(), theirs.len());
+    for ((what, got, want), (_, swtpm, _)) in ours.iter().zip(theirs) {
+        assert_eq!(hex(got), hex(swtpm), "{what}: vtpm vs swtpm");
+        assert_eq!(hex(got), hex(want), "{what}: vtpm vs the spec formula");
+    }
+}
