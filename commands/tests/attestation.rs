@@ -12,212 +12,41 @@
 
 mod common;
 use common::*;
-use sha2::{Digest, Sha256};
+use sha2::Digest;
 
 const CC_CLOCK_SET: u32 = 0x128;
 const CC_CLOCK_RATE_ADJUST: u32 = 0x130;
-const CC_CREATE_PRIMARY: u32 = 0x131;
 const CC_CERTIFY: u32 = 0x148;
 const CC_CERTIFY_CREATION: u32 = 0x14A;
 const CC_GET_TIME: u32 = 0x14C;
 const CC_QUOTE: u32 = 0x158;
-const CC_VERIFY_SIGNATURE: u32 = 0x177;
 
-const RH_OWNER: u32 = 0x4000_0001;
-const RH_NULL: u32 = 0x4000_0007;
-const RH_ENDORSEMENT: u32 = 0x4000_000B;
-const RH_PLATFORM: u32 = 0x4000_000C;
-const RS_PW: u32 = 0x4000_0009;
-
-const FIXED_TPM: u32 = 1 << 1;
-const FIXED_PARENT: u32 = 1 << 4;
-const SENSITIVE_DATA_ORIGIN: u32 = 1 << 5;
-const USER_WITH_AUTH: u32 = 1 << 6;
-const RESTRICTED: u32 = 1 << 16;
-const DECRYPT: u32 = 1 << 17;
-const SIGN: u32 = 1 << 18;
 const BASE: u32 = FIXED_TPM | FIXED_PARENT | SENSITIVE_DATA_ORIGIN | USER_WITH_AUTH;
 /// An attestation key: a restricted signing key.
 const AK: u32 = BASE | RESTRICTED | SIGN;
 
-const ALG_RSA: u16 = 0x0001;
-const ALG_SHA1: u16 = 0x0004;
-const ALG_SHA256: u16 = 0x000B;
-const ALG_NULL: u16 = 0x0010;
 const ALG_SM3: u16 = 0x0012;
-const ALG_RSASSA: u16 = 0x0014;
-const ALG_RSAPSS: u16 = 0x0016;
-const ALG_ECDSA: u16 = 0x0018;
-const ALG_ECC: u16 = 0x0023;
-const ALG_AES: u16 = 0x0006;
-const ALG_CFB: u16 = 0x0043;
-const ECC_NIST_P256: u16 = 0x0003;
 
 const ST_CREATION: u16 = 0x8021;
-const ST_VERIFIED: u16 = 0x8022;
-const ST_HASHCHECK: u16 = 0x8024;
 const ST_ATTEST_CERTIFY: u16 = 0x8017;
 const ST_ATTEST_QUOTE: u16 = 0x8018;
 const ST_ATTEST_TIME: u16 = 0x8019;
 const ST_ATTEST_CREATION: u16 = 0x801A;
 const GENERATED: [u8; 4] = [0xff, 0x54, 0x43, 0x47];
 
-/// Response codes with their positions.
-const RC_KEY_H1: u32 = 0x19C;
 const RC_KEY_H2: u32 = 0x29C;
-const RC_SCHEME_P2: u32 = 0x2D2;
-const RC_SCHEME_P3: u32 = 0x3D2;
-const RC_SIZE_P1: u32 = 0x1D5;
-const RC_SIZE_P2: u32 = 0x2D5;
-const RC_VALUE_P1: u32 = 0x1C4;
-const RC_VALUE_P3: u32 = 0x3C4;
-const RC_VALUE_P4: u32 = 0x4C4;
-const RC_HASH_P3: u32 = 0x3C3;
 const RC_TICKET_P4: u32 = 0x4E0;
-const RC_TAG_P4: u32 = 0x4D7;
-const RC_BAD_AUTH_S1: u32 = 0x9A2;
 
-fn b2(data: &[u8]) -> Vec<u8> {
-    let mut v = u16::try_from(data.len()).unwrap().to_be_bytes().to_vec();
-    v.extend_from_slice(data);
-    v
-}
-
-fn u16s(values: &[u16]) -> Vec<u8> {
-    values.iter().flat_map(|v| v.to_be_bytes()).collect()
-}
-
-fn sha256(parts: &[&[u8]]) -> Vec<u8> {
-    let mut h = Sha256::new();
-    for p in parts {
-        h.update(p);
-    }
-    h.finalize().to_vec()
-}
-
-/// A command whose first `sessions` handles are authorized by empty
-/// password sessions.
-fn auth_cmd(cc: u32, handles: &[u32], sessions: usize, params: &[u8]) -> Vec<u8> {
-    let mut body: Vec<u8> = handles.iter().flat_map(|h| h.to_be_bytes()).collect();
-    let mut area = Vec::new();
-    for _ in 0..sessions {
-        area.extend_from_slice(&RS_PW.to_be_bytes());
-        area.extend_from_slice(&[0, 0, 0x01, 0, 0]);
-    }
-    body.extend_from_slice(&u32::try_from(area.len()).unwrap().to_be_bytes());
-    body.extend_from_slice(&area);
-    body.extend_from_slice(params);
-    cmd(0x8002, cc, &body)
-}
-
-/// Ok with the parameters (after a response handle when `handle`), else the code.
-fn run(t: &mut Tpm, command: &[u8], handle: bool) -> Result<(u32, Vec<u8>), u32> {
-    let r = t.run(command);
-    match rc(&r) {
-        0 => {
-            let mut rest = &r[10..];
-            let mut h = 0;
-            if handle {
-                h = u32::from_be_bytes(rest[..4].try_into().unwrap());
-                rest = &rest[4..];
-            }
-            if r[..2] == [0x80, 0x02] {
-                let n = u32::from_be_bytes(rest[..4].try_into().unwrap()) as usize;
-                rest = &rest[4..4 + n];
-            }
-            Ok((h, rest.to_vec()))
-        }
-        e => Err(e),
-    }
-}
-
-struct Rd<'a>(&'a [u8]);
-impl<'a> Rd<'a> {
-    fn take(&mut self, n: usize) -> &'a [u8] {
-        let (a, b) = self.0.split_at(n);
-        self.0 = b;
-        a
-    }
-    fn u8(&mut self) -> u8 {
-        self.take(1)[0]
-    }
-    fn u16(&mut self) -> u16 {
-        u16::from_be_bytes(self.take(2).try_into().unwrap())
-    }
-    fn u32(&mut self) -> u32 {
-        u32::from_be_bytes(self.take(4).try_into().unwrap())
-    }
-    fn u64(&mut self) -> u64 {
-        u64::from_be_bytes(self.take(8).try_into().unwrap())
-    }
-    fn b2(&mut self) -> &'a [u8] {
-        let n = usize::from(self.u16());
-        self.take(n)
-    }
-}
-
-fn public(object_type: u16, attrs: u32, rest: &[&[u8]]) -> Vec<u8> {
-    let mut v = object_type.to_be_bytes().to_vec();
-    v.extend_from_slice(&ALG_SHA256.to_be_bytes());
-    v.extend_from_slice(&attrs.to_be_bytes());
-    v.extend_from_slice(&b2(&[]));
-    for part in rest {
-        v.extend_from_slice(part);
-    }
-    v
-}
-
-fn ecc_template(attrs: u32, scheme: &[u16]) -> Vec<u8> {
-    let sym: &[u16] = if attrs & DECRYPT != 0 {
-        &[ALG_AES, 128, ALG_CFB]
-    } else {
-        &[ALG_NULL]
-    };
-    let mut parms = u16s(sym);
-    parms.extend_from_slice(&u16s(scheme));
-    parms.extend_from_slice(&u16s(&[ECC_NIST_P256, ALG_NULL]));
-    public(ALG_ECC, attrs, &[&parms, &b2(&[]), &b2(&[])])
-}
-
-fn rsa_template(attrs: u32, scheme: &[u16]) -> Vec<u8> {
-    let mut parms = u16s(&[ALG_NULL]);
-    parms.extend_from_slice(&u16s(scheme));
-    parms.extend_from_slice(&u16s(&[2048]));
-    parms.extend_from_slice(&0u32.to_be_bytes());
-    public(ALG_RSA, attrs, &[&parms, &b2(&[])])
-}
-
-/// A primary object.
-struct Primary {
-    handle: u32,
-    name: Vec<u8>,
-    creation_hash: Vec<u8>,
-    /// TPMT_TK_CREATION as returned.
-    ticket: Vec<u8>,
-}
+type Primary = Created;
 
 fn primary(t: &mut Tpm, hierarchy: u32, template: &[u8]) -> Primary {
-    let mut p = b2(&[b2(&[]), b2(&[])].concat());
-    p.extend_from_slice(&b2(template));
-    p.extend_from_slice(&b2(&[]));
-    p.extend_from_slice(&0u32.to_be_bytes());
-    let (handle, params) = run(t, &auth_cmd(CC_CREATE_PRIMARY, &[hierarchy], 1, &p), true)
-        .unwrap_or_else(|e| panic!("CreatePrimary: {e:#x}"));
-    let mut rd = Rd(&params);
-    rd.b2();
-    rd.b2();
-    let creation_hash = rd.b2().to_vec();
-    let before = rd.0;
-    rd.take(6);
-    rd.b2();
-    let ticket = before[..before.len() - rd.0.len()].to_vec();
-    let name = rd.b2().to_vec();
-    Primary {
-        handle,
-        name,
-        creation_hash,
-        ticket,
-    }
+    create_primary_raw(t, hierarchy, &[], &[], template)
+        .unwrap_or_else(|e| panic!("CreatePrimary: {e:#x}"))
+}
+
+/// An ECDSA-SHA256 P-256 attestation key in the owner hierarchy.
+fn ecdsa_ak(t: &mut Tpm) -> Primary {
+    primary(t, RH_OWNER, &ecc_template(AK, &[ALG_ECDSA, ALG_SHA256]))
 }
 
 /// The qualified name of a primary of `hierarchy`: H(hierarchy || name).
@@ -332,11 +161,7 @@ fn extend(t: &mut Tpm, pcr: u32, data: &[u8]) {
 #[test]
 fn quote_signs_the_selected_pcrs() {
     let mut t = Tpm::started();
-    let ak = primary(
-        &mut t,
-        RH_OWNER,
-        &ecc_template(AK, &[ALG_ECDSA, ALG_SHA256]),
-    );
+    let ak = ecdsa_ak(&mut t);
     extend(&mut t, 16, b"measured");
     extend(&mut t, 23, b"app");
     let (_, clock) = read_clock(&mut t);
@@ -474,11 +299,7 @@ fn quote_with_an_rsa_attestation_key() {
 #[test]
 fn quote_response_codes() {
     let mut t = Tpm::started();
-    let ak = primary(
-        &mut t,
-        RH_OWNER,
-        &ecc_template(AK, &[ALG_ECDSA, ALG_SHA256]),
-    );
+    let ak = ecdsa_ak(&mut t);
     let sel = pcr_selection(ALG_SHA256, &[0]);
     // A decryption key cannot sign: TPM_RC_KEY at the sign handle.
     let dec = primary(
@@ -555,11 +376,7 @@ fn quote_response_codes() {
 #[test]
 fn certify_names_the_object() {
     let mut t = Tpm::started();
-    let ak = primary(
-        &mut t,
-        RH_OWNER,
-        &ecc_template(AK, &[ALG_ECDSA, ALG_SHA256]),
-    );
+    let ak = ecdsa_ak(&mut t);
     let key = primary(
         &mut t,
         RH_OWNER,
@@ -649,11 +466,7 @@ fn certify_creation_params(
 #[test]
 fn certify_creation_checks_the_ticket() {
     let mut t = Tpm::started();
-    let ak = primary(
-        &mut t,
-        RH_OWNER,
-        &ecc_template(AK, &[ALG_ECDSA, ALG_SHA256]),
-    );
+    let ak = ecdsa_ak(&mut t);
     let obj = primary(&mut t, RH_OWNER, &ecc_template(BASE | SIGN, &[ALG_NULL]));
     let run_cc = |t: &mut Tpm, signer: u32, params: &[u8]| {
         run(
@@ -761,11 +574,7 @@ fn certify_creation_checks_the_ticket() {
 #[test]
 fn get_time_reports_time_and_clock_in_plain_text() {
     let mut t = Tpm::started();
-    let ak = primary(
-        &mut t,
-        RH_OWNER,
-        &ecc_template(AK, &[ALG_ECDSA, ALG_SHA256]),
-    );
+    let ak = ecdsa_ak(&mut t);
     t.platform.now_ms += 5_000;
     let (time, clock, resets, restarts) = time_info(&mut t);
     let get_time = |t: &mut Tpm, signer: u32| {
@@ -1043,11 +852,7 @@ fn der_children(seq: &[u8]) -> Vec<Vec<u8>> {
 #[test]
 fn certify_x509_completes_and_signs_the_certificate() {
     let mut t = Tpm::started();
-    let ak = primary(
-        &mut t,
-        RH_OWNER,
-        &ecc_template(AK, &[ALG_ECDSA, ALG_SHA256]),
-    );
+    let ak = ecdsa_ak(&mut t);
     let key = primary(&mut t, RH_OWNER, &ecc_template(BASE | SIGN, &[ALG_NULL]));
     let ext = extensions(&[&key_usage(0x80 | KEY_CERT_SIGN)]);
     let partial = partial_certificate(None, &ext);
@@ -1128,11 +933,7 @@ fn certify_x509_completes_and_signs_the_certificate() {
 #[test]
 fn certify_x509_response_codes() {
     let mut t = Tpm::started();
-    let ak = primary(
-        &mut t,
-        RH_OWNER,
-        &ecc_template(AK, &[ALG_ECDSA, ALG_SHA256]),
-    );
+    let ak = ecdsa_ak(&mut t);
     let key = primary(&mut t, RH_OWNER, &ecc_template(BASE | SIGN, &[ALG_NULL]));
     let good = partial_certificate(None, &extensions(&[&key_usage(0x80)]));
     let dec = primary(

@@ -11,11 +11,6 @@ mod common;
 use common::*;
 
 const CC_SET_AUDIT: u32 = 0x140;
-const CC_START_AUTH_SESSION: u32 = 0x176;
-const CC_CONTEXT_SAVE: u32 = 0x162;
-const CC_CONTEXT_LOAD: u32 = 0x161;
-const CC_FLUSH_CONTEXT: u32 = 0x165;
-const RH_OWNER: u32 = 0x4000_0001;
 
 fn tpml_cc(codes: &[u32]) -> Vec<u8> {
     let mut v = (codes.len() as u32).to_be_bytes().to_vec();
@@ -130,17 +125,6 @@ fn session_context_gap_is_enforced() {
 
 const CC_GET_COMMAND_AUDIT_DIGEST: u32 = 0x133;
 const CC_GET_SESSION_AUDIT_DIGEST: u32 = 0x14D;
-const RH_ENDORSEMENT: u32 = 0x4000_000B;
-const RH_NULL: u32 = 0x4000_0007;
-
-fn sha256(parts: &[&[u8]]) -> Vec<u8> {
-    use sha2::{Digest, Sha256};
-    let mut h = Sha256::new();
-    for p in parts {
-        h.update(p);
-    }
-    h.finalize().to_vec()
-}
 
 /// Two password sessions, then `handles` (endorsement and signer first).
 fn two_pw(cc: u32, handles: &[u32], params: &[u8]) -> Vec<u8> {

@@ -27,162 +27,30 @@ mod vector_file;
 use vector_file::{Record, field, records};
 
 const CC_ACTIVATE_CREDENTIAL: u32 = 0x147;
-const CC_CREATE_PRIMARY: u32 = 0x131;
 const CC_ECDH_ZGEN: u32 = 0x154;
 const CC_RSA_DECRYPT: u32 = 0x159;
 const CC_ECDH_KEYGEN: u32 = 0x163;
 const CC_ENCRYPT_DECRYPT: u32 = 0x164;
-const CC_FLUSH_CONTEXT: u32 = 0x165;
-const CC_LOAD_EXTERNAL: u32 = 0x167;
 const CC_MAKE_CREDENTIAL: u32 = 0x168;
 const CC_RSA_ENCRYPT: u32 = 0x174;
 const CC_ECC_PARAMETERS: u32 = 0x178;
 const CC_ENCRYPT_DECRYPT2: u32 = 0x193;
 
-const RH_OWNER: u32 = 0x4000_0001;
-const RH_ENDORSEMENT: u32 = 0x4000_000B;
-const RH_NULL: u32 = 0x4000_0007;
-const RS_PW: u32 = 0x4000_0009;
-
-const FIXED_TPM: u32 = 1 << 1;
-const FIXED_PARENT: u32 = 1 << 4;
-const SENSITIVE_DATA_ORIGIN: u32 = 1 << 5;
-const USER_WITH_AUTH: u32 = 1 << 6;
-const NO_DA: u32 = 1 << 10;
-const RESTRICTED: u32 = 1 << 16;
-const DECRYPT: u32 = 1 << 17;
-const SIGN: u32 = 1 << 18;
 const GENERATED: u32 = FIXED_TPM | FIXED_PARENT | SENSITIVE_DATA_ORIGIN | USER_WITH_AUTH | NO_DA;
 
-const ALG_RSA: u16 = 0x0001;
-const ALG_AES: u16 = 0x0006;
-const ALG_SHA1: u16 = 0x0004;
-const ALG_SHA256: u16 = 0x000B;
-const ALG_SHA384: u16 = 0x000C;
-const ALG_NULL: u16 = 0x0010;
-const ALG_RSASSA: u16 = 0x0014;
 const ALG_RSAES: u16 = 0x0015;
 const ALG_OAEP: u16 = 0x0017;
-const ALG_ECDSA: u16 = 0x0018;
-const ALG_ECC: u16 = 0x0023;
-const ALG_SYMCIPHER: u16 = 0x0025;
 const ALG_CTR: u16 = 0x0040;
 const ALG_OFB: u16 = 0x0041;
 const ALG_CBC: u16 = 0x0042;
-const ALG_CFB: u16 = 0x0043;
 const ALG_ECB: u16 = 0x0044;
 const ECC_NIST_P192: u16 = 0x0001;
-const ECC_NIST_P256: u16 = 0x0003;
 const ECC_NIST_P384: u16 = 0x0004;
 const ECC_NIST_P521: u16 = 0x0005;
 
-/// Response codes with their positions.
-const RC_VALUE: u32 = 0x084;
-const RC_SIZE: u32 = 0x095;
-const RC_VALUE_P1: u32 = 0x1C4;
-const RC_VALUE_P2: u32 = 0x2C4;
-const RC_VALUE_P3: u32 = 0x3C4;
-const RC_HASH_P2: u32 = 0x2C3;
-const RC_SCHEME_P2: u32 = 0x2D2;
-const RC_ATTRIBUTES_H1: u32 = 0x182;
-const RC_KEY_H1: u32 = 0x19C;
-const RC_TYPE_H1: u32 = 0x18A;
-const RC_TYPE_H2: u32 = 0x28A;
 const RC_MODE_P2: u32 = 0x2C9;
 const RC_MODE_P3: u32 = 0x3C9;
-const RC_SIZE_P1: u32 = 0x1D5;
-const RC_SIZE_P3: u32 = 0x3D5;
 const RC_SIZE_P4: u32 = 0x4D5;
-const RC_ECC_POINT_P1: u32 = 0x1E7;
-const RC_ECC_POINT_P2: u32 = 0x2E7;
-const RC_CURVE_P1: u32 = 0x1E6;
-const RC_INTEGRITY_P1: u32 = 0x1DF;
-
-fn b2(data: &[u8]) -> Vec<u8> {
-    let mut v = u16::try_from(data.len()).unwrap().to_be_bytes().to_vec();
-    v.extend_from_slice(data);
-    v
-}
-
-fn u16s(values: &[u16]) -> Vec<u8> {
-    values.iter().flat_map(|v| v.to_be_bytes()).collect()
-}
-
-/// A command with each handle authorized by an empty password session.
-fn auth_cmd(cc: u32, handles: &[u32], auths: usize, params: &[u8]) -> Vec<u8> {
-    let mut body: Vec<u8> = handles.iter().flat_map(|h| h.to_be_bytes()).collect();
-    let mut area = Vec::new();
-    for _ in 0..auths {
-        area.extend_from_slice(&RS_PW.to_be_bytes());
-        area.extend_from_slice(&[0, 0, 0x01, 0, 0]);
-    }
-    body.extend_from_slice(&u32::try_from(area.len()).unwrap().to_be_bytes());
-    body.extend_from_slice(&area);
-    body.extend_from_slice(params);
-    cmd(0x8002, cc, &body)
-}
-
-fn no_auth(cc: u32, handles: &[u32], params: &[u8]) -> Vec<u8> {
-    let mut body: Vec<u8> = handles.iter().flat_map(|h| h.to_be_bytes()).collect();
-    body.extend_from_slice(params);
-    cmd(0x8001, cc, &body)
-}
-
-/// Ok with the parameters (after a response handle when `handle`), else the code.
-fn run(t: &mut Tpm, command: &[u8], handle: bool) -> Result<(u32, Vec<u8>), u32> {
-    let r = t.run(command);
-    match rc(&r) {
-        0 => {
-            let mut rest = &r[10..];
-            let mut h = 0;
-            if handle {
-                h = u32::from_be_bytes(rest[..4].try_into().unwrap());
-                rest = &rest[4..];
-            }
-            if r[..2] == [0x80, 0x02] {
-                let n = u32::from_be_bytes(rest[..4].try_into().unwrap()) as usize;
-                rest = &rest[4..4 + n];
-            }
-            Ok((h, rest.to_vec()))
-        }
-        e => Err(e),
-    }
-}
-
-struct Rd<'a>(&'a [u8]);
-impl<'a> Rd<'a> {
-    fn take(&mut self, n: usize) -> &'a [u8] {
-        let (a, b) = self.0.split_at(n);
-        self.0 = b;
-        a
-    }
-    fn u16(&mut self) -> u16 {
-        u16::from_be_bytes(self.take(2).try_into().unwrap())
-    }
-    fn b2(&mut self) -> &'a [u8] {
-        let n = usize::from(self.u16());
-        self.take(n)
-    }
-    /// A TPM2B_ECC_POINT: (x, y).
-    fn point(&mut self) -> (Vec<u8>, Vec<u8>) {
-        let inner = self.b2();
-        let mut r = Rd(inner);
-        let p = (r.b2().to_vec(), r.b2().to_vec());
-        assert!(r.0.is_empty());
-        p
-    }
-}
-
-fn public(object_type: u16, attrs: u32, rest: &[&[u8]]) -> Vec<u8> {
-    let mut v = object_type.to_be_bytes().to_vec();
-    v.extend_from_slice(&ALG_SHA256.to_be_bytes());
-    v.extend_from_slice(&attrs.to_be_bytes());
-    v.extend_from_slice(&b2(&[]));
-    for part in rest {
-        v.extend_from_slice(part);
-    }
-    v
-}
 
 /// RSA parameters: symmetric, scheme (with details), 2048 bits, e = 0.
 fn rsa_public(attrs: u32, sym: &[u16], scheme: &[u16], n: &[u8]) -> Vec<u8> {
@@ -202,42 +70,7 @@ fn ecc_public(attrs: u32, sym: &[u16], scheme: &[u16], curve: u16, x: &[u8], y: 
 
 /// A primary key: its handle, name and TPMT_PUBLIC.
 fn primary(t: &mut Tpm, hierarchy: u32, template: &[u8]) -> Result<(u32, Vec<u8>, Vec<u8>), u32> {
-    let mut p = b2(&[b2(&[]), b2(&[])].concat());
-    p.extend_from_slice(&b2(template));
-    p.extend_from_slice(&b2(&[]));
-    p.extend_from_slice(&0u32.to_be_bytes());
-    let (h, params) = run(t, &auth_cmd(CC_CREATE_PRIMARY, &[hierarchy], 1, &p), true)?;
-    let mut rd = Rd(&params);
-    let public = rd.b2().to_vec();
-    rd.b2();
-    rd.b2();
-    rd.take(6);
-    rd.b2();
-    Ok((h, rd.b2().to_vec(), public))
-}
-
-/// LoadExternal into the NULL hierarchy; `sensitive` is the TPMT_SENSITIVE
-/// (empty for a public-only object).
-fn load_external(t: &mut Tpm, sensitive: &[u8], public: &[u8]) -> Result<(u32, Vec<u8>), u32> {
-    let mut p = b2(sensitive);
-    p.extend_from_slice(&b2(public));
-    p.extend_from_slice(&RH_NULL.to_be_bytes());
-    let (h, params) = run(t, &no_auth(CC_LOAD_EXTERNAL, &[], &p), true)?;
-    Ok((h, Rd(&params).b2().to_vec()))
-}
-
-fn sensitive(object_type: u16, secret: &[u8]) -> Vec<u8> {
-    [
-        object_type.to_be_bytes().to_vec(),
-        b2(&[]),
-        b2(&[]),
-        b2(secret),
-    ]
-    .concat()
-}
-
-fn flush(t: &mut Tpm, h: u32) {
-    run(t, &no_auth(CC_FLUSH_CONTEXT, &[], &h.to_be_bytes()), false).unwrap();
+    create_primary_raw(t, hierarchy, &[], &[], template).map(|c| (c.handle, c.name, c.public))
 }
 
 fn vectors(kind: &str) -> Vec<Record> {
@@ -291,7 +124,8 @@ fn rsa_decrypts_openssl_ciphertexts() {
     for r in vectors("rsa").iter().filter(|r| r["n"].len() == 512) {
         let n = field(r, "n");
         let public = rsa_public(USER_WITH_AUTH | DECRYPT, &[ALG_NULL], &[ALG_NULL], &n);
-        let (key, _) = load_external(&mut t, &sensitive(ALG_RSA, &field(r, "p")), &public).unwrap();
+        let (key, _) =
+            load_external(&mut t, &tpmt_sensitive(ALG_RSA, &field(r, "p")), &public).unwrap();
         let (msg, label, h) = (field(r, "msg"), field(r, "label"), hash_id(r));
         assert_eq!(
             rsa_decrypt(&mut t, key, &field(r, "oaep"), &[ALG_OAEP, h], &label).unwrap(),
@@ -348,7 +182,7 @@ fn rsa_schemes_and_codes() {
         &[ALG_OAEP, ALG_SHA256],
         &n,
     );
-    let (key, _) = load_external(&mut t, &sensitive(ALG_RSA, &p), &oaep_pub).unwrap();
+    let (key, _) = load_external(&mut t, &tpmt_sensitive(ALG_RSA, &p), &oaep_pub).unwrap();
     // The input NULL takes the key's scheme; the same scheme is fine.
     let c = rsa_encrypt(&mut t, key, b"hi", &[ALG_NULL], b"L\0").unwrap();
     assert_eq!(
@@ -397,7 +231,7 @@ fn rsa_schemes_and_codes() {
 
     // Raw: a value not below the modulus is refused.
     let raw_pub = rsa_public(USER_WITH_AUTH | DECRYPT, &[ALG_NULL], &[ALG_NULL], &n);
-    let (key, _) = load_external(&mut t, &sensitive(ALG_RSA, &p), &raw_pub).unwrap();
+    let (key, _) = load_external(&mut t, &tpmt_sensitive(ALG_RSA, &p), &raw_pub).unwrap();
     assert_eq!(
         rsa_encrypt(&mut t, key, &n, &[ALG_NULL], &[]),
         Err(RC_VALUE)
@@ -460,10 +294,6 @@ fn curve_id(r: &Record) -> u16 {
     }
 }
 
-fn point(x: &[u8], y: &[u8]) -> Vec<u8> {
-    b2(&[b2(x), b2(y)].concat())
-}
-
 fn zgen(t: &mut Tpm, key: u32, p: &[u8]) -> Result<(Vec<u8>, Vec<u8>), u32> {
     run(t, &auth_cmd(CC_ECDH_ZGEN, &[key], 1, p), false).map(|(_, o)| Rd(&o).point())
 }
@@ -486,7 +316,7 @@ fn ecdh_agrees_with_openssl() {
             pair.x(),
             pair.y(),
         );
-        let (key, _) = load_external(&mut t, &sensitive(ALG_ECC, &d), &public).unwrap();
+        let (key, _) = load_external(&mut t, &tpmt_sensitive(ALG_ECC, &d), &public).unwrap();
         let (qx, qy) = (field(r, "qx"), field(r, "qy"));
         let (zx, zy) = zgen(&mut t, key, &point(&qx, &qy)).unwrap();
         assert_eq!(zx, field(r, "z"));
@@ -627,7 +457,7 @@ fn sym_key(t: &mut Tpm, key: &[u8], mode: u16, attrs: u32) -> u32 {
         attrs,
         &[&u16s(&[ALG_AES, bits, mode]), &b2(&unique)],
     );
-    load_external(t, &sensitive(ALG_SYMCIPHER, key), &public)
+    load_external(t, &tpmt_sensitive(ALG_SYMCIPHER, key), &public)
         .unwrap()
         .0
 }

@@ -13,91 +13,25 @@
 
 mod common;
 
-use common::{Tpm, cmd, plain, rc};
+use common::*;
 use sha2::{Digest, Sha256};
 
 const CC_DUPLICATE: u32 = 0x14B;
 const CC_REWRAP: u32 = 0x152;
-const CC_CREATE: u32 = 0x153;
 const CC_IMPORT: u32 = 0x156;
-const CC_LOAD: u32 = 0x157;
-const CC_UNSEAL: u32 = 0x15E;
-const CC_CREATE_PRIMARY: u32 = 0x131;
-const CC_FLUSH_CONTEXT: u32 = 0x165;
-const CC_LOAD_EXTERNAL: u32 = 0x167;
-const CC_POLICY_AUTH_VALUE: u32 = 0x16B;
-const CC_POLICY_COMMAND_CODE: u32 = 0x16C;
-const CC_START_AUTH_SESSION: u32 = 0x176;
-const CC_POLICY_DUPLICATION_SELECT: u32 = 0x188;
 
-const RH_OWNER: u32 = 0x4000_0001;
-const RH_NULL: u32 = 0x4000_0007;
-const RS_PW: u32 = 0x4000_0009;
-
-const FIXED_TPM: u32 = 1 << 1;
-const FIXED_PARENT: u32 = 1 << 4;
-const SENSITIVE_DATA_ORIGIN: u32 = 1 << 5;
-const USER_WITH_AUTH: u32 = 1 << 6;
-const NO_DA: u32 = 1 << 10;
 const ENCRYPTED_DUPLICATION: u32 = 1 << 11;
-const RESTRICTED: u32 = 1 << 16;
-const DECRYPT: u32 = 1 << 17;
-const STORAGE: u32 = FIXED_TPM
-    | FIXED_PARENT
-    | SENSITIVE_DATA_ORIGIN
-    | USER_WITH_AUTH
-    | NO_DA
-    | RESTRICTED
-    | DECRYPT;
 const SEALED: u32 = USER_WITH_AUTH | NO_DA;
-
-const ALG_RSA: u16 = 0x0001;
-const ALG_AES: u16 = 0x0006;
-const ALG_KEYEDHASH: u16 = 0x0008;
-const ALG_SHA256: u16 = 0x000B;
-const ALG_NULL: u16 = 0x0010;
-const ALG_ECC: u16 = 0x0023;
-const ALG_CFB: u16 = 0x0043;
-const ECC_NIST_P256: u16 = 0x0003;
 
 // Response codes: format-one base | position (handle n: n<<8; parameter n:
 // 0x40 | n<<8; session n: 0x800 | n<<8).
-const RC_AUTH_TYPE: u32 = 0x124;
-const RC_ATTRIBUTES_H1: u32 = 0x182;
-const RC_HANDLE_H1: u32 = 0x18B;
-const RC_TYPE_H1: u32 = 0x18A;
-const RC_SIZE_P1: u32 = 0x1D5;
 const RC_ATTRIBUTES_P1: u32 = 0x1C2;
 const RC_HIERARCHY_H2: u32 = 0x285;
-const RC_TYPE_H2: u32 = 0x28A;
-const RC_SYMMETRIC_P2: u32 = 0x2D6;
-const RC_ATTRIBUTES_P2: u32 = 0x2C2;
-const RC_INTEGRITY_P1: u32 = 0x1DF;
 const RC_INTEGRITY_P3: u32 = 0x3DF;
-const RC_SIZE_P3: u32 = 0x3D5;
-const RC_VALUE_P3: u32 = 0x3C4;
 const RC_ATTRIBUTES_P4: u32 = 0x4C2;
 const RC_ECC_POINT_P4: u32 = 0x4E7;
-const RC_POLICY_FAIL_S1: u32 = 0x99D;
 
 const SECRET: &[u8] = b"released only to the right TPM";
-
-fn b2(data: &[u8]) -> Vec<u8> {
-    let mut v = u16::try_from(data.len()).unwrap().to_be_bytes().to_vec();
-    v.extend_from_slice(data);
-    v
-}
-
-fn u16s(values: &[u16]) -> Vec<u8> {
-    values.iter().flat_map(|v| v.to_be_bytes()).collect()
-}
-
-/// TPMS_AUTH_COMMAND of a password session.
-fn pw() -> Vec<u8> {
-    let mut a = RS_PW.to_be_bytes().to_vec();
-    a.extend_from_slice(&[0, 0, 0x01, 0, 0]);
-    a
-}
 
 /// TPMS_AUTH_COMMAND of an unbound, unsalted policy session without
 /// PolicyAuthValue / PolicyPassword: its HMAC key is empty, so is the HMAC.
@@ -107,83 +41,22 @@ fn policy(session: u32) -> Vec<u8> {
     a
 }
 
-fn auth_cmd(cc: u32, handles: &[u32], sessions: &[Vec<u8>], params: &[u8]) -> Vec<u8> {
-    let mut body: Vec<u8> = handles.iter().flat_map(|h| h.to_be_bytes()).collect();
-    let area = sessions.concat();
-    body.extend_from_slice(&u32::try_from(area.len()).unwrap().to_be_bytes());
-    body.extend_from_slice(&area);
-    body.extend_from_slice(params);
-    cmd(0x8002, cc, &body)
-}
-
-fn no_auth(cc: u32, handles: &[u32], params: &[u8]) -> Vec<u8> {
-    let mut body: Vec<u8> = handles.iter().flat_map(|h| h.to_be_bytes()).collect();
-    body.extend_from_slice(params);
-    cmd(0x8001, cc, &body)
-}
-
-struct Rd<'a>(&'a [u8]);
-
-impl<'a> Rd<'a> {
-    fn take(&mut self, n: usize) -> &'a [u8] {
-        let (a, b) = self.0.split_at(n);
-        self.0 = b;
-        a
-    }
-    fn u32(&mut self) -> u32 {
-        u32::from_be_bytes(self.take(4).try_into().unwrap())
-    }
-    fn b2(&mut self) -> &'a [u8] {
-        let n = usize::from(u16::from_be_bytes(self.take(2).try_into().unwrap()));
-        self.take(n)
-    }
-}
-
-/// Runs a command: the response handle (0 if none) and parameters, or the code.
-fn run(t: &mut Tpm, command: &[u8], has_handle: bool) -> Result<(u32, Vec<u8>), u32> {
-    let r = t.run(command);
-    match rc(&r) {
-        0 => {}
-        e => return Err(e),
-    }
-    let mut rd = Rd(&r[10..]);
-    let handle = if has_handle { rd.u32() } else { 0 };
-    let params = if r[..2] == [0x80, 0x02] {
-        let n = rd.u32() as usize;
-        rd.take(n)
-    } else {
-        rd.0
-    };
-    Ok((handle, params.to_vec()))
-}
-
 // ---------------------------------------------------------------------------
 // Templates.
 
-fn public(object_type: u16, attrs: u32, policy: &[u8], rest: &[&[u8]]) -> Vec<u8> {
-    let mut v = object_type.to_be_bytes().to_vec();
-    v.extend_from_slice(&ALG_SHA256.to_be_bytes());
-    v.extend_from_slice(&attrs.to_be_bytes());
-    v.extend_from_slice(&b2(policy));
-    for part in rest {
-        v.extend_from_slice(part);
-    }
-    v
-}
-
 fn ecc_storage(unique_x: &[u8]) -> Vec<u8> {
     let parms = u16s(&[ALG_AES, 128, ALG_CFB, ALG_NULL, ECC_NIST_P256, ALG_NULL]);
-    public(ALG_ECC, STORAGE, &[], &[&parms, &b2(unique_x), &b2(&[])])
+    public_with_policy(ALG_ECC, STORAGE, &[], &[&parms, &b2(unique_x), &b2(&[])])
 }
 
 fn rsa_storage() -> Vec<u8> {
     let mut parms = u16s(&[ALG_AES, 128, ALG_CFB, ALG_NULL, 2048]);
     parms.extend_from_slice(&0u32.to_be_bytes());
-    public(ALG_RSA, STORAGE, &[], &[&parms, &b2(&[])])
+    public_with_policy(ALG_RSA, STORAGE, &[], &[&parms, &b2(&[])])
 }
 
 fn sealed(attrs: u32, policy: &[u8]) -> Vec<u8> {
-    public(
+    public_with_policy(
         ALG_KEYEDHASH,
         attrs,
         policy,
@@ -230,27 +103,11 @@ struct Obj {
 }
 
 fn create_primary(t: &mut Tpm, template: &[u8]) -> Obj {
-    let mut p = b2(&[b2(&[]), b2(&[])].concat());
-    p.extend_from_slice(&b2(template));
-    p.extend_from_slice(&b2(&[]));
-    p.extend_from_slice(&0u32.to_be_bytes());
-    let (handle, params) = run(
-        t,
-        &auth_cmd(CC_CREATE_PRIMARY, &[RH_OWNER], &[pw()], &p),
-        true,
-    )
-    .unwrap();
-    let mut rd = Rd(&params);
-    let public = rd.b2().to_vec();
-    rd.b2();
-    rd.b2();
-    rd.take(6);
-    rd.b2();
-    let name = rd.b2().to_vec();
+    let c = create_primary_raw(t, RH_OWNER, &[], &[], template).unwrap();
     Obj {
-        handle,
-        public,
-        name,
+        handle: c.handle,
+        public: c.public,
+        name: c.name,
     }
 }
 
@@ -260,14 +117,18 @@ fn create_sealed(t: &mut Tpm, parent: u32, template: &[u8]) -> Result<(Vec<u8>, 
     p.extend_from_slice(&b2(template));
     p.extend_from_slice(&b2(&[]));
     p.extend_from_slice(&0u32.to_be_bytes());
-    let (_, params) = run(t, &auth_cmd(CC_CREATE, &[parent], &[pw()], &p), false)?;
+    let (_, params) = run(
+        t,
+        &sessions_cmd(CC_CREATE, &[parent], &[pw(&[])], &p),
+        false,
+    )?;
     let mut rd = Rd(&params);
     Ok((rd.b2().to_vec(), rd.b2().to_vec()))
 }
 
 fn load(t: &mut Tpm, parent: u32, private: &[u8], public: &[u8]) -> Result<Obj, u32> {
     let p = [b2(private), b2(public)].concat();
-    let (handle, params) = run(t, &auth_cmd(CC_LOAD, &[parent], &[pw()], &p), true)?;
+    let (handle, params) = run(t, &sessions_cmd(CC_LOAD, &[parent], &[pw(&[])], &p), true)?;
     Ok(Obj {
         handle,
         public: public.to_vec(),
@@ -293,15 +154,12 @@ fn load_external(t: &mut Tpm, public: &[u8]) -> Obj {
 }
 
 fn unseal(t: &mut Tpm, handle: u32) -> Result<Vec<u8>, u32> {
-    let (_, params) = run(t, &auth_cmd(CC_UNSEAL, &[handle], &[pw()], &[]), false)?;
+    let (_, params) = run(
+        t,
+        &sessions_cmd(CC_UNSEAL, &[handle], &[pw(&[])], &[]),
+        false,
+    )?;
     Ok(Rd(&params).b2().to_vec())
-}
-
-fn flush(t: &mut Tpm, handle: u32) {
-    assert_eq!(
-        rc(&t.run(&plain(CC_FLUSH_CONTEXT, &handle.to_be_bytes()))),
-        0
-    );
 }
 
 /// A policy session with the given policy commands already run.
@@ -352,7 +210,7 @@ fn duplicate(
     let p = [b2(key_in), sym(sym_bits)].concat();
     let (_, params) = run(
         t,
-        &auth_cmd(CC_DUPLICATE, &[object, new_parent], &[session], &p),
+        &sessions_cmd(CC_DUPLICATE, &[object, new_parent], &[session], &p),
         false,
     )?;
     let mut rd = Rd(&params);
@@ -382,7 +240,11 @@ fn import(
         sym(sym_bits),
     ]
     .concat();
-    let (_, params) = run(t, &auth_cmd(CC_IMPORT, &[parent], &[pw()], &p), false)?;
+    let (_, params) = run(
+        t,
+        &sessions_cmd(CC_IMPORT, &[parent], &[pw(&[])], &p),
+        false,
+    )?;
     Ok(Rd(&params).b2().to_vec())
 }
 
@@ -395,7 +257,11 @@ fn rewrap(
     seed: &[u8],
 ) -> Result<(Vec<u8>, Vec<u8>), u32> {
     let p = [b2(blob), b2(name), b2(seed)].concat();
-    let (_, params) = run(t, &auth_cmd(CC_REWRAP, &[old, new], &[pw()], &p), false)?;
+    let (_, params) = run(
+        t,
+        &sessions_cmd(CC_REWRAP, &[old, new], &[pw(&[])], &p),
+        false,
+    )?;
     let mut rd = Rd(&params);
     Ok((rd.b2().to_vec(), rd.b2().to_vec()))
 }
@@ -489,7 +355,7 @@ fn the_dup_role_takes_a_policy_session_naming_duplicate() {
     let item = sealed_object(&mut t, srk.handle, SEALED, &duplicate_policy());
     // A password never authorizes DUP, even with userWithAuth.
     assert_eq!(
-        duplicate(&mut t, pw(), item.handle, RH_NULL, &[], 0).err(),
+        duplicate(&mut t, pw(&[]), item.handle, RH_NULL, &[], 0).err(),
         Some(RC_AUTH_TYPE)
     );
     // A policy for another command does not match the authPolicy.

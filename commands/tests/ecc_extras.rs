@@ -25,134 +25,16 @@ use vtpm_crypto::{EccCurve, HashAlg};
 mod vector_file;
 use vector_file::{Record, field, records};
 
-const CC_HMAC: u32 = 0x155;
-const CC_HMAC_START: u32 = 0x15B;
-const CC_SEQUENCE_UPDATE: u32 = 0x15C;
-const CC_SEQUENCE_COMPLETE: u32 = 0x13E;
-const CC_SIGN: u32 = 0x15D;
-const CC_CONTEXT_LOAD: u32 = 0x161;
-const CC_CONTEXT_SAVE: u32 = 0x162;
-const CC_FLUSH_CONTEXT: u32 = 0x165;
-const CC_LOAD_EXTERNAL: u32 = 0x167;
 const CC_COMMIT: u32 = 0x18B;
 const CC_ZGEN_2PHASE: u32 = 0x18D;
 const CC_EC_EPHEMERAL: u32 = 0x18E;
 
-const RH_NULL: u32 = 0x4000_0007;
-const RS_PW: u32 = 0x4000_0009;
-
-const USER_WITH_AUTH: u32 = 1 << 6;
-const DECRYPT: u32 = 1 << 17;
-const SIGN: u32 = 1 << 18;
-
-const ALG_AES: u16 = 0x0006;
-const ALG_SHA256: u16 = 0x000B;
-const ALG_NULL: u16 = 0x0010;
-const ALG_ECDSA: u16 = 0x0018;
 const ALG_ECDH: u16 = 0x0019;
 const ALG_ECDAA: u16 = 0x001A;
 const ALG_ECMQV: u16 = 0x001D;
-const ALG_ECC: u16 = 0x0023;
-const ALG_SYMCIPHER: u16 = 0x0025;
 const ALG_CMAC: u16 = 0x003F;
-const ALG_CFB: u16 = 0x0043;
-const ALG_KEYEDHASH: u16 = 0x0008;
-const ALG_HMAC: u16 = 0x0005;
-const ST_HASHCHECK: u16 = 0x8024;
 
-const RC_VALUE: u32 = 0x084;
-const RC_VALUE_P2: u32 = 0x2C4;
-const RC_VALUE_P4: u32 = 0x4C4;
 const RC_SCHEME_H1: u32 = 0x192;
-const RC_SCHEME_P2: u32 = 0x2D2;
-const RC_SCHEME_P3: u32 = 0x3D2;
-const RC_SYMMETRIC_P2: u32 = 0x2D6;
-const RC_KEY_H1: u32 = 0x19C;
-const RC_ATTRIBUTES_H1: u32 = 0x182;
-const RC_TYPE_H1: u32 = 0x18A;
-const RC_SIZE_P1: u32 = 0x1D5;
-const RC_SIZE_P3: u32 = 0x3D5;
-const RC_ECC_POINT_P1: u32 = 0x1E7;
-const RC_ECC_POINT_P2: u32 = 0x2E7;
-const RC_CURVE_P1: u32 = 0x1E6;
-
-fn b2(data: &[u8]) -> Vec<u8> {
-    let mut v = u16::try_from(data.len()).unwrap().to_be_bytes().to_vec();
-    v.extend_from_slice(data);
-    v
-}
-
-fn u16s(values: &[u16]) -> Vec<u8> {
-    values.iter().flat_map(|v| v.to_be_bytes()).collect()
-}
-
-fn point(x: &[u8], y: &[u8]) -> Vec<u8> {
-    b2(&[b2(x), b2(y)].concat())
-}
-
-/// A command with each handle authorized by an empty password session.
-fn auth_cmd(cc: u32, handles: &[u32], params: &[u8]) -> Vec<u8> {
-    let mut body: Vec<u8> = handles.iter().flat_map(|h| h.to_be_bytes()).collect();
-    let mut area = Vec::new();
-    for _ in handles {
-        area.extend_from_slice(&RS_PW.to_be_bytes());
-        area.extend_from_slice(&[0, 0, 0x01, 0, 0]);
-    }
-    body.extend_from_slice(&u32::try_from(area.len()).unwrap().to_be_bytes());
-    body.extend_from_slice(&area);
-    body.extend_from_slice(params);
-    cmd(0x8002, cc, &body)
-}
-
-fn no_auth(cc: u32, handles: &[u32], params: &[u8]) -> Vec<u8> {
-    let mut body: Vec<u8> = handles.iter().flat_map(|h| h.to_be_bytes()).collect();
-    body.extend_from_slice(params);
-    cmd(0x8001, cc, &body)
-}
-
-/// Ok with the parameters (after a response handle when `handle`), else the code.
-fn run(t: &mut Tpm, command: &[u8], handle: bool) -> Result<(u32, Vec<u8>), u32> {
-    let r = t.run(command);
-    match rc(&r) {
-        0 => {
-            let mut rest = &r[10..];
-            let mut h = 0;
-            if handle {
-                h = u32::from_be_bytes(rest[..4].try_into().unwrap());
-                rest = &rest[4..];
-            }
-            if r[..2] == [0x80, 0x02] {
-                let n = u32::from_be_bytes(rest[..4].try_into().unwrap()) as usize;
-                rest = &rest[4..4 + n];
-            }
-            Ok((h, rest.to_vec()))
-        }
-        e => Err(e),
-    }
-}
-
-struct Rd<'a>(&'a [u8]);
-impl<'a> Rd<'a> {
-    fn take(&mut self, n: usize) -> &'a [u8] {
-        let (a, b) = self.0.split_at(n);
-        self.0 = b;
-        a
-    }
-    fn u16(&mut self) -> u16 {
-        u16::from_be_bytes(self.take(2).try_into().unwrap())
-    }
-    fn b2(&mut self) -> &'a [u8] {
-        let n = usize::from(self.u16());
-        self.take(n)
-    }
-    fn point(&mut self) -> (Vec<u8>, Vec<u8>) {
-        let inner = self.b2();
-        let mut r = Rd(inner);
-        let p = (r.b2().to_vec(), r.b2().to_vec());
-        assert!(r.0.is_empty());
-        p
-    }
-}
 
 fn vectors(kind: &str) -> Vec<Record> {
     records(include_str!("../../crypto/tests/vectors/ecc_extras.txt"))
@@ -171,33 +53,6 @@ fn curve_of(r: &Record) -> (u16, EccCurve) {
     (c.tpm_id(), c)
 }
 
-fn public(object_type: u16, attrs: u32, parms: &[u8], unique: &[u8]) -> Vec<u8> {
-    let mut v = object_type.to_be_bytes().to_vec();
-    v.extend_from_slice(&ALG_SHA256.to_be_bytes());
-    v.extend_from_slice(&attrs.to_be_bytes());
-    v.extend_from_slice(&b2(&[]));
-    v.extend_from_slice(parms);
-    v.extend_from_slice(unique);
-    v
-}
-
-fn sensitive(object_type: u16, secret: &[u8]) -> Vec<u8> {
-    [
-        object_type.to_be_bytes().to_vec(),
-        b2(&[]),
-        b2(&[]),
-        b2(secret),
-    ]
-    .concat()
-}
-
-fn load_external(t: &mut Tpm, sensitive: &[u8], public: &[u8]) -> Result<u32, u32> {
-    let mut p = b2(sensitive);
-    p.extend_from_slice(&b2(public));
-    p.extend_from_slice(&RH_NULL.to_be_bytes());
-    run(t, &no_auth(CC_LOAD_EXTERNAL, &[], &p), true).map(|(h, _)| h)
-}
-
 /// An ECC key with private scalar `d` (LoadExternal): handle and (Qx, Qy).
 fn ecc_key(
     t: &mut Tpm,
@@ -213,15 +68,10 @@ fn ecc_key(
     let public = public(
         ALG_ECC,
         USER_WITH_AUTH | attrs,
-        &parms,
-        &point(pair.x(), pair.y())[2..],
+        &[&parms, &point(pair.x(), pair.y())[2..]],
     );
-    let h = load_external(t, &sensitive(ALG_ECC, d), &public).unwrap();
+    let (h, _) = load_external(t, &tpmt_sensitive(ALG_ECC, d), &public).unwrap();
     (h, (pair.x().to_vec(), pair.y().to_vec()))
-}
-
-fn flush(t: &mut Tpm, h: u32) {
-    run(t, &no_auth(CC_FLUSH_CONTEXT, &[], &h.to_be_bytes()), false).unwrap();
 }
 
 type Point = (Vec<u8>, Vec<u8>);
@@ -235,7 +85,7 @@ fn commit(
     y2: &[u8],
 ) -> Result<(Point, Point, Point, u16), u32> {
     let p = [p1.to_vec(), b2(s2), b2(y2)].concat();
-    let (_, out) = run(t, &auth_cmd(CC_COMMIT, &[key], &p), false)?;
+    let (_, out) = run(t, &auth_cmd(CC_COMMIT, &[key], 1, &p), false)?;
     let mut rd = Rd(&out);
     let k = rd.point();
     let l = rd.point();
@@ -252,7 +102,7 @@ fn sign_ecdaa(t: &mut Tpm, key: u32, digest: &[u8], count: u16) -> Result<Point,
     p.extend_from_slice(&u16s(&[ST_HASHCHECK]));
     p.extend_from_slice(&RH_NULL.to_be_bytes());
     p.extend_from_slice(&b2(&[]));
-    let (_, out) = run(t, &auth_cmd(CC_SIGN, &[key], &p), false)?;
+    let (_, out) = run(t, &auth_cmd(CC_SIGN, &[key], 1, &p), false)?;
     let mut rd = Rd(&out);
     assert_eq!((rd.u16(), rd.u16()), (ALG_ECDAA, ALG_SHA256));
     let sig = (rd.b2().to_vec(), rd.b2().to_vec());
@@ -343,7 +193,7 @@ fn commit_and_ecdaa_sign() {
         p.extend_from_slice(&RH_NULL.to_be_bytes());
         p.extend_from_slice(&b2(&[]));
         assert_eq!(
-            run(&mut t, &auth_cmd(CC_SIGN, &[key], &p), false),
+            run(&mut t, &auth_cmd(CC_SIGN, &[key], 1, &p), false),
             Err(RC_SCHEME_P2)
         );
         flush(&mut t, key);
@@ -435,7 +285,7 @@ fn zgen_2phase(
     counter: u16,
 ) -> Result<(Point, Point), u32> {
     let p = [qsb.to_vec(), qeb.to_vec(), u16s(&[scheme, counter])].concat();
-    let (_, out) = run(t, &auth_cmd(CC_ZGEN_2PHASE, &[key], &p), false)?;
+    let (_, out) = run(t, &auth_cmd(CC_ZGEN_2PHASE, &[key], 1, &p), false)?;
     let mut rd = Rd(&out);
     let z = (rd.point(), rd.point());
     assert!(rd.0.is_empty());
@@ -528,8 +378,14 @@ fn keyed_hash(t: &mut Tpm, key: &[u8], scheme: u16) -> u32 {
     } else {
         u16s(&[scheme, ALG_SHA256])
     };
-    let public = public(ALG_KEYEDHASH, USER_WITH_AUTH | SIGN, &parms, &b2(&unique));
-    load_external(t, &sensitive(ALG_KEYEDHASH, key), &public).unwrap()
+    let public = public(
+        ALG_KEYEDHASH,
+        USER_WITH_AUTH | SIGN,
+        &[&parms, &b2(&unique)],
+    );
+    load_external(t, &tpmt_sensitive(ALG_KEYEDHASH, key), &public)
+        .unwrap()
+        .0
 }
 
 /// An AES key (LoadExternal) with `mode` and attributes.
@@ -539,16 +395,15 @@ fn aes_key(t: &mut Tpm, key: &[u8], mode: u16, attrs: u32) -> Result<u32, u32> {
     let public = public(
         ALG_SYMCIPHER,
         USER_WITH_AUTH | attrs,
-        &u16s(&[ALG_AES, bits, mode]),
-        &b2(&unique),
+        &[&u16s(&[ALG_AES, bits, mode]), &b2(&unique)],
     );
-    load_external(t, &sensitive(ALG_SYMCIPHER, key), &public)
+    load_external(t, &tpmt_sensitive(ALG_SYMCIPHER, key), &public).map(|(h, _)| h)
 }
 
 fn mac(t: &mut Tpm, key: u32, data: &[u8], scheme: u16) -> Result<Vec<u8>, u32> {
     let mut p = b2(data);
     p.extend_from_slice(&scheme.to_be_bytes());
-    run(t, &auth_cmd(CC_HMAC, &[key], &p), false).map(|(_, o)| Rd(&o).b2().to_vec())
+    run(t, &auth_cmd(CC_HMAC, &[key], 1, &p), false).map(|(_, o)| Rd(&o).b2().to_vec())
 }
 
 #[test]
@@ -613,7 +468,7 @@ fn cmac_sequence_survives_a_context_round_trip() {
     let key = aes_key(&mut t, &k, ALG_NULL, SIGN).unwrap();
     let mut p = b2(b"seq auth");
     p.extend_from_slice(&ALG_CMAC.to_be_bytes());
-    let (seq, _) = run(&mut t, &auth_cmd(CC_HMAC_START, &[key], &p), true).unwrap();
+    let (seq, _) = run(&mut t, &auth_cmd(CC_HMAC_START, &[key], 1, &p), true).unwrap();
     // The key may go: the sequence holds its own copy.
     flush(&mut t, key);
     let seq_auth = |seq: u32, cc: u32, params: &[u8]| {

@@ -20,33 +20,17 @@ use sha2::{Digest, Sha256};
 
 const CC_NV_UNDEFINE_SPACE_SPECIAL: u32 = 0x11F;
 const CC_NV_UNDEFINE_SPACE: u32 = 0x122;
-const CC_CLEAR: u32 = 0x126;
-const CC_NV_DEFINE_SPACE: u32 = 0x12A;
 const CC_NV_GLOBAL_WRITE_LOCK: u32 = 0x132;
 const CC_NV_INCREMENT: u32 = 0x134;
 const CC_NV_SET_BITS: u32 = 0x135;
 const CC_NV_EXTEND: u32 = 0x136;
-const CC_NV_WRITE: u32 = 0x137;
 const CC_NV_WRITE_LOCK: u32 = 0x138;
 const CC_NV_CHANGE_AUTH: u32 = 0x13B;
-const CC_NV_READ: u32 = 0x14E;
-const CC_NV_READ_LOCK: u32 = 0x14F;
-const CC_NV_READ_PUBLIC: u32 = 0x169;
-const CC_POLICY_COMMAND_CODE: u32 = 0x16C;
-const CC_START_AUTH_SESSION: u32 = 0x176;
 const CC_NV_DEFINE_SPACE2: u32 = 0x19D;
 const CC_NV_READ_PUBLIC2: u32 = 0x19E;
 
-const RH_OWNER: u32 = 0x4000_0001;
-const RH_NULL: u32 = 0x4000_0007;
-const RS_PW: u32 = 0x4000_0009;
-const RH_LOCKOUT: u32 = 0x4000_000A;
-const RH_PLATFORM: u32 = 0x4000_000C;
-
 // TPMA_NV (Part 2, 13.4).
 const PPWRITE: u32 = 1 << 0;
-const OWNERWRITE: u32 = 1 << 1;
-const AUTHWRITE: u32 = 1 << 2;
 const COUNTER: u32 = 1 << 4;
 const BITS: u32 = 2 << 4;
 const EXTEND: u32 = 4 << 4;
@@ -58,36 +42,22 @@ const WRITEALL: u32 = 1 << 12;
 const WRITEDEFINE: u32 = 1 << 13;
 const GLOBALLOCK: u32 = 1 << 15;
 const PPREAD: u32 = 1 << 16;
-const OWNERREAD: u32 = 1 << 17;
-const AUTHREAD: u32 = 1 << 18;
 const NO_DA: u32 = 1 << 25;
 const ORDERLY: u32 = 1 << 26;
 const CLEAR_STCLEAR: u32 = 1 << 27;
 const READLOCKED: u32 = 1 << 28;
 const WRITTEN: u32 = 1 << 29;
 const PLATFORMCREATE: u32 = 1 << 30;
-const READ_STCLEAR: u32 = 1 << 31;
 
 const OWNER_RW: u32 = OWNERREAD | OWNERWRITE;
 const AUTH_RW: u32 = AUTHREAD | AUTHWRITE;
 
 // Response codes.
-const RC_ATTRIBUTES: u32 = 0x082;
-const RC_HASH: u32 = 0x083;
-const RC_VALUE: u32 = 0x084;
 const RC_HANDLE: u32 = 0x08B;
 const RC_RESERVED_BITS: u32 = 0x0A1;
-const RC_SIZE: u32 = 0x095;
 const RC_BAD_AUTH: u32 = 0x0A2;
 const RC_POLICY_FAIL: u32 = 0x09D;
-const RC_AUTH_TYPE: u32 = 0x124;
-const RC_AUTH_UNAVAILABLE: u32 = 0x12F;
-const RC_NV_RANGE: u32 = 0x146;
-const RC_NV_LOCKED: u32 = 0x148;
-const RC_NV_AUTHORIZATION: u32 = 0x149;
-const RC_NV_UNINITIALIZED: u32 = 0x14A;
 const RC_NV_SPACE: u32 = 0x14B;
-const RC_NV_DEFINED: u32 = 0x14C;
 const fn param(rc: u32, n: u32) -> u32 {
     rc | 0x040 | n << 8
 }
@@ -99,12 +69,6 @@ const fn session(rc: u32, n: u32) -> u32 {
 }
 
 const IDX: u32 = 0x0150_0001;
-
-fn b2(data: &[u8]) -> Vec<u8> {
-    let mut v = (data.len() as u16).to_be_bytes().to_vec();
-    v.extend_from_slice(data);
-    v
-}
 
 /// A password session carrying `password`.
 fn pw(password: &[u8]) -> Vec<u8> {
@@ -144,14 +108,14 @@ fn define_params(auth: &[u8], public: &[u8]) -> Vec<u8> {
     p
 }
 
+/// NV_DefineSpace (or NV_DefineSpace2, `cc`) by `creator` with an empty password; the response.
+fn define_space(t: &mut Tpm, cc: u32, creator: u32, auth: &[u8], public: &[u8]) -> Vec<u8> {
+    t.run(&pw_cmd(cc, &[creator], b"", &define_params(auth, public)))
+}
+
 fn define(t: &mut Tpm, creator: u32, auth: &[u8], attributes: u32, size: u16) -> u32 {
     let public = nv_public(IDX, attributes, &[], size);
-    rc(&t.run(&pw_cmd(
-        CC_NV_DEFINE_SPACE,
-        &[creator],
-        b"",
-        &define_params(auth, &public),
-    )))
+    rc(&define_space(t, CC_NV_DEFINE_SPACE, creator, auth, &public))
 }
 
 fn write(t: &mut Tpm, auth: u32, password: &[u8], data: &[u8], offset: u16) -> u32 {
@@ -325,47 +289,22 @@ fn definition_rules() {
     // nameAlg must be a hash; the index a TPMI_RH_NV_INDEX.
     let mut public = nv_public(IDX, OWNER_RW, &[], 8);
     public[4..6].copy_from_slice(&0x0010u16.to_be_bytes());
-    let r = t.run(&pw_cmd(
-        CC_NV_DEFINE_SPACE,
-        &[RH_OWNER],
-        b"",
-        &define_params(b"", &public),
-    ));
+    let r = define_space(&mut t, CC_NV_DEFINE_SPACE, RH_OWNER, b"", &public);
     assert_eq!(rc(&r), param(RC_HASH, 2));
     let public = nv_public(0x0200_0000, OWNER_RW, &[], 8);
-    let r = t.run(&pw_cmd(
-        CC_NV_DEFINE_SPACE,
-        &[RH_OWNER],
-        b"",
-        &define_params(b"", &public),
-    ));
+    let r = define_space(&mut t, CC_NV_DEFINE_SPACE, RH_OWNER, b"", &public);
     assert_eq!(rc(&r), param(RC_VALUE, 2));
     // authPolicy must be a nameAlg digest; authValue at most one.
     let public = nv_public(IDX, OWNER_RW, &[1; 20], 8);
-    let r = t.run(&pw_cmd(
-        CC_NV_DEFINE_SPACE,
-        &[RH_OWNER],
-        b"",
-        &define_params(b"", &public),
-    ));
+    let r = define_space(&mut t, CC_NV_DEFINE_SPACE, RH_OWNER, b"", &public);
     assert_eq!(rc(&r), param(RC_SIZE, 2));
     let public = nv_public(IDX, OWNER_RW, &[], 8);
-    let r = t.run(&pw_cmd(
-        CC_NV_DEFINE_SPACE,
-        &[RH_OWNER],
-        b"",
-        &define_params(&[1; 33], &public),
-    ));
+    let r = define_space(&mut t, CC_NV_DEFINE_SPACE, RH_OWNER, &[1; 33], &public);
     assert_eq!(rc(&r), param(RC_SIZE, 1));
     // Trailing zeros do not count.
     let mut auth = vec![1; 32];
     auth.extend_from_slice(&[0; 8]);
-    let r = t.run(&pw_cmd(
-        CC_NV_DEFINE_SPACE,
-        &[RH_OWNER],
-        b"",
-        &define_params(&auth, &public),
-    ));
+    let r = define_space(&mut t, CC_NV_DEFINE_SPACE, RH_OWNER, &auth, &public);
     assert_eq!(rc(&r), 0);
     // Lockout is not a TPMI_RH_PROVISION.
     assert_eq!(
@@ -607,12 +546,7 @@ fn undefine_rules_and_clear() {
     // Clear keeps platform indices and removes the owner's.
     let owner_idx = IDX + 1;
     let public = nv_public(owner_idx, OWNER_RW, &[], 8);
-    let r = t.run(&pw_cmd(
-        CC_NV_DEFINE_SPACE,
-        &[RH_OWNER],
-        b"",
-        &define_params(b"", &public),
-    ));
+    let r = define_space(&mut t, CC_NV_DEFINE_SPACE, RH_OWNER, b"", &public);
     assert_eq!(rc(&r), 0);
     assert_eq!(rc(&t.run(&pw_cmd(CC_CLEAR, &[RH_PLATFORM], b"", &[]))), 0);
     assert!(t.engine.nv_index(owner_idx).is_none());
@@ -626,12 +560,7 @@ fn undefine_rules_and_clear() {
     // POLICY_DELETE: only NV_UndefineSpaceSpecial with the index's policy.
     let policy = command_code_policy(CC_NV_UNDEFINE_SPACE_SPECIAL);
     let public = nv_public(IDX, pc | POLICY_DELETE, &policy, 8);
-    let r = t.run(&pw_cmd(
-        CC_NV_DEFINE_SPACE,
-        &[RH_PLATFORM],
-        b"",
-        &define_params(b"", &public),
-    ));
+    let r = define_space(&mut t, CC_NV_DEFINE_SPACE, RH_PLATFORM, b"", &public);
     assert_eq!(rc(&r), 0);
     assert_eq!(
         simple(&mut t, CC_NV_UNDEFINE_SPACE, RH_PLATFORM, b"", &[]),
@@ -651,19 +580,6 @@ fn undefine_rules_and_clear() {
     let r = t.run(&special(s));
     assert_eq!(rc(&r), 0, "{r:02x?}");
     assert!(t.engine.nv_index(IDX).is_none());
-}
-
-/// H(0^32 || TPM_CC_PolicyCommandCode || code).
-fn command_code_policy(code: u32) -> Vec<u8> {
-    Sha256::digest(
-        [
-            &[0u8; 32][..],
-            &CC_POLICY_COMMAND_CODE.to_be_bytes(),
-            &code.to_be_bytes(),
-        ]
-        .concat(),
-    )
-    .to_vec()
 }
 
 /// An unbound, unsalted SHA-256 policy session (its HMAC key is empty).
@@ -707,12 +623,7 @@ fn durable_through_the_state_image() {
     );
     let orderly = IDX + 1;
     let public = nv_public(orderly, OWNER_RW | COUNTER | ORDERLY, &[], 8);
-    let r = t.run(&pw_cmd(
-        CC_NV_DEFINE_SPACE,
-        &[RH_OWNER],
-        b"",
-        &define_params(b"", &public),
-    ));
+    let r = define_space(&mut t, CC_NV_DEFINE_SPACE, RH_OWNER, b"", &public);
     assert_eq!(rc(&r), 0);
     let inc = pw_cmd(CC_NV_INCREMENT, &[RH_OWNER, orderly], b"", &[]);
     for _ in 0..5 {
@@ -777,12 +688,7 @@ fn capability_and_space() {
     // The EK certificate indices and the Azure AK certificate index are ordinary.
     for h in [0x01C0_0002u32, 0x01C0_000A, 0x01C1_01D0] {
         let public = nv_public(h, OWNER_RW | COUNTER, &[], 8);
-        let r = t.run(&pw_cmd(
-            CC_NV_DEFINE_SPACE,
-            &[RH_OWNER],
-            b"",
-            &define_params(b"", &public),
-        ));
+        let r = define_space(&mut t, CC_NV_DEFINE_SPACE, RH_OWNER, b"", &public);
         assert_eq!(rc(&r), 0);
     }
     assert_eq!(prop(&mut t, 0x202), 3, "HR_NV_INDEX");
@@ -796,12 +702,7 @@ fn capability_and_space() {
     let mut n = 0;
     let code = loop {
         let public = nv_public(0x0100_0000 + n, OWNER_RW, &[], 2048);
-        let r = t.run(&pw_cmd(
-            CC_NV_DEFINE_SPACE,
-            &[RH_OWNER],
-            b"",
-            &define_params(b"", &public),
-        ));
+        let r = define_space(&mut t, CC_NV_DEFINE_SPACE, RH_OWNER, b"", &public);
         if rc(&r) != 0 {
             break rc(&r);
         }
@@ -819,23 +720,13 @@ fn define_space2_takes_an_nv_index_selector() {
     let public = nv_public(IDX, OWNER_RW, &[], 8);
     let mut p2 = vec![0x01];
     p2.extend_from_slice(&public);
-    let r = t.run(&pw_cmd(
-        CC_NV_DEFINE_SPACE2,
-        &[RH_OWNER],
-        b"",
-        &define_params(b"", &p2),
-    ));
+    let r = define_space(&mut t, CC_NV_DEFINE_SPACE2, RH_OWNER, b"", &p2);
     assert_eq!(rc(&r), 0);
     assert_eq!(attributes_of(&mut t), OWNER_RW);
     // External NV (TPM_HT_EXTERNAL_NV) is not implemented.
     let mut p2 = vec![0x11];
     p2.extend_from_slice(&nv_public(IDX + 1, OWNER_RW, &[], 8));
-    let r = t.run(&pw_cmd(
-        CC_NV_DEFINE_SPACE2,
-        &[RH_OWNER],
-        b"",
-        &define_params(b"", &p2),
-    ));
+    let r = define_space(&mut t, CC_NV_DEFINE_SPACE2, RH_OWNER, b"", &p2);
     assert_eq!(rc(&r), param(RC_VALUE, 2));
 }
 
@@ -844,12 +735,7 @@ fn change_auth_through_policy() {
     let mut t = Tpm::started();
     let policy = command_code_policy(CC_NV_CHANGE_AUTH);
     let public = nv_public(IDX, AUTH_RW | NO_DA, &policy, 8);
-    let r = t.run(&pw_cmd(
-        CC_NV_DEFINE_SPACE,
-        &[RH_OWNER],
-        b"",
-        &define_params(b"old", &public),
-    ));
+    let r = define_space(&mut t, CC_NV_DEFINE_SPACE, RH_OWNER, b"old", &public);
     assert_eq!(rc(&r), 0);
     let s = start_policy_session(&mut t);
     let r = t.run(&cmd(
@@ -883,12 +769,7 @@ fn disabled_hierarchies_hide_their_indices() {
     assert_eq!(define(&mut t, RH_OWNER, b"", OWNER_RW, 8), 0);
     let platform_idx = 0x0140_0001u32;
     let public = nv_public(platform_idx, PPREAD | PPWRITE | PLATFORMCREATE, &[], 8);
-    let r = t.run(&pw_cmd(
-        CC_NV_DEFINE_SPACE,
-        &[RH_PLATFORM],
-        b"",
-        &define_params(b"", &public),
-    ));
+    let r = define_space(&mut t, CC_NV_DEFINE_SPACE, RH_PLATFORM, b"", &public);
     assert_eq!(rc(&r), 0);
     let control = |t: &mut Tpm, enable: u32, state: u8| {
         let mut p = enable.to_be_bytes().to_vec();
@@ -913,12 +794,7 @@ fn disabled_hierarchies_hide_their_indices() {
         handle(RC_HANDLE, 1)
     );
     let public = nv_public(platform_idx + 1, PPREAD | PPWRITE | PLATFORMCREATE, &[], 8);
-    let r = t.run(&pw_cmd(
-        CC_NV_DEFINE_SPACE,
-        &[RH_PLATFORM],
-        b"",
-        &define_params(b"", &public),
-    ));
+    let r = define_space(&mut t, CC_NV_DEFINE_SPACE, RH_PLATFORM, b"", &public);
     assert_eq!(rc(&r), handle(RC_HIERARCHY, 1));
     assert_eq!(rc(&t.run(&plain(CC_NV_READ_PUBLIC, &IDX.to_be_bytes()))), 0);
 }

@@ -18,202 +18,54 @@
 
 mod common;
 use common::*;
-use hmac::{Hmac, KeyInit, Mac};
+
 use sha2::{Digest, Sha256};
 
 // Command codes (Part 2, TPM_CC).
 const CC_EVICT_CONTROL: u32 = 0x120;
 const CC_HIERARCHY_CONTROL: u32 = 0x121;
-const CC_CLEAR: u32 = 0x126;
 const CC_CLEAR_CONTROL: u32 = 0x127;
-const CC_HIERARCHY_CHANGE_AUTH: u32 = 0x129;
-const CC_SET_PRIMARY_POLICY: u32 = 0x12E;
-const CC_CREATE_PRIMARY: u32 = 0x131;
 const CC_DA_LOCK_RESET: u32 = 0x139;
 const CC_DA_PARAMETERS: u32 = 0x13A;
-const CC_CREATE: u32 = 0x153;
-const CC_LOAD: u32 = 0x157;
-const CC_UNSEAL: u32 = 0x15E;
-const CC_CONTEXT_LOAD: u32 = 0x161;
-const CC_CONTEXT_SAVE: u32 = 0x162;
-const CC_FLUSH_CONTEXT: u32 = 0x165;
-const CC_POLICY_COMMAND_CODE: u32 = 0x16C;
 const CC_READ_PUBLIC: u32 = 0x173;
-const CC_START_AUTH_SESSION: u32 = 0x176;
-const CC_POLICY_GET_DIGEST: u32 = 0x189;
 const CC_TEST_PARMS: u32 = 0x18A;
 const CC_CREATE_LOADED: u32 = 0x191;
 
-// Permanent handles (Part 2, TPM_RH).
-const RH_OWNER: u32 = 0x4000_0001;
-const RH_NULL: u32 = 0x4000_0007;
-const RS_PW: u32 = 0x4000_0009;
-const RH_LOCKOUT: u32 = 0x4000_000A;
-const RH_ENDORSEMENT: u32 = 0x4000_000B;
-const RH_PLATFORM: u32 = 0x4000_000C;
-
 // TPMA_OBJECT (Part 2, 8.3).
-const FIXED_TPM: u32 = 1 << 1;
 const ST_CLEAR: u32 = 1 << 2;
-const FIXED_PARENT: u32 = 1 << 4;
-const SENSITIVE_DATA_ORIGIN: u32 = 1 << 5;
-const USER_WITH_AUTH: u32 = 1 << 6;
-const NO_DA: u32 = 1 << 10;
-const RESTRICTED: u32 = 1 << 16;
-const DECRYPT: u32 = 1 << 17;
-const SIGN: u32 = 1 << 18;
 
-/// An SRK: restricted decryption key made by the TPM.
-const STORAGE: u32 = FIXED_TPM
-    | FIXED_PARENT
-    | SENSITIVE_DATA_ORIGIN
-    | USER_WITH_AUTH
-    | NO_DA
-    | RESTRICTED
-    | DECRYPT;
-/// A signing key made by the TPM.
-const SIGNER: u32 =
-    FIXED_TPM | FIXED_PARENT | SENSITIVE_DATA_ORIGIN | USER_WITH_AUTH | NO_DA | SIGN;
 /// A derived signing key: its secret comes from the parent, so
 /// sensitiveDataOrigin is CLEAR (Part 3, TPM2_CreateLoaded).
 const DERIVED_SIGNER: u32 = FIXED_TPM | FIXED_PARENT | USER_WITH_AUTH | NO_DA | SIGN;
-/// A derivation parent: restricted decryption keyed-hash object.
-const DERIVATION_PARENT: u32 = FIXED_TPM
-    | FIXED_PARENT
-    | SENSITIVE_DATA_ORIGIN
-    | USER_WITH_AUTH
-    | NO_DA
-    | RESTRICTED
-    | DECRYPT;
+/// A derivation parent: restricted decryption keyed-hash object (an SRK's attributes).
+const DERIVATION_PARENT: u32 = STORAGE;
 /// A sealed data object authorized by password, not DA-protected.
 const SEALED: u32 = FIXED_TPM | FIXED_PARENT | USER_WITH_AUTH | NO_DA;
 
 // TPM_ALG_ID (Part 2, 6.3) and TPM_ECC_CURVE.
-const ALG_RSA: u16 = 0x0001;
-const ALG_AES: u16 = 0x0006;
-const ALG_KEYEDHASH: u16 = 0x0008;
 const ALG_XOR: u16 = 0x000A;
-const ALG_SHA256: u16 = 0x000B;
-const ALG_NULL: u16 = 0x0010;
-const ALG_RSASSA: u16 = 0x0014;
-const ALG_ECDSA: u16 = 0x0018;
 const ALG_KDF1_SP800_108: u16 = 0x0022;
-const ALG_ECC: u16 = 0x0023;
-const ALG_SYMCIPHER: u16 = 0x0025;
-const ALG_CFB: u16 = 0x0043;
-const ECC_NIST_P256: u16 = 0x0003;
-
-// TPM_SE.
-const SE_HMAC: u8 = 0x00;
-const SE_POLICY: u8 = 0x01;
 
 // Response codes, with the position the spec attaches.
 /// TPM_RC_DISABLED (format zero).
 const RC_DISABLED: u32 = 0x120;
-/// TPM_RC_AUTH_UNAVAILABLE (format zero).
-const RC_AUTH_UNAVAILABLE: u32 = 0x12F;
-/// TPM_RC_NV_DEFINED (format zero).
-const RC_NV_DEFINED: u32 = 0x14C;
-/// TPM_RC_ATTRIBUTES (0x082) without a position.
-const RC_ATTRIBUTES: u32 = 0x082;
 /// TPM_RC_AUTH_FAIL (0x08E) without a position (ClearControl).
 const RC_AUTH_FAIL: u32 = 0x08E;
 /// TPM_RC_HIERARCHY (0x085) + handle 1.
 const RC_HIERARCHY_H1: u32 = 0x185;
-/// TPM_RC_HANDLE (0x08B) + handle 1.
-const RC_HANDLE_H1: u32 = 0x18B;
-/// TPM_RC_VALUE (0x084) + parameter 1.
-const RC_VALUE_P1: u32 = 0x1C4;
-/// TPM_RC_HANDLE (0x08B) + parameter 1.
-const RC_HANDLE_P1: u32 = 0x1CB;
-/// TPM_RC_RANGE (0x08D) + parameter 1.
-const RC_RANGE_P1: u32 = 0x1CD;
-/// TPM_RC_SIZE (0x095) + parameter 1.
-const RC_SIZE_P1: u32 = 0x1D5;
-/// TPM_RC_INTEGRITY (0x09F) + parameter 1 (Load's inPrivate, ContextLoad's context).
-const RC_INTEGRITY_P1: u32 = 0x1DF;
-/// TPM_RC_CURVE (0x0A6) + parameter 1.
-const RC_CURVE_P1: u32 = 0x1E6;
 /// TPM_RC_ATTRIBUTES (0x082) + handle 2 (EvictControl's objectHandle).
 const RC_ATTRIBUTES_H2: u32 = 0x282;
-/// TPM_RC_HANDLE (0x08B) + handle 2.
-const RC_HANDLE_H2: u32 = 0x28B;
-/// TPM_RC_ATTRIBUTES (0x082) + parameter 2 (CreateLoaded's inPublic).
-const RC_ATTRIBUTES_P2: u32 = 0x2C2;
 /// TPM_RC_TYPE (0x08A) + parameter 2.
 const RC_TYPE_P2: u32 = 0x2CA;
-/// TPM_RC_AUTH_FAIL (0x08E) + session 1.
-const RC_AUTH_FAIL_S1: u32 = 0x98E;
-/// TPM_RC_POLICY_FAIL (0x09D) + session 1.
-const RC_POLICY_FAIL_S1: u32 = 0x99D;
-/// TPM_RC_BAD_AUTH (0x0A2) + session 1.
-const RC_BAD_AUTH_S1: u32 = 0x9A2;
-/// TPM_RC_OBJECT_MEMORY (warning).
-const RC_OBJECT_MEMORY: u32 = 0x902;
-/// TPM_RC_REFERENCE_H0 (warning): a transient handle that names no loaded object.
-const RC_REFERENCE_H0: u32 = 0x910;
 /// TPM_RC_LOCKOUT (warning).
 const RC_LOCKOUT: u32 = 0x921;
 
 // ---------------------------------------------------------------------------
 // Command building and response parsing.
 
-/// A TPM2B.
-fn b2(data: &[u8]) -> Vec<u8> {
-    let mut v = u16::try_from(data.len()).unwrap().to_be_bytes().to_vec();
-    v.extend_from_slice(data);
-    v
-}
-
-/// TPMS_AUTH_COMMAND of a password session (continueSession SET).
-fn pw(password: &[u8]) -> Vec<u8> {
-    let mut a = RS_PW.to_be_bytes().to_vec();
-    a.extend_from_slice(&[0, 0, 0x01]);
-    a.extend_from_slice(&b2(password));
-    a
-}
-
-/// A TPM_ST_SESSIONS command: handles, authorization area, parameters.
-fn auth_cmd(cc: u32, handles: &[u32], sessions: &[Vec<u8>], params: &[u8]) -> Vec<u8> {
-    let mut body: Vec<u8> = handles.iter().flat_map(|h| h.to_be_bytes()).collect();
-    let area = sessions.concat();
-    body.extend_from_slice(&u32::try_from(area.len()).unwrap().to_be_bytes());
-    body.extend_from_slice(&area);
-    body.extend_from_slice(params);
-    cmd(0x8002, cc, &body)
-}
-
-/// A TPM_ST_NO_SESSIONS command with handles.
-fn no_auth(cc: u32, handles: &[u32], params: &[u8]) -> Vec<u8> {
-    let mut body: Vec<u8> = handles.iter().flat_map(|h| h.to_be_bytes()).collect();
-    body.extend_from_slice(params);
-    cmd(0x8001, cc, &body)
-}
-
 /// A command whose handles are all authorized by one password session.
 fn run_pw(t: &mut Tpm, cc: u32, handle: u32, password: &[u8], params: &[u8]) -> u32 {
-    rc(&t.run(&auth_cmd(cc, &[handle], &[pw(password)], params)))
-}
-
-/// A big-endian reader over response bytes.
-struct Rd<'a>(&'a [u8]);
-
-impl<'a> Rd<'a> {
-    fn take(&mut self, n: usize) -> &'a [u8] {
-        let (a, b) = self.0.split_at(n);
-        self.0 = b;
-        a
-    }
-    fn u16(&mut self) -> u16 {
-        u16::from_be_bytes(self.take(2).try_into().unwrap())
-    }
-    fn u32(&mut self) -> u32 {
-        u32::from_be_bytes(self.take(4).try_into().unwrap())
-    }
-    fn b2(&mut self) -> &'a [u8] {
-        let n = usize::from(self.u16());
-        self.take(n)
-    }
+    rc(&t.run(&sessions_cmd(cc, &[handle], &[pw(password)], params)))
 }
 
 /// Ok with the response if it succeeded, else its code.
@@ -240,25 +92,10 @@ fn split(r: &[u8], has_handle: bool) -> (u32, Vec<u8>) {
 // ---------------------------------------------------------------------------
 // Templates (TPMT_PUBLIC).
 
-fn public(object_type: u16, attrs: u32, policy: &[u8], rest: &[&[u8]]) -> Vec<u8> {
-    let mut v = object_type.to_be_bytes().to_vec();
-    v.extend_from_slice(&ALG_SHA256.to_be_bytes());
-    v.extend_from_slice(&attrs.to_be_bytes());
-    v.extend_from_slice(&b2(policy));
-    for part in rest {
-        v.extend_from_slice(part);
-    }
-    v
-}
-
-fn u16s(values: &[u16]) -> Vec<u8> {
-    values.iter().flat_map(|v| v.to_be_bytes()).collect()
-}
-
 /// An ECC P-256 storage key with AES-128-CFB; `unique_x` tells SRKs apart.
 fn srk_template(unique_x: &[u8]) -> Vec<u8> {
     let parms = u16s(&[ALG_AES, 128, ALG_CFB, ALG_NULL, ECC_NIST_P256, ALG_NULL]);
-    public(ALG_ECC, STORAGE, &[], &[&parms, &b2(unique_x), &b2(&[])])
+    public_with_policy(ALG_ECC, STORAGE, &[], &[&parms, &b2(unique_x), &b2(&[])])
 }
 
 /// TPMS_ECC_PARMS of an ECDSA-SHA256 P-256 signing key.
@@ -267,7 +104,7 @@ fn ecc_signing_parms() -> Vec<u8> {
 }
 
 fn ecc_key_template(attrs: u32) -> Vec<u8> {
-    public(
+    public_with_policy(
         ALG_ECC,
         attrs,
         &[],
@@ -277,7 +114,7 @@ fn ecc_key_template(attrs: u32) -> Vec<u8> {
 
 /// An ECC signing key whose unique field is TPMS_DERIVE {label, context}.
 fn derived_template(attrs: u32, label: &[u8], context: &[u8]) -> Vec<u8> {
-    public(
+    public_with_policy(
         ALG_ECC,
         attrs,
         &[],
@@ -288,12 +125,12 @@ fn derived_template(attrs: u32, label: &[u8], context: &[u8]) -> Vec<u8> {
 /// A keyed-hash derivation parent: XOR with SHA-256 and KDF1_SP800_108.
 fn derivation_parent_template() -> Vec<u8> {
     let scheme = u16s(&[ALG_XOR, ALG_SHA256, ALG_KDF1_SP800_108]);
-    public(ALG_KEYEDHASH, DERIVATION_PARENT, &[], &[&scheme, &b2(&[])])
+    public_with_policy(ALG_KEYEDHASH, DERIVATION_PARENT, &[], &[&scheme, &b2(&[])])
 }
 
 /// A sealed data object (keyed hash, no scheme).
 fn sealed_template(attrs: u32, policy: &[u8]) -> Vec<u8> {
-    public(
+    public_with_policy(
         ALG_KEYEDHASH,
         attrs,
         policy,
@@ -318,24 +155,11 @@ struct Obj {
 }
 
 fn create_primary(t: &mut Tpm, hierarchy: u32, auth: &[u8], template: &[u8]) -> Result<Obj, u32> {
-    let mut p = sensitive(&[], &[]);
-    p.extend_from_slice(&b2(template));
-    p.extend_from_slice(&b2(&[])); // outsideInfo
-    p.extend_from_slice(&0u32.to_be_bytes()); // creationPCR: none
-    let r = ok(t.run(&auth_cmd(CC_CREATE_PRIMARY, &[hierarchy], &[pw(auth)], &p)))?;
-    let (handle, params) = split(&r, true);
-    let mut rd = Rd(&params);
-    let public = rd.b2().to_vec();
-    rd.b2(); // creationData
-    rd.b2(); // creationHash
-    rd.take(6); // creationTicket: tag, hierarchy
-    rd.b2(); // creationTicket: digest
-    let name = rd.b2().to_vec();
-    assert!(rd.0.is_empty(), "CreatePrimary response fully parsed");
+    let c = create_primary_raw(t, hierarchy, auth, &[], template)?;
     Ok(Obj {
-        handle,
-        public,
-        name,
+        handle: c.handle,
+        public: c.public,
+        name: c.name,
     })
 }
 
@@ -351,7 +175,7 @@ fn create(
     p.extend_from_slice(&b2(template));
     p.extend_from_slice(&b2(&[]));
     p.extend_from_slice(&0u32.to_be_bytes());
-    let r = ok(t.run(&auth_cmd(CC_CREATE, &[parent], &[pw(&[])], &p)))?;
+    let r = ok(t.run(&sessions_cmd(CC_CREATE, &[parent], &[pw(&[])], &p)))?;
     let (_, params) = split(&r, false);
     let mut rd = Rd(&params);
     let private = rd.b2().to_vec();
@@ -361,7 +185,7 @@ fn create(
 
 fn load(t: &mut Tpm, parent: u32, private: &[u8], public: &[u8]) -> Result<Obj, u32> {
     let p = [b2(private), b2(public)].concat();
-    let r = ok(t.run(&auth_cmd(CC_LOAD, &[parent], &[pw(&[])], &p)))?;
+    let r = ok(t.run(&sessions_cmd(CC_LOAD, &[parent], &[pw(&[])], &p)))?;
     let (handle, params) = split(&r, true);
     let mut rd = Rd(&params);
     let name = rd.b2().to_vec();
@@ -381,7 +205,7 @@ fn create_loaded(
     template: &[u8],
 ) -> Result<(Obj, Vec<u8>), u32> {
     let p = [in_sensitive.to_vec(), b2(template)].concat();
-    let r = ok(t.run(&auth_cmd(CC_CREATE_LOADED, &[parent], &[pw(&[])], &p)))?;
+    let r = ok(t.run(&sessions_cmd(CC_CREATE_LOADED, &[parent], &[pw(&[])], &p)))?;
     let (handle, params) = split(&r, true);
     let mut rd = Rd(&params);
     let private = rd.b2().to_vec();
@@ -409,7 +233,7 @@ fn read_public(t: &mut Tpm, handle: u32) -> Result<(Vec<u8>, Vec<u8>), u32> {
 }
 
 fn unseal(t: &mut Tpm, item: u32, session: Vec<u8>) -> Result<Vec<u8>, u32> {
-    let r = ok(t.run(&auth_cmd(CC_UNSEAL, &[item], &[session], &[])))?;
+    let r = ok(t.run(&sessions_cmd(CC_UNSEAL, &[item], &[session], &[])))?;
     let (_, params) = split(&r, false);
     Ok(Rd(&params).b2().to_vec())
 }
@@ -431,7 +255,7 @@ fn context_load(t: &mut Tpm, context: &[u8]) -> Result<u32, u32> {
 }
 
 fn evict(t: &mut Tpm, auth: u32, object: u32, persistent: u32) -> u32 {
-    rc(&t.run(&auth_cmd(
+    rc(&t.run(&sessions_cmd(
         CC_EVICT_CONTROL,
         &[auth, object],
         &[pw(&[])],
@@ -496,27 +320,6 @@ fn policy_get_digest(t: &mut Tpm, session: u32) -> Vec<u8> {
     let r = t.run(&no_auth(CC_POLICY_GET_DIGEST, &[session], &[]));
     assert_eq!(rc(&r), 0);
     Rd(&split(&r, false).1).b2().to_vec()
-}
-
-/// policyDigest' = H(policyDigest || TPM_CC_PolicyCommandCode || code), from zero.
-fn command_code_policy(code: u32) -> Vec<u8> {
-    Sha256::digest(
-        [
-            &[0u8; 32][..],
-            &CC_POLICY_COMMAND_CODE.to_be_bytes(),
-            &code.to_be_bytes(),
-        ]
-        .concat(),
-    )
-    .to_vec()
-}
-
-fn hmac256(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
-    let mut m = <Hmac<Sha256> as KeyInit>::new_from_slice(key).unwrap();
-    for p in parts {
-        m.update(p);
-    }
-    m.finalize().into_bytes().to_vec()
 }
 
 /// TPMS_AUTH_COMMAND of a session with continueSession and the given HMAC.
@@ -694,7 +497,7 @@ fn derived_rsa_key_is_refused() {
         0u32.to_be_bytes().to_vec(),
     ]
     .concat();
-    let template = public(
+    let template = public_with_policy(
         ALG_RSA,
         DERIVED_SIGNER,
         &[],

@@ -10,74 +10,37 @@
 
 mod common;
 use common::*;
-use sha2::{Digest, Sha256};
 
 const OWNER: u32 = 0x4000_0001;
-const CC_SET_PRIMARY_POLICY: u32 = 0x12E;
-const CC_HIERARCHY_CHANGE_AUTH: u32 = 0x129;
 const CC_POLICY_SECRET: u32 = 0x151;
-const CC_CONTEXT_LOAD: u32 = 0x161;
-const CC_CONTEXT_SAVE: u32 = 0x162;
-const CC_POLICY_AUTH_VALUE: u32 = 0x16B;
-const CC_POLICY_COMMAND_CODE: u32 = 0x16C;
 const CC_POLICY_COUNTER_TIMER: u32 = 0x16D;
 const CC_POLICY_CP_HASH: u32 = 0x16E;
-const CC_POLICY_LOCALITY: u32 = 0x16F;
 const CC_POLICY_NAME_HASH: u32 = 0x170;
 const CC_POLICY_OR: u32 = 0x171;
 const CC_POLICY_TICKET: u32 = 0x172;
-const CC_START_AUTH_SESSION: u32 = 0x176;
 const CC_POLICY_PCR: u32 = 0x17F;
 const CC_POLICY_RESTART: u32 = 0x180;
 const CC_POLICY_PHYSICAL_PRESENCE: u32 = 0x187;
-const CC_POLICY_DUPLICATION_SELECT: u32 = 0x188;
-const CC_POLICY_GET_DIGEST: u32 = 0x189;
 const CC_POLICY_PASSWORD: u32 = 0x18C;
 const CC_POLICY_TEMPLATE: u32 = 0x190;
 const CC_POLICY_CAPABILITY: u32 = 0x19B;
 const CC_POLICY_PARAMETERS: u32 = 0x19C;
 
-const SE_HMAC: u8 = 0;
-const SE_POLICY: u8 = 1;
-const SE_TRIAL: u8 = 3;
-
 // Response codes with their positions.
-const RC_VALUE_P1: u32 = 0x1C4;
-const RC_VALUE_P2: u32 = 0x2C4;
 const RC_VALUE_H1: u32 = 0x184;
 const RC_VALUE_H2: u32 = 0x284;
-const RC_SIZE_P1: u32 = 0x1D5;
-const RC_SIZE_P2: u32 = 0x2D5;
 const RC_RANGE: u32 = 0x08D;
-const RC_RANGE_P1: u32 = 0x1CD;
 const RC_NONCE_P1: u32 = 0x1CF;
 const RC_TICKET_P5: u32 = 0x5E0;
-const RC_ATTRIBUTES_H1: u32 = 0x182;
-const RC_POLICY: u32 = 0x126;
 const RC_PCR_CHANGED: u32 = 0x128;
 const RC_CPHASH: u32 = 0x151;
 const RC_COMMAND_CODE: u32 = 0x143;
-const RC_LOCALITY: u32 = 0x907;
-const RC_POLICY_FAIL_S1: u32 = 0x99D;
 const RC_POLICY_CC_S1: u32 = 0x9A4;
 const RC_EXPIRED_S1: u32 = 0x9A3;
 const RC_PP_S1: u32 = 0x990;
-const RC_BAD_AUTH_S1: u32 = 0x9A2;
 const RC_MODE_S1: u32 = 0x989;
 
 const ZERO: [u8; 32] = [0; 32];
-
-fn h(parts: &[&[u8]]) -> Vec<u8> {
-    Sha256::digest(parts.concat()).to_vec()
-}
-
-/// policyDigest' = H(policyDigest || cc || parts).
-fn ext(old: &[u8], cc: u32, parts: &[&[u8]]) -> Vec<u8> {
-    let ccb = cc.to_be_bytes();
-    let mut all: Vec<&[u8]> = vec![old, &ccb];
-    all.extend_from_slice(parts);
-    h(&all)
-}
 
 fn tpm2b(v: &[u8]) -> Vec<u8> {
     [&(v.len() as u16).to_be_bytes()[..], v].concat()
@@ -197,7 +160,7 @@ fn digests_follow_the_part3_formulas() {
     // PolicyPCR over the current values.
     let pcr_values = [read_one(&mut t, 0x0B, 0), read_one(&mut t, 0x0B, 7)].concat();
     let sel = selection(&[0, 7]);
-    let d = ext(&ZERO, CC_POLICY_PCR, &[&sel, &h(&[&pcr_values])]);
+    let d = ext(&ZERO, CC_POLICY_PCR, &[&sel, &sha256(&[&pcr_values])]);
     let d = step(
         &mut t,
         CC_POLICY_PCR,
@@ -213,7 +176,7 @@ fn digests_follow_the_part3_formulas() {
         "PolicyLocality",
     );
     let op_b = 1000u64.to_be_bytes();
-    let args = h(&[&op_b, &8u16.to_be_bytes(), &7u16.to_be_bytes()]);
+    let args = sha256(&[&op_b, &8u16.to_be_bytes(), &7u16.to_be_bytes()]);
     let p = [&tpm2b(&op_b)[..], &8u16.to_be_bytes(), &7u16.to_be_bytes()].concat();
     let d = step(
         &mut t,
@@ -251,7 +214,7 @@ fn digests_follow_the_part3_formulas() {
         ext(&d, CC_POLICY_COMMAND_CODE, &[&cc]),
         "PolicyCommandCode",
     );
-    let cp = h(&[b"cp"]);
+    let cp = sha256(&[b"cp"]);
     let d = step(
         &mut t,
         CC_POLICY_CP_HASH,
@@ -262,10 +225,10 @@ fn digests_follow_the_part3_formulas() {
     // PolicySecret(owner): H(H(d || cc || ownerName) || policyRef).
     let r = policy_secret(&mut t, s, &secret_params(&[], &[], b"ref", 0));
     assert_eq!(rc(&r), 0);
-    let d = h(&[&ext(&d, CC_POLICY_SECRET, &[&OWNER.to_be_bytes()]), b"ref"]);
+    let d = sha256(&[&ext(&d, CC_POLICY_SECRET, &[&OWNER.to_be_bytes()]), b"ref"]);
     assert_eq!(digest(&mut t, s), d, "PolicySecret");
     // PolicyOR: in a trial session any current digest goes.
-    let other = h(&[b"other branch"]);
+    let other = sha256(&[b"other branch"]);
     let list = [&2u32.to_be_bytes()[..], &tpm2b(&other), &tpm2b(&d)].concat();
     let or = ext(&ZERO, CC_POLICY_OR, &[&other, &d]);
     let d = step(&mut t, CC_POLICY_OR, &list, or, "PolicyOR");
@@ -277,7 +240,7 @@ fn digests_follow_the_part3_formulas() {
         &0x105u32.to_be_bytes(),
     ]
     .concat();
-    let args = h(&[
+    let args = sha256(&[
         b"VTPM",
         &4u16.to_be_bytes(),
         &0u16.to_be_bytes(),
@@ -305,12 +268,12 @@ fn digests_follow_the_part3_formulas() {
             "{kind_cc:#x}"
         );
     };
-    let x = h(&[b"x"]);
+    let x = sha256(&[b"x"]);
     one(CC_POLICY_NAME_HASH, tpm2b(&x), vec![x.clone()]);
     one(CC_POLICY_TEMPLATE, tpm2b(&x), vec![x.clone()]);
     one(CC_POLICY_PARAMETERS, tpm2b(&x), vec![x.clone()]);
-    let obj = [&[0, 0x0B][..], &h(&[b"obj"])].concat();
-    let parent = [&[0, 0x0B][..], &h(&[b"parent"])].concat();
+    let obj = [&[0, 0x0B][..], &sha256(&[b"obj"])].concat();
+    let parent = [&[0, 0x0B][..], &sha256(&[b"parent"])].concat();
     for include in [0u8, 1] {
         let p = [&tpm2b(&obj)[..], &tpm2b(&parent), &[include]].concat();
         let o = if include == 1 { obj.clone() } else { vec![] };
@@ -327,7 +290,7 @@ fn immediate_refusals_carry_their_positions() {
     let mut t = Tpm::started();
     let (s, _) = start(&mut t, SE_POLICY);
     // PolicyOR: the current digest is not in the list; fewer than two digests.
-    let x = h(&[b"x"]);
+    let x = sha256(&[b"x"]);
     let list = [&2u32.to_be_bytes()[..], &tpm2b(&x), &tpm2b(&x)].concat();
     assert_eq!(policy_rc(&mut t, CC_POLICY_OR, s, &list), RC_VALUE_P1);
     let short = [&1u32.to_be_bytes()[..], &tpm2b(&ZERO)].concat();
@@ -555,10 +518,6 @@ fn authorize_with(t: &mut Tpm, locality: u8, hmac: &[u8], steps: &[(u32, Vec<u8>
     r
 }
 
-fn flush(t: &mut Tpm, handle: u32) {
-    assert_eq!(rc(&t.run(&plain(0x165, &handle.to_be_bytes()))), 0);
-}
-
 #[test]
 fn deferred_checks_hold_at_authorization() {
     let mut t = Tpm::started();
@@ -587,25 +546,25 @@ fn deferred_checks_hold_at_authorization() {
     // fit SetPrimaryPolicy. The parameters must be those the policy will be set to: the digest
     // of the same policy, known only after it ran, so the slots are checked against a second
     // SetPrimaryPolicy to a fixed value.
-    let fixed = h(&[b"fixed policy"]);
+    let fixed = sha256(&[b"fixed policy"]);
     let names = OWNER.to_be_bytes();
     let params = spp_params(&fixed);
     for (cc, value, ok) in [
-        (CC_POLICY_CP_HASH, h(&[&spp, &names, &params]), true),
+        (CC_POLICY_CP_HASH, sha256(&[&spp, &names, &params]), true),
         (
             CC_POLICY_CP_HASH,
-            h(&[&spp, &names, &spp_params(&ZERO)]),
+            sha256(&[&spp, &names, &spp_params(&ZERO)]),
             false,
         ),
-        (CC_POLICY_NAME_HASH, h(&[&names]), true),
+        (CC_POLICY_NAME_HASH, sha256(&[&names]), true),
         (
             CC_POLICY_NAME_HASH,
-            h(&[&0x4000_000Bu32.to_be_bytes()]),
+            sha256(&[&0x4000_000Bu32.to_be_bytes()]),
             false,
         ),
-        (CC_POLICY_PARAMETERS, h(&[&spp, &params]), true),
-        (CC_POLICY_PARAMETERS, h(&[&names, &params]), false),
-        (CC_POLICY_TEMPLATE, h(&[&params]), false),
+        (CC_POLICY_PARAMETERS, sha256(&[&spp, &params]), true),
+        (CC_POLICY_PARAMETERS, sha256(&[&names, &params]), false),
+        (CC_POLICY_TEMPLATE, sha256(&[&params]), false),
     ] {
         let (s, _) = start(&mut t, SE_POLICY);
         assert_eq!(policy_rc(&mut t, cc, s, &tpm2b(&value)), 0);
@@ -766,7 +725,7 @@ fn aes_template(key_bits: u16) -> Vec<u8> {
 fn policy_template_admits_only_its_template() {
     let mut t = Tpm::started();
     let template = aes_template(128);
-    let th = h(&[&template]);
+    let th = sha256(&[&template]);
     owner_policy(&mut t, &ext(&ZERO, CC_POLICY_TEMPLATE, &[&th]));
     for (bits, want) in [(256, RC_POLICY_FAIL_S1), (128, 0)] {
         let (s, _) = start(&mut t, SE_POLICY);
@@ -783,21 +742,11 @@ fn policy_template_admits_only_its_template() {
     }
 }
 
-const CC_CREATE_PRIMARY: u32 = 0x131;
-const CC_SIGN: u32 = 0x15D;
 const CC_POLICY_SIGNED: u32 = 0x160;
 const CC_POLICY_AUTHORIZE: u32 = 0x16A;
-const CC_VERIFY_SIGNATURE: u32 = 0x177;
-const RH_NULL: u32 = 0x4000_0007;
-const ST_VERIFIED: u16 = 0x8022;
-const ST_HASHCHECK: u16 = 0x8024;
 const ST_AUTH_SIGNED: u16 = 0x8025;
 const RC_SIGNATURE_P5: u32 = 0x5DB;
 const RC_EXPIRED_P4: u32 = 0x4E3;
-const RC_VALUE_P4: u32 = 0x4C4;
-const RC_HASH_P3: u32 = 0x3C3;
-const RC_SIZE_P3: u32 = 0x3D5;
-const RC_TAG_P4: u32 = 0x4D7;
 
 /// An ECDSA-P256/SHA-256 signing primary in the owner hierarchy: (handle, Name).
 fn signing_key(t: &mut Tpm) -> (u32, Vec<u8>) {
@@ -858,7 +807,7 @@ fn signed_params(nonce: &[u8], cp: &[u8], policy_ref: &[u8], exp: i32, sig: &[u8
 
 /// aHash of PolicySigned (SHA-256): H(nonceTPM || expiration || cpHashA || policyRef).
 fn a_hash(nonce: &[u8], cp: &[u8], policy_ref: &[u8], exp: i32) -> Vec<u8> {
-    h(&[nonce, &exp.to_be_bytes(), cp, policy_ref])
+    sha256(&[nonce, &exp.to_be_bytes(), cp, policy_ref])
 }
 
 /// PolicySigned with `key` on `session`; the whole response.
@@ -874,7 +823,7 @@ fn policy_signed_checks_the_signature_and_binds_the_key() {
     let mut t = Tpm::started();
     let (key, name) = signing_key(&mut t);
     // H(H(0 || TPM_CC_PolicySigned || keyName) || policyRef)
-    let want = h(&[&ext(&ZERO, CC_POLICY_SIGNED, &[&name]), b"ref"]);
+    let want = sha256(&[&ext(&ZERO, CC_POLICY_SIGNED, &[&name]), b"ref"]);
 
     // A trial session checks no signature: any well-formed one goes.
     let (trial, _) = start(&mut t, SE_TRIAL);
@@ -951,7 +900,7 @@ fn policy_signed_checks_the_signature_and_binds_the_key() {
 fn policy_signed_expires_and_its_ticket_stands_in() {
     let mut t = Tpm::started();
     let (key, name) = signing_key(&mut t);
-    let want = h(&[&ext(&ZERO, CC_POLICY_SIGNED, &[&name]), b"ref"]);
+    let want = sha256(&[&ext(&ZERO, CC_POLICY_SIGNED, &[&name]), b"ref"]);
     // Expiration 1 s after the session started: fine now, refused 2 s later.
     let (s, nonce) = start(&mut t, SE_POLICY);
     let sig = sign_digest(&mut t, key, &a_hash(&nonce, &[], b"ref", 1));
@@ -1026,7 +975,7 @@ fn policy_authorize_takes_an_approved_policy() {
     let spp = CC_SET_PRIMARY_POLICY.to_be_bytes();
     // The authority approves "SetPrimaryPolicy only" with policyRef "v1".
     let approved = ext(&ZERO, CC_POLICY_COMMAND_CODE, &[&spp]);
-    let ahash = h(&[&approved, b"v1"]);
+    let ahash = sha256(&[&approved, b"v1"]);
     let sig = sign_digest(&mut t, key, &ahash);
     let p = [&tpm2b(&ahash)[..], &sig].concat();
     let r = t.run(&cmd(
@@ -1053,7 +1002,7 @@ fn policy_authorize_takes_an_approved_policy() {
         .concat()
     };
     // H(H(0 || TPM_CC_PolicyAuthorize || keyName) || policyRef)
-    let want = h(&[&ext(&ZERO, CC_POLICY_AUTHORIZE, &[&name]), b"v1"]);
+    let want = sha256(&[&ext(&ZERO, CC_POLICY_AUTHORIZE, &[&name]), b"v1"]);
 
     // Trial: no ticket needed, the current digest is not compared.
     let (trial, _) = start(&mut t, SE_TRIAL);
@@ -1098,7 +1047,7 @@ fn policy_authorize_takes_an_approved_policy() {
     let mut forged = ticket.clone();
     let last = forged.len() - 1;
     forged[last] ^= 1;
-    let other_name = [&name[..2], &h(&[b"another key"])].concat();
+    let other_name = [&name[..2], &sha256(&[b"another key"])].concat();
     for (policy_ref, key_name, tk) in [
         (&b"v1"[..], &name[..], &forged[..]),
         (b"v1", &name, &null_ticket),

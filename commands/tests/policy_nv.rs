@@ -13,116 +13,31 @@
 
 mod common;
 use common::*;
-use sha2::{Digest, Sha256};
 
-const CC_NV_DEFINE_SPACE: u32 = 0x12A;
-const CC_SET_PRIMARY_POLICY: u32 = 0x12E;
-const CC_CREATE_PRIMARY: u32 = 0x131;
-const CC_NV_WRITE: u32 = 0x137;
 const CC_POLICY_NV: u32 = 0x149;
-const CC_NV_READ: u32 = 0x14E;
-const CC_NV_READ_LOCK: u32 = 0x14F;
-const CC_CONTEXT_LOAD: u32 = 0x161;
-const CC_CONTEXT_SAVE: u32 = 0x162;
-const CC_FLUSH_CONTEXT: u32 = 0x165;
-const CC_NV_READ_PUBLIC: u32 = 0x169;
-const CC_POLICY_COMMAND_CODE: u32 = 0x16C;
-const CC_POLICY_LOCALITY: u32 = 0x16F;
-const CC_START_AUTH_SESSION: u32 = 0x176;
-const CC_VERIFY_SIGNATURE: u32 = 0x177;
 const CC_NV_CERTIFY: u32 = 0x184;
-const CC_POLICY_GET_DIGEST: u32 = 0x189;
 const CC_POLICY_NV_WRITTEN: u32 = 0x18F;
 const CC_POLICY_AUTHORIZE_NV: u32 = 0x192;
 
-const RH_OWNER: u32 = 0x4000_0001;
-const RH_NULL: u32 = 0x4000_0007;
-const RS_PW: u32 = 0x4000_0009;
-const RH_ENDORSEMENT: u32 = 0x4000_000B;
-const RH_PLATFORM: u32 = 0x4000_000C;
-
-const SE_POLICY: u8 = 1;
-const SE_TRIAL: u8 = 3;
-
 // TPMA_NV.
-const OWNERWRITE: u32 = 1 << 1;
-const AUTHWRITE: u32 = 1 << 2;
 const POLICYWRITE: u32 = 1 << 3;
-const OWNERREAD: u32 = 1 << 17;
-const AUTHREAD: u32 = 1 << 18;
 const POLICYREAD: u32 = 1 << 19;
-const READ_STCLEAR: u32 = 1 << 31;
 const OWNER_RW: u32 = OWNERREAD | OWNERWRITE;
 const AUTH_RW: u32 = AUTHREAD | AUTHWRITE;
 
 // TPMA_OBJECT.
-const FIXED_TPM: u32 = 1 << 1;
-const FIXED_PARENT: u32 = 1 << 4;
-const SENSITIVE_DATA_ORIGIN: u32 = 1 << 5;
-const USER_WITH_AUTH: u32 = 1 << 6;
-const RESTRICTED: u32 = 1 << 16;
-const DECRYPT: u32 = 1 << 17;
-const SIGN: u32 = 1 << 18;
 const BASE: u32 = FIXED_TPM | FIXED_PARENT | SENSITIVE_DATA_ORIGIN | USER_WITH_AUTH;
 const AK: u32 = BASE | RESTRICTED | SIGN;
 
-const ALG_SHA1: u16 = 0x0004;
-const ALG_AES: u16 = 0x0006;
-const ALG_SHA256: u16 = 0x000B;
-const ALG_NULL: u16 = 0x0010;
-const ALG_RSASSA: u16 = 0x0014;
-const ALG_ECDSA: u16 = 0x0018;
-const ALG_ECC: u16 = 0x0023;
-const ALG_CFB: u16 = 0x0043;
-const ECC_NIST_P256: u16 = 0x0003;
-
-const ST_VERIFIED: u16 = 0x8022;
 const ST_ATTEST_NV: u16 = 0x8014;
 const ST_ATTEST_NV_DIGEST: u16 = 0x801C;
 
 // Response codes, with their positions where they have one.
-const RC_HASH: u32 = 0x083;
-const RC_VALUE: u32 = 0x084;
 const RC_INSUFFICIENT: u32 = 0x09A;
-const RC_POLICY: u32 = 0x126;
-const RC_NV_RANGE: u32 = 0x146;
-const RC_NV_LOCKED: u32 = 0x148;
-const RC_NV_AUTHORIZATION: u32 = 0x149;
-const RC_NV_UNINITIALIZED: u32 = 0x14A;
-const RC_VALUE_P1: u32 = 0x1C4;
-const RC_VALUE_P2: u32 = 0x2C4;
-const RC_VALUE_P3: u32 = 0x3C4;
-const RC_SIZE_P1: u32 = 0x1D5;
-const RC_HANDLE_H2: u32 = 0x28B;
 const RC_HANDLE_H3: u32 = 0x38B;
-const RC_KEY_H1: u32 = 0x19C;
-const RC_SCHEME_P2: u32 = 0x2D2;
-/// A wrong authValue of a DA-protected entity.
-const RC_AUTH_FAIL_S1: u32 = 0x98E;
-const RC_POLICY_FAIL_S1: u32 = 0x99D;
 
 const IDX: u32 = 0x0150_0010;
 const ZERO: [u8; 32] = [0; 32];
-
-fn h(parts: &[&[u8]]) -> Vec<u8> {
-    Sha256::digest(parts.concat()).to_vec()
-}
-
-/// policyDigest' = H(policyDigest || cc || parts).
-fn ext(old: &[u8], cc: u32, parts: &[&[u8]]) -> Vec<u8> {
-    let ccb = cc.to_be_bytes();
-    let mut all: Vec<&[u8]> = vec![old, &ccb];
-    all.extend_from_slice(parts);
-    h(&all)
-}
-
-fn b2(v: &[u8]) -> Vec<u8> {
-    [&(v.len() as u16).to_be_bytes()[..], v].concat()
-}
-
-fn u16s(values: &[u16]) -> Vec<u8> {
-    values.iter().flat_map(|v| v.to_be_bytes()).collect()
-}
 
 /// An authorization area of password sessions, one per password.
 fn pw_area(passwords: &[&[u8]]) -> Vec<u8> {
@@ -215,13 +130,6 @@ fn start(t: &mut Tpm, kind: u8) -> u32 {
     start_with(t, kind, ALG_SHA256)
 }
 
-fn flush(t: &mut Tpm, handle: u32) {
-    assert_eq!(
-        rc(&t.run(&plain(CC_FLUSH_CONTEXT, &handle.to_be_bytes()))),
-        0
-    );
-}
-
 /// A policy command whose only handle is the session.
 fn policy_rc(t: &mut Tpm, cc: u32, session: u32, params: &[u8]) -> u32 {
     let mut body = session.to_be_bytes().to_vec();
@@ -274,7 +182,7 @@ fn policy_nv(t: &mut Tpm, session: u32, operand: &[u8], offset: u16, op: u16) ->
 
 /// The PolicyNV digest from a zero policy.
 fn nv_digest(name: &[u8], operand: &[u8], offset: u16, op: u16) -> Vec<u8> {
-    let args = h(&[operand, &offset.to_be_bytes(), &op.to_be_bytes()]);
+    let args = sha256(&[operand, &offset.to_be_bytes(), &op.to_be_bytes()]);
     ext(&ZERO, CC_POLICY_NV, &[&args, name])
 }
 
@@ -330,7 +238,7 @@ fn policy_nv_every_operation_both_ways() {
     );
     // The failed attempt changed nothing; another PolicyNV extends again.
     let once = nv_digest(&name, &[0x10], 3, 0);
-    let args = h(&[&[0x10], &3u16.to_be_bytes(), &0u16.to_be_bytes()]);
+    let args = sha256(&[&[0x10], &3u16.to_be_bytes(), &0u16.to_be_bytes()]);
     assert_eq!(digest(&mut t, s), once);
     assert_eq!(policy_nv_as(&mut t, IDX, b"nvpw", IDX, s, &p), 0);
     assert_eq!(digest(&mut t, s), ext(&once, CC_POLICY_NV, &[&args, &name]));
@@ -605,63 +513,11 @@ fn policy_authorize_nv_approves_and_replaces_policies() {
 
 // NV_Certify.
 
-struct Rd<'a>(&'a [u8]);
-impl<'a> Rd<'a> {
-    fn take(&mut self, n: usize) -> &'a [u8] {
-        let (a, b) = self.0.split_at(n);
-        self.0 = b;
-        a
-    }
-    fn u16(&mut self) -> u16 {
-        u16::from_be_bytes(self.take(2).try_into().unwrap())
-    }
-    fn b2(&mut self) -> &'a [u8] {
-        let n = usize::from(self.u16());
-        self.take(n)
-    }
-}
-
-fn ecc_template(attrs: u32, scheme: &[u16]) -> Vec<u8> {
-    let sym: &[u16] = if attrs & DECRYPT != 0 {
-        &[ALG_AES, 128, ALG_CFB]
-    } else {
-        &[ALG_NULL]
-    };
-    let mut v = ALG_ECC.to_be_bytes().to_vec();
-    v.extend_from_slice(&ALG_SHA256.to_be_bytes());
-    v.extend_from_slice(&attrs.to_be_bytes());
-    v.extend_from_slice(&b2(&[]));
-    v.extend_from_slice(&u16s(sym));
-    v.extend_from_slice(&u16s(scheme));
-    v.extend_from_slice(&u16s(&[ECC_NIST_P256, ALG_NULL]));
-    v.extend_from_slice(&b2(&[]));
-    v.extend_from_slice(&b2(&[]));
-    v
-}
-
 /// A primary key in the endorsement hierarchy: (handle, Name).
 fn primary(t: &mut Tpm, template: &[u8]) -> (u32, Vec<u8>) {
-    let mut p = b2(&[b2(&[]), b2(&[])].concat());
-    p.extend_from_slice(&b2(template));
-    p.extend_from_slice(&b2(&[]));
-    p.extend_from_slice(&0u32.to_be_bytes());
-    let r = t.run(&with_sessions(
-        CC_CREATE_PRIMARY,
-        &[RH_ENDORSEMENT],
-        &pw_area(&[b""]),
-        &p,
-    ));
-    assert_eq!(rc(&r), 0, "CreatePrimary");
-    let handle = u32::from_be_bytes(r[10..14].try_into().unwrap());
-    // After the handle and parameterSize: outPublic, creationData, creationHash, creationTicket, name.
-    let body = &r[18..];
-    let mut rd = Rd(body);
-    rd.b2();
-    rd.b2();
-    rd.b2();
-    rd.take(6);
-    rd.b2();
-    (handle, rd.b2().to_vec())
+    let c = create_primary_raw(t, RH_ENDORSEMENT, &[], &[], template)
+        .unwrap_or_else(|e| panic!("CreatePrimary: {e:#x}"));
+    (c.handle, c.name)
 }
 
 fn certify_params(qualifying: &[u8], scheme: &[u16], size: u16, offset: u16) -> Vec<u8> {
@@ -703,7 +559,7 @@ fn nv_certify(
 /// Checks with TPM2_VerifySignature that `signature` is `key`'s over SHA-256(attest).
 fn assert_signed(t: &mut Tpm, key: u32, attest: &[u8], signature: &[u8]) {
     let mut body = key.to_be_bytes().to_vec();
-    body.extend_from_slice(&b2(&h(&[attest])));
+    body.extend_from_slice(&b2(&sha256(&[attest])));
     body.extend_from_slice(signature);
     let r = t.run(&cmd(0x8001, CC_VERIFY_SIGNATURE, &body));
     assert_eq!(rc(&r), 0, "VerifySignature");
@@ -728,7 +584,7 @@ fn nv_certify_signs_contents_or_their_digest() {
     let (ak, ak_name) = primary(&mut t, &ecc_template(AK, &[ALG_ECDSA, ALG_SHA256]));
     let qualified = [
         &ALG_SHA256.to_be_bytes()[..],
-        &h(&[&RH_ENDORSEMENT.to_be_bytes(), &ak_name]),
+        &sha256(&[&RH_ENDORSEMENT.to_be_bytes(), &ak_name]),
     ]
     .concat();
     define(&mut t, OWNER_RW | AUTH_RW, 16);
@@ -781,7 +637,7 @@ fn nv_certify_signs_contents_or_their_digest() {
     )
     .unwrap();
     let info = attested(&attest, ST_ATTEST_NV_DIGEST, &qualified, &[1, 2]);
-    assert_eq!(info, [b2(&name), b2(&h(&[&data]))].concat());
+    assert_eq!(info, [b2(&name), b2(&sha256(&[&data]))].concat());
     assert_signed(&mut t, ak, &attest, &sig);
 
     // Unsigned (TPM_RH_NULL): a NULL signature; no scheme, so no digest.

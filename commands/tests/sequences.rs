@@ -17,129 +17,25 @@ mod common;
 use common::*;
 use sha2::Digest;
 
-const CC_SEQUENCE_COMPLETE: u32 = 0x13E;
-const CC_CREATE_PRIMARY: u32 = 0x131;
-const CC_HMAC: u32 = 0x155;
-const CC_HMAC_START: u32 = 0x15B;
-const CC_SEQUENCE_UPDATE: u32 = 0x15C;
-const CC_SIGN: u32 = 0x15D;
-const CC_CONTEXT_LOAD: u32 = 0x161;
-const CC_CONTEXT_SAVE: u32 = 0x162;
-const CC_FLUSH_CONTEXT: u32 = 0x165;
 const CC_EVENT_SEQUENCE_COMPLETE: u32 = 0x185;
 const CC_HASH_SEQUENCE_START: u32 = 0x186;
 
-const RH_OWNER: u32 = 0x4000_0001;
-const RH_NULL: u32 = 0x4000_0007;
-const RS_PW: u32 = 0x4000_0009;
-
-const ALG_RSA: u16 = 0x0001;
-const ALG_SHA1: u16 = 0x0004;
-const ALG_HMAC: u16 = 0x0005;
-const ALG_KEYEDHASH: u16 = 0x0008;
-const ALG_SHA256: u16 = 0x000B;
-const ALG_SHA384: u16 = 0x000C;
 const ALG_SHA512: u16 = 0x000D;
-const ALG_NULL: u16 = 0x0010;
-const ALG_RSASSA: u16 = 0x0014;
 
-const ST_HASHCHECK: u16 = 0x8024;
-
-const FIXED_TPM: u32 = 1 << 1;
-const FIXED_PARENT: u32 = 1 << 4;
-const SENSITIVE_DATA_ORIGIN: u32 = 1 << 5;
-const USER_WITH_AUTH: u32 = 1 << 6;
-const NO_DA: u32 = 1 << 10;
-const RESTRICTED: u32 = 1 << 16;
-const DECRYPT: u32 = 1 << 17;
-const SIGN: u32 = 1 << 18;
 const HMAC_KEY: u32 = FIXED_TPM | FIXED_PARENT | USER_WITH_AUTH | NO_DA | SIGN;
 /// Sign and decrypt: a keyed-hash key that must have no scheme, so that the
 /// hash is chosen at each use.
 const SCHEMELESS_KEY: u32 = HMAC_KEY | DECRYPT;
 
-const RC_OBJECT_MEMORY: u32 = 0x902;
-const RC_BAD_AUTH_S1: u32 = 0x9A2;
 const RC_MODE_H1: u32 = 0x189;
 const RC_MODE_H2: u32 = 0x289;
-const RC_TYPE_H1: u32 = 0x18A;
-const RC_KEY_H1: u32 = 0x19C;
-const RC_ATTRIBUTES_H1: u32 = 0x182;
-const RC_VALUE_P2: u32 = 0x2C4;
-const RC_HASH_P2: u32 = 0x2C3;
-const RC_INTEGRITY_P1: u32 = 0x1DF;
-const RC_TICKET_P3: u32 = 0x3E0;
-const RC_REFERENCE_H0: u32 = 0x910;
-const RC_HANDLE_P1: u32 = 0x1CB;
-const RC_LOCALITY: u32 = 0x907;
 const RC_AUTH_MISSING: u32 = 0x125;
-
-fn b2(data: &[u8]) -> Vec<u8> {
-    let mut v = u16::try_from(data.len()).unwrap().to_be_bytes().to_vec();
-    v.extend_from_slice(data);
-    v
-}
 
 /// A command whose handles are authorized by password sessions, one per
 /// password given (in handle order).
 fn pw_cmd(cc: u32, handles: &[u32], passwords: &[&[u8]], params: &[u8]) -> Vec<u8> {
-    let mut body: Vec<u8> = handles.iter().flat_map(|h| h.to_be_bytes()).collect();
-    let mut area = Vec::new();
-    for pw in passwords {
-        area.extend_from_slice(&RS_PW.to_be_bytes());
-        area.extend_from_slice(&[0, 0, 0x01]);
-        area.extend_from_slice(&b2(pw));
-    }
-    body.extend_from_slice(&u32::try_from(area.len()).unwrap().to_be_bytes());
-    body.extend_from_slice(&area);
-    body.extend_from_slice(params);
-    cmd(0x8002, cc, &body)
-}
-
-fn no_auth(cc: u32, handles: &[u32], params: &[u8]) -> Vec<u8> {
-    let mut body: Vec<u8> = handles.iter().flat_map(|h| h.to_be_bytes()).collect();
-    body.extend_from_slice(params);
-    cmd(0x8001, cc, &body)
-}
-
-/// Ok with (response handle or 0, parameters), else the response code.
-fn run(t: &mut Tpm, command: &[u8], handle: bool) -> Result<(u32, Vec<u8>), u32> {
-    let r = t.run(command);
-    match rc(&r) {
-        0 => {
-            let mut rest = &r[10..];
-            let mut h = 0;
-            if handle {
-                h = u32::from_be_bytes(rest[..4].try_into().unwrap());
-                rest = &rest[4..];
-            }
-            if r[..2] == [0x80, 0x02] {
-                let n = u32::from_be_bytes(rest[..4].try_into().unwrap()) as usize;
-                rest = &rest[4..4 + n];
-            }
-            Ok((h, rest.to_vec()))
-        }
-        e => Err(e),
-    }
-}
-
-struct Rd<'a>(&'a [u8]);
-impl<'a> Rd<'a> {
-    fn take(&mut self, n: usize) -> &'a [u8] {
-        let (a, b) = self.0.split_at(n);
-        self.0 = b;
-        a
-    }
-    fn u16(&mut self) -> u16 {
-        u16::from_be_bytes(self.take(2).try_into().unwrap())
-    }
-    fn u32(&mut self) -> u32 {
-        u32::from_be_bytes(self.take(4).try_into().unwrap())
-    }
-    fn b2(&mut self) -> &'a [u8] {
-        let n = usize::from(self.u16());
-        self.take(n)
-    }
+    let sessions: Vec<Vec<u8>> = passwords.iter().map(|p| pw(p)).collect();
+    sessions_cmd(cc, handles, &sessions, params)
 }
 
 fn start(t: &mut Tpm, auth: &[u8], alg: u16) -> Result<u32, u32> {
@@ -219,11 +115,7 @@ fn hex(s: &str) -> Vec<u8> {
 /// A primary in the owner hierarchy from `template` with `data` as its
 /// sensitive data; its handle.
 fn primary(t: &mut Tpm, template: &[u8], data: &[u8]) -> Result<u32, u32> {
-    let mut p = b2(&[b2(&[]), b2(data)].concat());
-    p.extend_from_slice(&b2(template));
-    p.extend_from_slice(&b2(&[]));
-    p.extend_from_slice(&0u32.to_be_bytes());
-    run(t, &pw_cmd(CC_CREATE_PRIMARY, &[RH_OWNER], &[b""], &p), true).map(|r| r.0)
+    create_primary_raw(t, RH_OWNER, &[], data, template).map(|c| c.handle)
 }
 
 /// A keyed-hash template: attributes and scheme (HMAC with a hash, or NULL).

@@ -10,19 +10,8 @@
 
 mod common;
 use common::*;
-use hmac::{Hmac, KeyInit, Mac};
+
 use sha2::{Digest, Sha256};
-
-const CC_START_AUTH_SESSION: u32 = 0x176;
-const CC_FLUSH_CONTEXT: u32 = 0x165;
-
-fn hmac256(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
-    let mut m = <Hmac<Sha256> as KeyInit>::new_from_slice(key).unwrap();
-    for p in parts {
-        m.update(p);
-    }
-    m.finalize().into_bytes().to_vec()
-}
 
 /// Starts an unbound, unsalted HMAC session (SHA-256, no symmetric); returns
 /// (handle, nonceTPM).

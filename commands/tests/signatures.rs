@@ -17,140 +17,14 @@ use common::*;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 
-const CC_CREATE_PRIMARY: u32 = 0x131;
-const CC_SIGN: u32 = 0x15D;
-const CC_LOAD_EXTERNAL: u32 = 0x167;
-const CC_VERIFY_SIGNATURE: u32 = 0x177;
 const CC_HASH: u32 = 0x17D;
 
-const RH_OWNER: u32 = 0x4000_0001;
-const RH_NULL: u32 = 0x4000_0007;
-const RS_PW: u32 = 0x4000_0009;
-
-const FIXED_TPM: u32 = 1 << 1;
-const FIXED_PARENT: u32 = 1 << 4;
-const SENSITIVE_DATA_ORIGIN: u32 = 1 << 5;
-const USER_WITH_AUTH: u32 = 1 << 6;
-const NO_DA: u32 = 1 << 10;
-const RESTRICTED: u32 = 1 << 16;
-const DECRYPT: u32 = 1 << 17;
-const SIGN: u32 = 1 << 18;
 const X509_SIGN: u32 = 1 << 19;
-const SIGNER: u32 =
-    FIXED_TPM | FIXED_PARENT | SENSITIVE_DATA_ORIGIN | USER_WITH_AUTH | NO_DA | SIGN;
-
-const ALG_RSA: u16 = 0x0001;
-const ALG_HMAC: u16 = 0x0005;
-const ALG_KEYEDHASH: u16 = 0x0008;
-const ALG_SHA1: u16 = 0x0004;
-const ALG_SHA256: u16 = 0x000B;
-const ALG_NULL: u16 = 0x0010;
-const ALG_RSASSA: u16 = 0x0014;
-const ALG_RSAPSS: u16 = 0x0016;
-const ALG_ECDSA: u16 = 0x0018;
-const ALG_ECC: u16 = 0x0023;
-const ECC_NIST_P256: u16 = 0x0003;
-
-const ST_VERIFIED: u16 = 0x8022;
-const ST_HASHCHECK: u16 = 0x8024;
 
 /// Response codes with their positions.
 const RC_SCHEME: u32 = 0x092;
-const RC_SCHEME_P2: u32 = 0x2D2;
-const RC_HASH_P2: u32 = 0x2C3;
-const RC_VALUE_P3: u32 = 0x3C4;
-const RC_SIZE_P1: u32 = 0x1D5;
-const RC_TICKET_P3: u32 = 0x3E0;
 const RC_SIGNATURE_P2: u32 = 0x2DB;
-const RC_KEY_H1: u32 = 0x19C;
-const RC_ATTRIBUTES_H1: u32 = 0x182;
 const RC_TAG_P3: u32 = 0x3D7;
-
-fn b2(data: &[u8]) -> Vec<u8> {
-    let mut v = u16::try_from(data.len()).unwrap().to_be_bytes().to_vec();
-    v.extend_from_slice(data);
-    v
-}
-
-fn u16s(values: &[u16]) -> Vec<u8> {
-    values.iter().flat_map(|v| v.to_be_bytes()).collect()
-}
-
-/// A command with handles authorized by one empty password session.
-fn auth_cmd(cc: u32, handles: &[u32], params: &[u8]) -> Vec<u8> {
-    let mut body: Vec<u8> = handles.iter().flat_map(|h| h.to_be_bytes()).collect();
-    let mut area = RS_PW.to_be_bytes().to_vec();
-    area.extend_from_slice(&[0, 0, 0x01, 0, 0]);
-    body.extend_from_slice(&u32::try_from(area.len()).unwrap().to_be_bytes());
-    body.extend_from_slice(&area);
-    body.extend_from_slice(params);
-    cmd(0x8002, cc, &body)
-}
-
-fn no_auth(cc: u32, handles: &[u32], params: &[u8]) -> Vec<u8> {
-    let mut body: Vec<u8> = handles.iter().flat_map(|h| h.to_be_bytes()).collect();
-    body.extend_from_slice(params);
-    cmd(0x8001, cc, &body)
-}
-
-/// Ok with the parameters (after a response handle when `handle`), else the code.
-fn run(t: &mut Tpm, command: &[u8], handle: bool) -> Result<(u32, Vec<u8>), u32> {
-    let r = t.run(command);
-    match rc(&r) {
-        0 => {
-            let mut rest = &r[10..];
-            let mut h = 0;
-            if handle {
-                h = u32::from_be_bytes(rest[..4].try_into().unwrap());
-                rest = &rest[4..];
-            }
-            if r[..2] == [0x80, 0x02] {
-                let n = u32::from_be_bytes(rest[..4].try_into().unwrap()) as usize;
-                rest = &rest[4..4 + n];
-            }
-            Ok((h, rest.to_vec()))
-        }
-        e => Err(e),
-    }
-}
-
-struct Rd<'a>(&'a [u8]);
-impl<'a> Rd<'a> {
-    fn take(&mut self, n: usize) -> &'a [u8] {
-        let (a, b) = self.0.split_at(n);
-        self.0 = b;
-        a
-    }
-    fn u16(&mut self) -> u16 {
-        u16::from_be_bytes(self.take(2).try_into().unwrap())
-    }
-    fn u32(&mut self) -> u32 {
-        u32::from_be_bytes(self.take(4).try_into().unwrap())
-    }
-    fn b2(&mut self) -> &'a [u8] {
-        let n = usize::from(self.u16());
-        self.take(n)
-    }
-}
-
-fn public(object_type: u16, attrs: u32, rest: &[&[u8]]) -> Vec<u8> {
-    let mut v = object_type.to_be_bytes().to_vec();
-    v.extend_from_slice(&ALG_SHA256.to_be_bytes());
-    v.extend_from_slice(&attrs.to_be_bytes());
-    v.extend_from_slice(&b2(&[]));
-    for part in rest {
-        v.extend_from_slice(part);
-    }
-    v
-}
-
-fn rsa_template(attrs: u32, scheme: &[u16]) -> Vec<u8> {
-    let mut parms = u16s(&[ALG_NULL]);
-    parms.extend_from_slice(&u16s(scheme));
-    parms.extend_from_slice(&u16s(&[2048]));
-    parms.extend_from_slice(&0u32.to_be_bytes());
-    public(ALG_RSA, attrs, &[&parms, &b2(&[])])
-}
 
 fn ecc_template(attrs: u32, scheme: &[u16]) -> Vec<u8> {
     let mut parms = u16s(&[ALG_NULL]);
@@ -161,18 +35,7 @@ fn ecc_template(attrs: u32, scheme: &[u16]) -> Vec<u8> {
 
 /// A primary key in the owner hierarchy: its handle and name.
 fn primary(t: &mut Tpm, template: &[u8]) -> Result<(u32, Vec<u8>), u32> {
-    let mut p = b2(&[b2(&[]), b2(&[])].concat());
-    p.extend_from_slice(&b2(template));
-    p.extend_from_slice(&b2(&[]));
-    p.extend_from_slice(&0u32.to_be_bytes());
-    let (h, params) = run(t, &auth_cmd(CC_CREATE_PRIMARY, &[RH_OWNER], &p), true)?;
-    let mut rd = Rd(&params);
-    rd.b2();
-    rd.b2();
-    rd.b2();
-    rd.take(6);
-    rd.b2();
-    Ok((h, rd.b2().to_vec()))
+    create_primary_raw(t, RH_OWNER, &[], &[], template).map(|c| (c.handle, c.name))
 }
 
 fn ticket(tag: u16, hierarchy: u32, digest: &[u8]) -> Vec<u8> {
@@ -208,7 +71,7 @@ fn sign(
     let mut p = b2(digest);
     p.extend_from_slice(&u16s(scheme));
     p.extend_from_slice(validation);
-    run(t, &auth_cmd(CC_SIGN, &[key], &p), false).map(|(_, s)| s)
+    run(t, &auth_cmd(CC_SIGN, &[key], 1, &p), false).map(|(_, s)| s)
 }
 
 /// TPM2_VerifySignature: the TPMT_TK_VERIFIED bytes.

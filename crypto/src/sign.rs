@@ -37,6 +37,17 @@ use crate::ecc::reduce_to_scalar;
 use crate::keygen::{KeyRng, fit_be};
 use crate::{EccCurve, HashAlg, RsaKeyPair};
 
+/// `$f::<C>(args)` with `C` the arithmetic of `$curve` (one monomorphic path per curve).
+macro_rules! per_curve {
+    ($curve:expr, $f:ident($($arg:expr),* $(,)?)) => {
+        match $curve {
+            EccCurve::NistP256 => $f::<p256::NistP256>($($arg),*),
+            EccCurve::NistP384 => $f::<p384::NistP384>($($arg),*),
+            EccCurve::NistP521 => $f::<p521::NistP521>($($arg),*),
+        }
+    };
+}
+
 /// Why a signature could not be made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SignError {
@@ -64,19 +75,9 @@ pub fn rsa_pkcs1v15_sign(
     digest: &[u8],
     rng: &mut dyn KeyRng,
 ) -> Result<Vec<u8>, SignError> {
-    use ::rsa::Pkcs1v15Sign;
-    if digest.len() != hash.digest_size() {
-        return Err(SignError::Digest);
-    }
-    let sk = rsa_private(key).map_err(|_| SignError::Key)?;
-    let padding = match hash {
-        HashAlg::Sha1 => Pkcs1v15Sign::new::<sha1::Sha1>(),
-        HashAlg::Sha256 => Pkcs1v15Sign::new::<sha2::Sha256>(),
-        HashAlg::Sha384 => Pkcs1v15Sign::new::<sha2::Sha384>(),
-        HashAlg::Sha512 => Pkcs1v15Sign::new::<sha2::Sha512>(),
-    };
+    let sk = rsa_signer(key, hash, digest)?;
     let mut r = BlindingRng(rng);
-    sk.sign_with_rng(&mut r, padding, digest)
+    sk.sign_with_rng(&mut r, pkcs1v15(hash), digest)
         .map_err(|e| rsa_sign_error(&e))
 }
 
@@ -89,11 +90,8 @@ pub fn rsa_pss_sign(
     rng: &mut dyn KeyRng,
 ) -> Result<Vec<u8>, SignError> {
     use ::rsa::Pss;
-    if digest.len() != hash.digest_size() {
-        return Err(SignError::Digest);
-    }
+    let sk = rsa_signer(key, hash, digest)?;
     let salt = pss_salt_len(hash, key.n().len());
-    let sk = rsa_private(key).map_err(|_| SignError::Key)?;
     let mut r = BlindingRng(rng);
     let out = match hash {
         HashAlg::Sha1 => sk.sign_with_rng(&mut r, Pss::<sha1::Sha1>::new_with_salt(salt), digest),
@@ -108,6 +106,29 @@ pub fn rsa_pss_sign(
         }
     };
     out.map_err(|e| rsa_sign_error(&e))
+}
+
+/// The private key for signing `digest` (which must be `hash`'s size).
+fn rsa_signer(
+    key: &RsaKeyPair,
+    hash: HashAlg,
+    digest: &[u8],
+) -> Result<::rsa::PrivateKey, SignError> {
+    if digest.len() != hash.digest_size() {
+        return Err(SignError::Digest);
+    }
+    rsa_private(key).map_err(|_| SignError::Key)
+}
+
+/// PKCS#1 v1.5 signature padding (DigestInfo prefix) for `hash`.
+fn pkcs1v15(hash: HashAlg) -> ::rsa::Pkcs1v15Sign {
+    use ::rsa::Pkcs1v15Sign;
+    match hash {
+        HashAlg::Sha1 => Pkcs1v15Sign::new::<sha1::Sha1>(),
+        HashAlg::Sha256 => Pkcs1v15Sign::new::<sha2::Sha256>(),
+        HashAlg::Sha384 => Pkcs1v15Sign::new::<sha2::Sha384>(),
+        HashAlg::Sha512 => Pkcs1v15Sign::new::<sha2::Sha512>(),
+    }
 }
 
 fn rsa_sign_error(e: &::rsa::Error) -> SignError {
@@ -127,17 +148,10 @@ fn rsa_public(n: &[u8], e: u32) -> Option<::rsa::PublicKey> {
 /// Whether `sig` is an RSASSA-PKCS1-v1_5 signature of `digest` under the
 /// public key `n`, `e` (65537 for 0 is the caller's business).
 pub fn rsa_pkcs1v15_verify(n: &[u8], e: u32, hash: HashAlg, digest: &[u8], sig: &[u8]) -> bool {
-    use ::rsa::Pkcs1v15Sign;
     let Some(pk) = rsa_public(n, e) else {
         return false;
     };
-    let padding = match hash {
-        HashAlg::Sha1 => Pkcs1v15Sign::new::<sha1::Sha1>(),
-        HashAlg::Sha256 => Pkcs1v15Sign::new::<sha2::Sha256>(),
-        HashAlg::Sha384 => Pkcs1v15Sign::new::<sha2::Sha384>(),
-        HashAlg::Sha512 => Pkcs1v15Sign::new::<sha2::Sha512>(),
-    };
-    digest.len() == hash.digest_size() && pk.verify(padding, digest, sig).is_ok()
+    digest.len() == hash.digest_size() && pk.verify(pkcs1v15(hash), digest, sig).is_ok()
 }
 
 /// Whether `sig` is an RSASSA-PSS signature of `digest` (MGF1 over `hash`)
@@ -190,6 +204,32 @@ fn nonzero_scalar<C: CurveArithmetic>(bytes: &[u8]) -> Option<C::Scalar> {
     s.filter(|s| !bool::from(s.is_zero()))
 }
 
+/// What both verifications start from: the public point (on the curve, not
+/// the identity) and `r`, `s` as scalars in `1..n`; None is "not a signature".
+fn verify_inputs<C: CurveArithmetic>(
+    qx: &[u8],
+    qy: &[u8],
+    r: &[u8],
+    s: &[u8],
+) -> Option<(C::AffinePoint, C::Scalar, C::Scalar)> {
+    let (fx, fy) = (field_bytes::<C>(qx)?, field_bytes::<C>(qy)?);
+    let q: Option<C::AffinePoint> = C::AffinePoint::from_coordinates(&fx, &fy).into();
+    let q = q.filter(|q| !bool::from(q.is_identity()))?;
+    Some((q, nonzero_scalar::<C>(r)?, nonzero_scalar::<C>(s)?))
+}
+
+/// One signing attempt's nonce `k`: `L + 8` bytes from `rng` reduced as key
+/// generation reduces its scalar; None (draw again) if that is no scalar in `1..n`.
+fn draw_nonce<C: CurveArithmetic>(
+    curve: EccCurve,
+    c: &mut [u8],
+    rng: &mut dyn KeyRng,
+) -> Result<Option<C::Scalar>, SignError> {
+    rng.fill(c).map_err(|_| SignError::Rng)?;
+    let k_bytes = reduce_to_scalar(curve, c).map_err(|_| SignError::Rng)?;
+    Ok(nonzero_scalar::<C>(&k_bytes))
+}
+
 /// ECDSA signature `(r, s)` of `digest` with private scalar `d`, each
 /// `curve.key_bytes()` long, big-endian. A fresh nonce is drawn from `rng`
 /// for each attempt (a zero `r` or `s`, which has negligible probability,
@@ -203,11 +243,7 @@ pub fn ecdsa_sign(
     if digest.is_empty() {
         return Err(SignError::Digest);
     }
-    match curve {
-        EccCurve::NistP256 => ecdsa_sign_on::<p256::NistP256>(curve, d, digest, rng),
-        EccCurve::NistP384 => ecdsa_sign_on::<p384::NistP384>(curve, d, digest, rng),
-        EccCurve::NistP521 => ecdsa_sign_on::<p521::NistP521>(curve, d, digest, rng),
-    }
+    per_curve!(curve, ecdsa_sign_on(curve, d, digest, rng))
 }
 
 fn ecdsa_sign_on<C: CurveArithmetic>(
@@ -222,9 +258,7 @@ fn ecdsa_sign_on<C: CurveArithmetic>(
     );
     let mut c = Zeroizing::new(alloc::vec![0u8; curve.key_bytes() + 8]);
     for _ in 0..4 {
-        rng.fill(&mut c).map_err(|_| SignError::Rng)?;
-        let k_bytes = reduce_to_scalar(curve, &c).map_err(|_| SignError::Rng)?;
-        let Some(mut k) = nonzero_scalar::<C>(&k_bytes) else {
+        let Some(mut k) = draw_nonce::<C>(curve, &mut c, rng)? else {
             continue;
         };
         let point = (C::ProjectivePoint::generator() * k).to_affine();
@@ -260,11 +294,7 @@ pub fn ecdsa_verify(
     if digest.is_empty() {
         return false;
     }
-    match curve {
-        EccCurve::NistP256 => ecdsa_verify_on::<p256::NistP256>(qx, qy, digest, r, s),
-        EccCurve::NistP384 => ecdsa_verify_on::<p384::NistP384>(qx, qy, digest, r, s),
-        EccCurve::NistP521 => ecdsa_verify_on::<p521::NistP521>(qx, qy, digest, r, s),
-    }
+    per_curve!(curve, ecdsa_verify_on(qx, qy, digest, r, s))
 }
 
 fn ecdsa_verify_on<C: CurveArithmetic>(
@@ -274,14 +304,7 @@ fn ecdsa_verify_on<C: CurveArithmetic>(
     r: &[u8],
     s: &[u8],
 ) -> bool {
-    let (Some(fx), Some(fy)) = (field_bytes::<C>(qx), field_bytes::<C>(qy)) else {
-        return false;
-    };
-    let q: Option<C::AffinePoint> = C::AffinePoint::from_coordinates(&fx, &fy).into();
-    let Some(q) = q.filter(|q| !bool::from(q.is_identity())) else {
-        return false;
-    };
-    let (Some(r), Some(s)) = (nonzero_scalar::<C>(r), nonzero_scalar::<C>(s)) else {
+    let Some((q, r, s)) = verify_inputs::<C>(qx, qy, r, s) else {
         return false;
     };
     let Some(e) = digest_bytes::<C>(digest) else {
@@ -322,11 +345,7 @@ pub fn ecschnorr_sign(
     digest: &[u8],
     rng: &mut dyn KeyRng,
 ) -> Result<(Vec<u8>, Vec<u8>), SignError> {
-    match curve {
-        EccCurve::NistP256 => schnorr_sign_on::<p256::NistP256>(curve, hash, d, digest, rng),
-        EccCurve::NistP384 => schnorr_sign_on::<p384::NistP384>(curve, hash, d, digest, rng),
-        EccCurve::NistP521 => schnorr_sign_on::<p521::NistP521>(curve, hash, d, digest, rng),
-    }
+    per_curve!(curve, schnorr_sign_on(curve, hash, d, digest, rng))
 }
 
 fn schnorr_sign_on<C: CurveArithmetic>(
@@ -339,9 +358,7 @@ fn schnorr_sign_on<C: CurveArithmetic>(
     let mut d = nonzero_scalar::<C>(d).ok_or(SignError::Key)?;
     let mut c = Zeroizing::new(alloc::vec![0u8; curve.key_bytes() + 8]);
     for _ in 0..4 {
-        rng.fill(&mut c).map_err(|_| SignError::Rng)?;
-        let k_bytes = reduce_to_scalar(curve, &c).map_err(|_| SignError::Rng)?;
-        let Some(mut k) = nonzero_scalar::<C>(&k_bytes) else {
+        let Some(mut k) = draw_nonce::<C>(curve, &mut c, rng)? else {
             continue;
         };
         let point = (C::ProjectivePoint::generator() * k).to_affine();
@@ -375,17 +392,7 @@ pub fn ecschnorr_verify(
     r: &[u8],
     s: &[u8],
 ) -> bool {
-    match curve {
-        EccCurve::NistP256 => {
-            schnorr_verify_on::<p256::NistP256>(curve, hash, qx, qy, digest, r, s)
-        }
-        EccCurve::NistP384 => {
-            schnorr_verify_on::<p384::NistP384>(curve, hash, qx, qy, digest, r, s)
-        }
-        EccCurve::NistP521 => {
-            schnorr_verify_on::<p521::NistP521>(curve, hash, qx, qy, digest, r, s)
-        }
-    }
+    per_curve!(curve, schnorr_verify_on(curve, hash, qx, qy, digest, r, s))
 }
 
 fn schnorr_verify_on<C: CurveArithmetic>(
@@ -397,14 +404,7 @@ fn schnorr_verify_on<C: CurveArithmetic>(
     r: &[u8],
     s: &[u8],
 ) -> bool {
-    let (Some(fx), Some(fy)) = (field_bytes::<C>(qx), field_bytes::<C>(qy)) else {
-        return false;
-    };
-    let q: Option<C::AffinePoint> = C::AffinePoint::from_coordinates(&fx, &fy).into();
-    let Some(q) = q.filter(|q| !bool::from(q.is_identity())) else {
-        return false;
-    };
-    let (Some(rs), Some(ss)) = (nonzero_scalar::<C>(r), nonzero_scalar::<C>(s)) else {
+    let Some((q, rs, ss)) = verify_inputs::<C>(qx, qy, r, s) else {
         return false;
     };
     let point =
@@ -449,91 +449,28 @@ mod tests {
     fn ecdsa_round_trip_and_tamper() {
         for curve in EccCurve::ALL {
             let key = crate::ecc_from_private(curve, &[7; 20]).unwrap();
+            let (x, y) = (key.x(), key.y());
             for alg in HashAlg::ALL {
                 let digest = alg.digest(&[b"abc"]);
-                let (r, s) =
-                    ecdsa_sign(curve, key.d(), digest.as_bytes(), &mut Counter(1)).unwrap();
+                let d = digest.as_bytes();
+                let ecdsa = |qx, qy, r: &[u8], s: &[u8]| ecdsa_verify(curve, qx, qy, d, r, s);
+                let (r, s) = ecdsa_sign(curve, key.d(), d, &mut Counter(1)).unwrap();
                 assert_eq!((r.len(), s.len()), (curve.key_bytes(), curve.key_bytes()));
-                assert!(ecdsa_verify(
-                    curve,
-                    key.x(),
-                    key.y(),
-                    digest.as_bytes(),
-                    &r,
-                    &s
-                ));
+                assert!(ecdsa(x, y, &r, &s));
                 let mut bad = s.clone();
                 bad[5] ^= 1;
-                assert!(!ecdsa_verify(
-                    curve,
-                    key.x(),
-                    key.y(),
-                    digest.as_bytes(),
-                    &r,
-                    &bad
-                ));
-                assert!(!ecdsa_verify(
-                    curve,
-                    key.x(),
-                    key.y(),
-                    digest.as_bytes(),
-                    &s,
-                    &r
-                ));
-                assert!(!ecdsa_verify(
-                    curve,
-                    key.x(),
-                    key.y(),
-                    digest.as_bytes(),
-                    &[],
-                    &s
-                ));
-                assert!(!ecdsa_verify(
-                    curve,
-                    key.y(),
-                    key.x(),
-                    digest.as_bytes(),
-                    &r,
-                    &s
-                ));
-                let (r, s) =
-                    ecschnorr_sign(curve, alg, key.d(), digest.as_bytes(), &mut Counter(2))
-                        .unwrap();
-                assert!(ecschnorr_verify(
-                    curve,
-                    alg,
-                    key.x(),
-                    key.y(),
-                    digest.as_bytes(),
-                    &r,
-                    &s
-                ));
-                assert!(!ecschnorr_verify(
-                    curve,
-                    alg,
-                    key.x(),
-                    key.y(),
-                    &[1, 2],
-                    &r,
-                    &s
-                ));
-                assert!(!ecschnorr_verify(
-                    curve,
-                    alg,
-                    key.x(),
-                    key.y(),
-                    digest.as_bytes(),
-                    &s,
-                    &r
-                ));
-                assert!(!ecdsa_verify(
-                    curve,
-                    key.x(),
-                    key.y(),
-                    digest.as_bytes(),
-                    &r,
-                    &s
-                ));
+                assert!(!ecdsa(x, y, &r, &bad));
+                assert!(!ecdsa(x, y, &s, &r));
+                assert!(!ecdsa(x, y, &[], &s));
+                assert!(!ecdsa(y, x, &r, &s));
+                let (r, s) = ecschnorr_sign(curve, alg, key.d(), d, &mut Counter(2)).unwrap();
+                let schnorr = |digest: &[u8], r: &[u8], s: &[u8]| {
+                    ecschnorr_verify(curve, alg, x, y, digest, r, s)
+                };
+                assert!(schnorr(d, &r, &s));
+                assert!(!schnorr(&[1, 2], &r, &s));
+                assert!(!schnorr(d, &s, &r));
+                assert!(!ecdsa(x, y, &r, &s));
             }
         }
         assert_eq!(

@@ -12,7 +12,6 @@
     clippy::indexing_slicing
 )]
 
-use std::path::PathBuf;
 use std::process::Command;
 
 mod common;
@@ -21,64 +20,7 @@ use common::*;
 /// An AK: a restricted signing key.
 const AK_ATTRS: &str = "fixedtpm|fixedparent|sensitivedataorigin|userwithauth|restricted|sign";
 
-/// A started server plus a working directory for the tools' files.
-struct Tpm {
-    s: TpmServer,
-    dir: tempfile::TempDir,
-}
-
 impl Tpm {
-    fn new(peer: &Peer) -> Tpm {
-        Tpm {
-            s: started(peer),
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn peer(&self) -> &'static str {
-        self.s.peer.name()
-    }
-
-    fn tools(&self) -> Tools {
-        let mut t = self.s.tools();
-        t.cwd = Some(self.dir.path().to_path_buf());
-        t
-    }
-
-    fn path(&self, file: &str) -> PathBuf {
-        self.dir.path().join(file)
-    }
-
-    fn read(&self, file: &str) -> Vec<u8> {
-        std::fs::read(self.path(file)).unwrap_or_else(|e| panic!("{}: {file}: {e}", self.peer()))
-    }
-
-    /// Run a tool, assert exit 0, flush the transient objects it left loaded
-    /// (there is no resource manager; swtpm has three object slots).
-    fn ok(&self, tool: &str, args: &[&str]) -> String {
-        let out = self.tools().run(tool, args);
-        assert!(out.ok(), "{} {tool} {args:?} failed: {out}", self.peer());
-        self.flush();
-        out.stdout
-    }
-
-    /// Run a tool and assert it fails; returns its output for further checks.
-    fn fails(&self, tool: &str, args: &[&str]) -> Output {
-        let out = self.tools().run(tool, args);
-        self.flush();
-        assert!(
-            !out.ok(),
-            "{} {tool} {args:?} unexpectedly succeeded: {out}",
-            self.peer()
-        );
-        out
-    }
-
-    fn flush(&self) {
-        let out = self.tools().run("tpm2_flushcontext", &["-t"]);
-        assert!(out.ok(), "{} flushcontext: {out}", self.peer());
-    }
-
     /// An owner primary (primary.ctx) and an AK of `alg` under it: ak.ctx, ak.pem.
     fn ak(&self, alg: &str) {
         self.ok(
@@ -100,19 +42,7 @@ impl Tpm {
                 "ak.priv",
             ],
         );
-        self.ok(
-            "tpm2_load",
-            &[
-                "-C",
-                "primary.ctx",
-                "-u",
-                "ak.pub",
-                "-r",
-                "ak.priv",
-                "-c",
-                "ak.ctx",
-            ],
-        );
+        self.load("primary.ctx", "ak");
         self.ok(
             "tpm2_readpublic",
             &["-c", "ak.ctx", "-f", "pem", "-o", "ak.pem"],
@@ -162,7 +92,7 @@ fn parse_attest(a: &[u8]) -> (u16, Vec<u8>, Vec<u8>) {
 }
 
 fn quote_and_checkquote(alg: &str, peer: Peer) {
-    let t = Tpm::new(&peer);
+    let t = Tpm::flushing(&peer);
     t.ak(alg);
     t.ok(
         "tpm2_pcrextend",
@@ -216,7 +146,7 @@ fn quote_and_checkquote(alg: &str, peer: Peer) {
     assert_eq!(&attested[attested.len() - 32..], hash("sha256", &values));
 
     // Another nonce: refused.
-    t.fails("tpm2_checkquote", &check("1122334466"));
+    t.failed("tpm2_checkquote", &check("1122334466"));
     // A PCR value changed in the tool's PCR file: the digest no longer matches.
     let pcr16 = read_pcr(&t.s, "sha256", 16);
     let mut pcrs = t.read("quote.pcrs");
@@ -226,7 +156,7 @@ fn quote_and_checkquote(alg: &str, peer: Peer) {
         .expect("PCR 16 in the PCR file");
     pcrs[at] ^= 1;
     std::fs::write(t.path("quote.pcrs"), &pcrs).unwrap();
-    t.fails("tpm2_checkquote", &check("1122334455"));
+    t.failed("tpm2_checkquote", &check("1122334455"));
 }
 
 fn quote_rsa(peer: Peer) {
@@ -238,7 +168,7 @@ fn quote_ecc(peer: Peer) {
 }
 
 fn quote_openssl_and_pcr_change(peer: Peer) {
-    let t = Tpm::new(&peer);
+    let t = Tpm::flushing(&peer);
     t.ak("ecc256:ecdsa-sha256:null");
     let q = |m: &str, s: &str| {
         t.ok(
@@ -275,7 +205,7 @@ fn quote_openssl_and_pcr_change(peer: Peer) {
 }
 
 fn certify(peer: Peer) {
-    let t = Tpm::new(&peer);
+    let t = Tpm::flushing(&peer);
     t.ak("ecc256:ecdsa-sha256:null");
     t.ok(
         "tpm2_create",
@@ -322,7 +252,7 @@ fn certify(peer: Peer) {
 }
 
 fn certify_creation(peer: Peer) {
-    let t = Tpm::new(&peer);
+    let t = Tpm::flushing(&peer);
     t.ak("rsa2048:rsassa-sha256:null");
     for k in ["a", "b"] {
         t.ok(
@@ -344,19 +274,7 @@ fn certify_creation(peer: Peer) {
         );
     }
     let cc = |ticket: &str| -> Output {
-        t.ok(
-            "tpm2_load",
-            &[
-                "-C",
-                "primary.ctx",
-                "-u",
-                "a.pub",
-                "-r",
-                "a.priv",
-                "-c",
-                "a.ctx",
-            ],
-        );
+        t.load("primary.ctx", "a");
         let out = t.tools().run(
             "tpm2_certifycreation",
             &[
@@ -405,7 +323,7 @@ fn certify_creation(peer: Peer) {
 }
 
 fn gettime(peer: Peer) {
-    let t = Tpm::new(&peer);
+    let t = Tpm::flushing(&peer);
     t.ak("ecc256:ecdsa-sha256:null");
     let get = |att: &str, sig: &str| {
         t.ok(
@@ -448,7 +366,7 @@ fn clock_of(t: &Tpm) -> u64 {
 }
 
 fn setclock_and_rate(peer: Peer) {
-    let t = Tpm::new(&peer);
+    let t = Tpm::flushing(&peer);
     let c0 = clock_of(&t);
     let target = c0 + 10_000_000;
     t.ok("tpm2_setclock", &[&target.to_string()]);
@@ -459,7 +377,7 @@ fn setclock_and_rate(peer: Peer) {
         t.peer()
     );
     // Backwards: TPM_RC_VALUE, parameter 1; the clock stays.
-    let out = t.fails("tpm2_setclock", &[&(c0 / 2).to_string()]);
+    let out = t.failed("tpm2_setclock", &[&(c0 / 2).to_string()]);
     assert!(
         out.stderr.to_lowercase().contains("0x1c4"),
         "{}: {out}",
@@ -484,16 +402,6 @@ fn setclock_and_rate(peer: Peer) {
 }
 
 // ---- raw bytes: the response codes of malformed commands ----
-
-const RS_PW: u32 = 0x4000_0009;
-const RH_OWNER: u32 = 0x4000_0001;
-const RH_NULL: u32 = 0x4000_0007;
-
-fn b2(data: &[u8]) -> Vec<u8> {
-    let mut v = u16::try_from(data.len()).unwrap().to_be_bytes().to_vec();
-    v.extend_from_slice(data);
-    v
-}
 
 fn u16s(values: &[u16]) -> Vec<u8> {
     values.iter().flat_map(|v| v.to_be_bytes()).collect()

@@ -16,96 +16,10 @@
     clippy::indexing_slicing
 )]
 
-use std::path::PathBuf;
-
 mod common;
 use common::*;
 
 const TPM_RC_ECC_POINT_P1: u32 = 0x1E7;
-const TPM_RC_INTEGRITY_P1: u32 = 0x1DF;
-const TPM_RC_SIZE_P1: u32 = 0x1D5;
-
-struct Tpm {
-    s: TpmServer,
-    dir: tempfile::TempDir,
-}
-
-impl Tpm {
-    fn new(peer: &Peer) -> Tpm {
-        Tpm {
-            s: started(peer),
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn peer(&self) -> &'static str {
-        self.s.peer.name()
-    }
-
-    fn tools(&self) -> Tools {
-        let mut t = self.s.tools();
-        t.cwd = Some(self.dir.path().to_path_buf());
-        t
-    }
-
-    fn path(&self, file: &str) -> PathBuf {
-        self.dir.path().join(file)
-    }
-
-    fn read(&self, file: &str) -> Vec<u8> {
-        std::fs::read(self.path(file))
-            .unwrap_or_else(|e| panic!("{}: reading {file}: {e}", self.peer()))
-    }
-
-    fn write(&self, file: &str, data: &[u8]) {
-        std::fs::write(self.path(file), data).unwrap();
-    }
-
-    /// Run a tool, assert exit 0, flush transient objects.
-    fn ok(&self, tool: &str, args: &[&str]) -> String {
-        let out = self.tools().run(tool, args);
-        assert!(out.ok(), "{} {tool} {args:?} failed: {out}", self.peer());
-        self.flush();
-        out.stdout
-    }
-
-    /// Run a tool, assert it fails with exactly the TPM code `want`, flush.
-    fn fails(&self, want: u32, tool: &str, args: &[&str]) {
-        let out = self.tools().run(tool, args);
-        self.flush();
-        assert!(
-            !out.ok(),
-            "{} {tool} {args:?} unexpectedly succeeded: {out}",
-            self.peer()
-        );
-        let got = tpm_rc(&out.stderr)
-            .unwrap_or_else(|| panic!("{} {tool} {args:?}: no TPM error code: {out}", self.peer()));
-        assert_eq!(
-            got,
-            want,
-            "{} {tool} {args:?}: got {got:#x}, want {want:#x}",
-            self.peer()
-        );
-    }
-
-    fn flush(&self) {
-        let out = self.tools().run("tpm2_flushcontext", &["-t"]);
-        assert!(out.ok(), "{}: flushcontext: {out}", self.peer());
-    }
-
-    /// openssl in the work dir; asserts success.
-    fn openssl(&self, args: &[&str]) -> String {
-        let out = run("openssl", args, &[], Some(self.dir.path()));
-        assert!(out.ok(), "{}: openssl {args:?}: {out}", self.peer());
-        out.stdout
-    }
-}
-
-/// The TPM response code in tpm2-tools' stderr (`... ErrorCode (0x000009a2)`).
-fn tpm_rc(stderr: &str) -> Option<u32> {
-    let i = stderr.find("ErrorCode (0x")? + "ErrorCode (0x".len();
-    u32::from_str_radix(stderr.get(i..i + 8)?, 16).ok()
-}
 
 /// The hex dump of `openssl pkey -text` field `name` (e.g. "pub:"), as bytes.
 fn text_field(text: &str, name: &str) -> Vec<u8> {
@@ -126,60 +40,11 @@ fn text_field(text: &str, name: &str) -> Vec<u8> {
     unhex(&hex).unwrap_or_else(|| panic!("no {name} in {text}"))
 }
 
-fn tpm2b(data: &[u8]) -> Vec<u8> {
-    let mut v = u16::try_from(data.len()).unwrap().to_be_bytes().to_vec();
-    v.extend_from_slice(data);
-    v
-}
-
-/// A TPM2B_ECC_POINT file's (x, y).
-fn read_point(bytes: &[u8]) -> (Vec<u8>, Vec<u8>) {
-    let size = usize::from(u16::from_be_bytes([bytes[0], bytes[1]]));
-    assert_eq!(size + 2, bytes.len(), "TPM2B_ECC_POINT size");
-    let xl = usize::from(u16::from_be_bytes([bytes[2], bytes[3]]));
-    let x = bytes[4..4 + xl].to_vec();
-    let yl = usize::from(u16::from_be_bytes([bytes[4 + xl], bytes[5 + xl]]));
-    let y = bytes[6 + xl..6 + xl + yl].to_vec();
-    (x, y)
-}
-
-/// A P-256 public key as PEM (SubjectPublicKeyInfo, uncompressed point).
-fn p256_pem(x: &[u8], y: &[u8]) -> String {
-    use std::fmt::Write;
-    let mut der = unhex("3059301306072a8648ce3d020106082a8648ce3d03010703420004").unwrap();
-    der.extend_from_slice(x);
-    der.extend_from_slice(y);
-    let b64 = base64(&der);
-    let mut pem = String::from("-----BEGIN PUBLIC KEY-----\n");
-    for chunk in b64.as_bytes().chunks(64) {
-        writeln!(pem, "{}", std::str::from_utf8(chunk).unwrap()).unwrap();
-    }
-    pem + "-----END PUBLIC KEY-----\n"
-}
-
-fn base64(data: &[u8]) -> String {
-    const T: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut s = String::new();
-    for c in data.chunks(3) {
-        let n = (u32::from(c[0]) << 16)
-            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
-            | u32::from(*c.get(2).unwrap_or(&0));
-        for i in 0..4 {
-            if i <= c.len() {
-                s.push(char::from(T[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                s.push('=');
-            }
-        }
-    }
-    s
-}
-
 /// tpm2_rsaencrypt decrypted by openssl, openssl ciphertexts decrypted by tpm2_rsadecrypt:
 /// OAEP-SHA256 (the tools' default hash) with and without a label, PKCS#1 v1.5, and raw RSA
 /// (deterministic: the same bytes as openssl's `rsa_padding_mode:none`).
 fn rsa_openssl_interop(peer: Peer) {
-    let t = Tpm::new(&peer);
+    let t = Tpm::flushing(&peer);
     t.openssl(&[
         "genpkey",
         "-algorithm",
@@ -316,19 +181,12 @@ fn rsa_openssl_interop(peer: Peer) {
     assert_eq!(t.read("back.bin"), raw);
 }
 
-/// Bytes 1, 2, 3, ...
-fn pattern(n: usize, seed: u8) -> Vec<u8> {
-    (0..n)
-        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
-        .collect()
-}
-
 /// tpm2_encryptdecrypt with AES-128 and AES-256 keys (tpm2_loadexternal of known key bytes)
 /// in CFB, CBC, CTR, OFB and ECB matches `openssl enc` both ways; ivOut is the chaining value
 /// (the last ciphertext block for CBC/CFB, the last key-stream block for OFB, the counter
 /// for CTR); 3000 bytes (three commands chained by ivOut) too.
 fn encryptdecrypt_modes(peer: Peer) {
-    let t = Tpm::new(&peer);
+    let t = Tpm::flushing(&peer);
     let iv = pattern(16, 5);
     t.write("iv.bin", &iv);
     for bits in [128usize, 256] {
@@ -433,7 +291,7 @@ fn encryptdecrypt_modes(peer: Peer) {
 /// openssl derives from the key and the ephemeral point; tpm2_ecdhzgen with an openssl peer
 /// point gives openssl's shared secret; a point off the curve is TPM_RC_ECC_POINT.
 fn ecdh_openssl(peer: Peer) {
-    let t = Tpm::new(&peer);
+    let t = Tpm::flushing(&peer);
     t.openssl(&[
         "genpkey",
         "-algorithm",
@@ -483,7 +341,7 @@ fn ecdh_openssl(peer: Peer) {
     let text = t.openssl(&["pkey", "-in", "peer.pem", "-noout", "-text"]);
     let public = text_field(&text, "pub:");
     assert_eq!((public[0], public.len()), (4, 65));
-    let point = tpm2b(&[tpm2b(&public[1..33]), tpm2b(&public[33..])].concat());
+    let point = b2(&[b2(&public[1..33]), b2(&public[33..])].concat());
     t.write("peer.point", &point);
     t.ok(
         "tpm2_ecdhzgen",
@@ -520,7 +378,7 @@ fn ecdh_openssl(peer: Peer) {
 /// parameters `openssl ecparam` prints, the KDF the reference ties to each curve
 /// (KDF1_SP800_56A with SHA-256/384/512) and no signing scheme.
 fn ecc_parameters(peer: Peer) {
-    let t = Tpm::new(&peer);
+    let t = Tpm::flushing(&peer);
     for (tool_name, ossl_name, id, bits, len, kdf_hash) in [
         ("ecc256", "prime256v1", 3u16, 256u16, 32usize, 0x000Bu16),
         ("ecc384", "secp384r1", 4, 384, 48, 0x000C),
@@ -556,7 +414,7 @@ fn ecc_parameters(peer: Peer) {
             fit(text_field(&text, "Order:")),
             vec![1],
         ] {
-            expect.extend(tpm2b(&v));
+            expect.extend(b2(&v));
         }
         assert_eq!(
             hex(&t.read("p.bin")),
@@ -684,11 +542,11 @@ fn credential_flow(t: &Tpm, alg: &str, scheme: &str) {
 }
 
 fn credentials_rsa(peer: Peer) {
-    credential_flow(&Tpm::new(&peer), "rsa", "rsassa");
+    credential_flow(&Tpm::flushing(&peer), "rsa", "rsassa");
 }
 
 fn credentials_ecc(peer: Peer) {
-    credential_flow(&Tpm::new(&peer), "ecc", "ecdsa");
+    credential_flow(&Tpm::flushing(&peer), "ecc", "ecdsa");
 }
 
 both!(

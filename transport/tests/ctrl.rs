@@ -11,8 +11,6 @@ use std::time::Duration;
 mod common;
 use common::*;
 
-const TPM_RC_LOCALITY: u32 = 0x907;
-
 fn ioctl_ok(s: &TpmServer, args: &[&str]) -> String {
     let out = s.ioctl(args);
     assert!(out.ok(), "{}: swtpm_ioctl {args:?}: {out}", s.peer.name());

@@ -16,95 +16,39 @@
     clippy::indexing_slicing
 )]
 
-use std::path::PathBuf;
-
 mod common;
 use common::*;
 
-const TPM_RC_ATTRIBUTES_H1: u32 = 0x182; // fixedParent object
+type Side = Work;
+
+/// One TPM and a working directory for its tools' files: tools that succeed are followed
+/// by flushing transient objects, tools that fail by flushing objects and sessions.
+fn side(peer: &Peer) -> Side {
+    Work::new(peer).auto_flush().flush_after_fail(&["-t", "-s"])
+}
+
 const TPM_RC_AUTH_TYPE: u32 = 0x124; // DUP role without a policy session
 const TPM_RC_POLICY_FAIL_S1: u32 = 0x99D;
 const TPM_RC_INTEGRITY_P3: u32 = 0x3DF; // Import: duplicate damaged or not this object's
-const TPM_RC_VALUE_P4: u32 = 0x4C4; // Import: inSymSeed not for this (RSA) parent
 const TPM_RC_FAILURE: u32 = 0x101; // ... as libtpms reports it
 
-/// The TPM response code in tpm2-tools' stderr (`... ErrorCode (0x000009a2)`).
-fn tpm_rc(stderr: &str) -> Option<u32> {
-    let i = stderr.find("ErrorCode (0x")? + "ErrorCode (0x".len();
-    u32::from_str_radix(stderr.get(i..i + 8)?, 16).ok()
-}
-
-/// One TPM and a working directory for its tools' files.
-struct Side {
-    s: TpmServer,
-    dir: tempfile::TempDir,
-}
+/// tpm2_duplicate of obj.ctx to np.ctx, no inner wrapper, under the policy session s.ctx.
+const DUPLICATE_OBJ: &[&str] = &[
+    "-C",
+    "np.ctx",
+    "-c",
+    "obj.ctx",
+    "-G",
+    "null",
+    "-p",
+    "session:s.ctx",
+    "-r",
+    "dup.priv",
+    "-s",
+    "dup.seed",
+];
 
 impl Side {
-    fn new(peer: &Peer) -> Side {
-        Side {
-            s: started(peer),
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn peer(&self) -> &'static str {
-        self.s.peer.name()
-    }
-
-    fn tools(&self) -> Tools {
-        let mut t = self.s.tools();
-        t.cwd = Some(self.dir.path().to_path_buf());
-        t
-    }
-
-    fn path(&self, file: &str) -> PathBuf {
-        self.dir.path().join(file)
-    }
-
-    fn write(&self, file: &str, data: &[u8]) {
-        std::fs::write(self.path(file), data).unwrap();
-    }
-
-    fn read(&self, file: &str) -> Vec<u8> {
-        std::fs::read(self.path(file)).unwrap()
-    }
-
-    /// Copies a file of this side's directory to `other`'s.
-    fn send(&self, other: &Side, file: &str) {
-        std::fs::copy(self.path(file), other.path(file)).unwrap();
-    }
-
-    /// Runs a tool, asserts success, keeps what it left loaded.
-    fn keep(&self, tool: &str, args: &[&str]) -> String {
-        let out = self.tools().run(tool, args);
-        assert!(out.ok(), "{} {tool} {args:?} failed: {out}", self.peer());
-        out.stdout
-    }
-
-    /// Runs a tool, asserts success, flushes transient objects.
-    fn ok(&self, tool: &str, args: &[&str]) -> String {
-        let out = self.keep(tool, args);
-        self.keep("tpm2_flushcontext", &["-t"]);
-        out
-    }
-
-    /// Runs a tool that must fail with exactly `want`; flushes everything.
-    fn fails(&self, want: u32, tool: &str, args: &[&str]) {
-        let out = self.tools().run(tool, args);
-        self.keep("tpm2_flushcontext", &["-t"]);
-        self.keep("tpm2_flushcontext", &["-s"]);
-        assert!(!out.ok(), "{} {tool} {args:?} succeeded", self.peer());
-        let got = tpm_rc(&out.stderr)
-            .unwrap_or_else(|| panic!("{} {tool}: no TPM code: {out}", self.peer()));
-        assert_eq!(
-            got,
-            want,
-            "{} {tool} {args:?}: got {got:#x}, want {want:#x}",
-            self.peer()
-        );
-    }
-
     /// A storage primary in the owner hierarchy (`alg`: rsa2048 / ecc256).
     fn primary(&self, alg: &str, ctx: &str) {
         self.ok(
@@ -156,8 +100,8 @@ const SECRET: &[u8] = b"secure key release between TPMs";
 /// `src` duplicates a new object under its own primary to `dst`'s storage
 /// primary (`parent_alg`), `dst` imports, loads and uses it.
 fn cross(src: Peer, dst: Peer, parent_alg: &str, inner: Inner, payload: Payload) {
-    let a = Side::new(&src);
-    let b = Side::new(&dst);
+    let a = side(&src);
+    let b = side(&dst);
     let what = format!("{} -> {} ({parent_alg})", a.peer(), b.peer());
     // The destination's storage key, public part only, goes to the source.
     b.primary(parent_alg, "np_primary.ctx");
@@ -195,19 +139,7 @@ fn cross(src: Peer, dst: Peer, parent_alg: &str, inner: Inner, payload: Payload)
         "tpm2_loadexternal",
         &["-C", "o", "-u", "np.pub", "-c", "np.ctx"],
     );
-    a.ok(
-        "tpm2_load",
-        &[
-            "-C",
-            "primary.ctx",
-            "-u",
-            "obj.pub",
-            "-r",
-            "obj.priv",
-            "-c",
-            "obj.ctx",
-        ],
-    );
+    a.load("primary.ctx", "obj");
     a.dup_session();
     let mut dup = vec![
         "-C",
@@ -390,7 +322,7 @@ fn swtpm_to_vtpm_ecc_parent_tpm_inner_key_signer() {
 /// blob itself, with an inner wrapper and a seed for the parent), then
 /// signing with it, checked by openssl.
 fn import_openssl_key(peer: Peer, parent_alg: &str, key_alg: &str) {
-    let t = Side::new(&peer);
+    let t = side(&peer);
     t.primary(parent_alg, "primary.ctx");
     let genkey: &[&str] = if key_alg == "rsa" {
         &[
@@ -429,19 +361,7 @@ fn import_openssl_key(peer: Peer, parent_alg: &str, key_alg: &str) {
             "k.priv",
         ],
     );
-    t.ok(
-        "tpm2_load",
-        &[
-            "-C",
-            "primary.ctx",
-            "-u",
-            "k.pub",
-            "-r",
-            "k.priv",
-            "-c",
-            "k.ctx",
-        ],
-    );
+    t.load("primary.ctx", "k");
     t.write("msg.txt", b"signed by an imported key");
     t.ok(
         "tpm2_sign",
@@ -497,47 +417,18 @@ fn setup_refusal(t: &Side, attrs: &str) {
             "obj.priv",
         ],
     );
-    t.ok(
-        "tpm2_load",
-        &[
-            "-C",
-            "primary.ctx",
-            "-u",
-            "obj.pub",
-            "-r",
-            "obj.priv",
-            "-c",
-            "obj.ctx",
-        ],
-    );
+    t.load("primary.ctx", "obj");
 }
 
 fn duplicate_refused_for_fixed_parent(peer: Peer) {
-    let t = Side::new(&peer);
+    let t = side(&peer);
     setup_refusal(&t, "fixedtpm|fixedparent|userwithauth");
     t.dup_session();
-    t.fails(
-        TPM_RC_ATTRIBUTES_H1,
-        "tpm2_duplicate",
-        &[
-            "-C",
-            "np.ctx",
-            "-c",
-            "obj.ctx",
-            "-G",
-            "null",
-            "-p",
-            "session:s.ctx",
-            "-r",
-            "dup.priv",
-            "-s",
-            "dup.seed",
-        ],
-    );
+    t.fails(TPM_RC_ATTRIBUTES_H1, "tpm2_duplicate", DUPLICATE_OBJ);
 }
 
 fn duplicate_refused_without_the_policy(peer: Peer) {
-    let t = Side::new(&peer);
+    let t = side(&peer);
     setup_refusal(&t, "userwithauth");
     // A password (the object has userWithAuth and an empty authValue).
     t.fails(
@@ -553,30 +444,13 @@ fn duplicate_refused_without_the_policy(peer: Peer) {
         &["--policy-session", "-S", "s.ctx"],
     );
     t.keep("tpm2_policycommandcode", &["-S", "s.ctx", "TPM2_CC_Unseal"]);
-    t.fails(
-        TPM_RC_POLICY_FAIL_S1,
-        "tpm2_duplicate",
-        &[
-            "-C",
-            "np.ctx",
-            "-c",
-            "obj.ctx",
-            "-G",
-            "null",
-            "-p",
-            "session:s.ctx",
-            "-r",
-            "dup.priv",
-            "-s",
-            "dup.seed",
-        ],
-    );
+    t.fails(TPM_RC_POLICY_FAIL_S1, "tpm2_duplicate", DUPLICATE_OBJ);
 }
 
 /// Import refusals, same codes on vtpm and swtpm: a damaged blob, another
 /// object's public area, a seed encrypted to another RSA parent.
 fn import_refusals(peer: Peer) {
-    let t = Side::new(&peer);
+    let t = side(&peer);
     setup_refusal(&t, "userwithauth");
     t.dup_session();
     t.ok(
@@ -675,7 +549,7 @@ fn import_refusals(peer: Peer) {
     );
     let want = match t.s.peer {
         Peer::Swtpm => TPM_RC_FAILURE,
-        _ => TPM_RC_VALUE_P4,
+        _ => TPM_RC_VALUE_P4, // inSymSeed not for this (RSA) parent
     };
     run_import(Some(want), import("obj.pub", "dup.priv", "p2.ctx"));
     // And the genuine blob still imports.

@@ -19,99 +19,22 @@
     clippy::indexing_slicing
 )]
 
-use std::path::PathBuf;
-
 use sha2::Digest;
 use vtpm_crypto::{EccCurve, HashAlg};
 
 mod common;
 use common::*;
 
-const TPM_RC_VALUE: u32 = 0x084;
-const TPM_RC_VALUE_P2: u32 = 0x2C4;
-const TPM_RC_VALUE_P4: u32 = 0x4C4;
-const TPM_RC_SCHEME_P2: u32 = 0x2D2;
-const TPM_RC_SYMMETRIC_P2: u32 = 0x2D6;
-const TPM_RC_KEY_H1: u32 = 0x19C;
-
-struct Tpm {
-    s: TpmServer,
-    dir: tempfile::TempDir,
+/// A started server; transient objects, and the sessions tpm2_commit leaves loaded, are
+/// flushed after each tool.
+fn tpm(peer: &Peer) -> Tpm {
+    Work::new(peer).flushes(&["-t", "-l"]).auto_flush()
 }
 
+const TPM_RC_VALUE_P2: u32 = 0x2C4;
+const TPM_RC_SYMMETRIC_P2: u32 = 0x2D6;
+
 impl Tpm {
-    fn new(peer: &Peer) -> Tpm {
-        Tpm {
-            s: started(peer),
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn peer(&self) -> &'static str {
-        self.s.peer.name()
-    }
-
-    fn tools(&self) -> Tools {
-        let mut t = self.s.tools();
-        t.cwd = Some(self.dir.path().to_path_buf());
-        t
-    }
-
-    fn path(&self, file: &str) -> PathBuf {
-        self.dir.path().join(file)
-    }
-
-    fn read(&self, file: &str) -> Vec<u8> {
-        std::fs::read(self.path(file))
-            .unwrap_or_else(|e| panic!("{}: reading {file}: {e}", self.peer()))
-    }
-
-    fn write(&self, file: &str, data: &[u8]) {
-        std::fs::write(self.path(file), data).unwrap();
-    }
-
-    /// Run a tool, assert exit 0, flush transient objects.
-    fn ok(&self, tool: &str, args: &[&str]) -> String {
-        let out = self.tools().run(tool, args);
-        assert!(out.ok(), "{} {tool} {args:?} failed: {out}", self.peer());
-        self.flush();
-        out.stdout
-    }
-
-    /// Run a tool, assert it fails with exactly the TPM code `want`, flush.
-    fn fails(&self, want: u32, tool: &str, args: &[&str]) {
-        let out = self.tools().run(tool, args);
-        self.flush();
-        assert!(
-            !out.ok(),
-            "{} {tool} {args:?} unexpectedly succeeded: {out}",
-            self.peer()
-        );
-        let got = tpm_rc(&out.stderr)
-            .unwrap_or_else(|| panic!("{} {tool} {args:?}: no TPM error code: {out}", self.peer()));
-        assert_eq!(
-            got,
-            want,
-            "{} {tool} {args:?}: got {got:#x}, want {want:#x}",
-            self.peer()
-        );
-    }
-
-    /// Transient objects, and the sessions tpm2_commit leaves loaded.
-    fn flush(&self) {
-        for what in ["-t", "-l"] {
-            let out = self.tools().run("tpm2_flushcontext", &[what]);
-            assert!(out.ok(), "{}: flushcontext {what}: {out}", self.peer());
-        }
-    }
-
-    /// openssl in the work dir; asserts success.
-    fn openssl(&self, args: &[&str]) -> String {
-        let out = run("openssl", args, &[], Some(self.dir.path()));
-        assert!(out.ok(), "{}: openssl {args:?}: {out}", self.peer());
-        out.stdout
-    }
-
     /// A raw command (a password session per handle); Ok(the response handle, if
     /// `rhandle`, then the parameters) or Err(response code). TPM_RC_RETRY (libtpms
     /// testing an algorithm on first use) is retried, as ESAPI does.
@@ -139,31 +62,8 @@ impl Tpm {
     }
 }
 
-/// The TPM response code in tpm2-tools' stderr (`... ErrorCode (0x000009a2)`).
-fn tpm_rc(stderr: &str) -> Option<u32> {
-    let i = stderr.find("ErrorCode (0x")? + "ErrorCode (0x".len();
-    u32::from_str_radix(stderr.get(i..i + 8)?, 16).ok()
-}
-
-fn tpm2b(data: &[u8]) -> Vec<u8> {
-    let mut v = u16::try_from(data.len()).unwrap().to_be_bytes().to_vec();
-    v.extend_from_slice(data);
-    v
-}
-
-/// A TPM2B_ECC_POINT file's (x, y).
-fn read_point(bytes: &[u8]) -> (Vec<u8>, Vec<u8>) {
-    let size = usize::from(u16::from_be_bytes([bytes[0], bytes[1]]));
-    assert_eq!(size + 2, bytes.len(), "TPM2B_ECC_POINT size");
-    let xl = usize::from(u16::from_be_bytes([bytes[2], bytes[3]]));
-    let x = bytes[4..4 + xl].to_vec();
-    let yl = usize::from(u16::from_be_bytes([bytes[4 + xl], bytes[5 + xl]]));
-    let y = bytes[6 + xl..6 + xl + yl].to_vec();
-    (x, y)
-}
-
 fn point_file(x: &[u8], y: &[u8]) -> Vec<u8> {
-    tpm2b(&[tpm2b(x), tpm2b(y)].concat())
+    b2(&[b2(x), b2(y)].concat())
 }
 
 /// The (x, y) at the end of a TPM2B_PUBLIC of a P-256 key (unique is last).
@@ -172,38 +72,6 @@ fn public_point(public: &[u8]) -> (Vec<u8>, Vec<u8>) {
     assert_eq!(&public[n - 34..n - 32], &[0, 32]);
     assert_eq!(&public[n - 68..n - 66], &[0, 32]);
     (public[n - 66..n - 34].to_vec(), public[n - 32..].to_vec())
-}
-
-/// A P-256 public key as PEM (SubjectPublicKeyInfo, uncompressed point).
-fn p256_pem(x: &[u8], y: &[u8]) -> String {
-    use std::fmt::Write;
-    let mut der = unhex("3059301306072a8648ce3d020106082a8648ce3d03010703420004").unwrap();
-    der.extend_from_slice(x);
-    der.extend_from_slice(y);
-    let b64 = base64(&der);
-    let mut pem = String::from("-----BEGIN PUBLIC KEY-----\n");
-    for chunk in b64.as_bytes().chunks(64) {
-        writeln!(pem, "{}", std::str::from_utf8(chunk).unwrap()).unwrap();
-    }
-    pem + "-----END PUBLIC KEY-----\n"
-}
-
-fn base64(data: &[u8]) -> String {
-    const T: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut s = String::new();
-    for c in data.chunks(3) {
-        let n = (u32::from(c[0]) << 16)
-            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
-            | u32::from(*c.get(2).unwrap_or(&0));
-        for i in 0..4 {
-            if i <= c.len() {
-                s.push(char::from(T[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                s.push('=');
-            }
-        }
-    }
-    s
 }
 
 /// An openssl P-256 key `name`.pem and its public point as a TPM2B_ECC_POINT `name`.point.
@@ -248,7 +116,7 @@ fn counter(bytes: &[u8]) -> u16 {
 /// tpm2_commit (no P1; then P1 = G) and tpm2_sign -s ecdaa with the
 /// commit index: each signature verifies against its E; a used index is TPM_RC_VALUE.
 fn ecdaa_commit_sign(peer: Peer) {
-    let t = Tpm::new(&peer);
+    let t = tpm(&peer);
     t.ok("tpm2_createprimary", &["-C", "o", "-c", "prim.ctx"]);
     t.ok(
         "tpm2_create",
@@ -265,12 +133,7 @@ fn ecdaa_commit_sign(peer: Peer) {
             "d.priv",
         ],
     );
-    t.ok(
-        "tpm2_load",
-        &[
-            "-C", "prim.ctx", "-u", "d.pub", "-r", "d.priv", "-c", "d.ctx",
-        ],
-    );
+    t.load("prim.ctx", "d");
     let q = public_point(&t.read("d.pub"));
     t.write("msg", b"anonymous attestation");
     let digest = sha2::Sha256::digest(b"anonymous attestation").to_vec();
@@ -374,7 +237,7 @@ fn ecdaa_commit_sign(peer: Peer) {
 /// LoadExternal ECDAA key with the vector's d: K = [d]P2 for P2 = (SHA-256(s2) mod p, y2)
 /// is a known answer; L and E lie on the curve; then the refusal codes.
 fn commit_raw(peer: Peer) {
-    let t = Tpm::new(&peer);
+    let t = tpm(&peer);
     let v = vector_p256_commit();
     let f = |k: &str| {
         unhex(
@@ -387,16 +250,10 @@ fn commit_raw(peer: Peer) {
     let d = f("d");
     let pair = vtpm_crypto::ecc_from_private(EccCurve::NistP256, &d).unwrap();
     let load = |scheme: &[u16]| {
-        let sensitive = [
-            0x0023u16.to_be_bytes().to_vec(),
-            tpm2b(&[]),
-            tpm2b(&[]),
-            tpm2b(&d),
-        ]
-        .concat();
+        let sensitive = [0x0023u16.to_be_bytes().to_vec(), b2(&[]), b2(&[]), b2(&d)].concat();
         let mut public = [0x0023u16, 0x000B].map(u16::to_be_bytes).concat();
         public.extend_from_slice(&((1u32 << 18) | (1 << 6)).to_be_bytes());
-        public.extend_from_slice(&tpm2b(&[]));
+        public.extend_from_slice(&b2(&[]));
         public.extend_from_slice(&0x0010u16.to_be_bytes());
         public.extend_from_slice(
             &scheme
@@ -405,10 +262,10 @@ fn commit_raw(peer: Peer) {
                 .collect::<Vec<_>>(),
         );
         public.extend_from_slice(&[0x0003u16, 0x0010].map(u16::to_be_bytes).concat());
-        public.extend_from_slice(&tpm2b(pair.x()));
-        public.extend_from_slice(&tpm2b(pair.y()));
-        let mut p = tpm2b(&sensitive);
-        p.extend_from_slice(&tpm2b(&public));
+        public.extend_from_slice(&b2(pair.x()));
+        public.extend_from_slice(&b2(pair.y()));
+        let mut p = b2(&sensitive);
+        p.extend_from_slice(&b2(&public));
         p.extend_from_slice(&0x4000_0007u32.to_be_bytes());
         let r = t
             .raw(0x167, &[], &p, true)
@@ -417,7 +274,7 @@ fn commit_raw(peer: Peer) {
     };
     let key = load(&[0x001A, 0x000B, 0]);
     let commit = |key: u32, p1: &[u8], s2: &[u8], y2: &[u8]| {
-        let p = [p1.to_vec(), tpm2b(s2), tpm2b(y2)].concat();
+        let p = [p1.to_vec(), b2(s2), b2(y2)].concat();
         t.raw(0x18B, &[key], &p, false)
     };
     let (s2, y2) = (f("s2"), f("y2"));
@@ -439,12 +296,7 @@ fn commit_raw(peer: Peer) {
     // No P1 is the empty point (size 4), size 0 does not unmarshal; half of P2:
     // TPM_RC_SIZE on y2; P1 off the curve; an s2 whose x has no such y.
     let none = point_file(&[], &[]);
-    assert_eq!(
-        commit(key, &tpm2b(&[]), &[], &[]),
-        Err(0x1D5),
-        "{}",
-        t.peer()
-    );
+    assert_eq!(commit(key, &b2(&[]), &[], &[]), Err(0x1D5), "{}", t.peer());
     assert_eq!(commit(key, &none, &s2, &[]), Err(0x3D5), "{}", t.peer());
     let mut bad = p1y.clone();
     *bad.last_mut().unwrap() ^= 1;
@@ -478,7 +330,7 @@ fn vector_p256_commit() -> &'static str {
 /// tpm2_ecephemeral then tpm2_zgen2phase -s ecdh with openssl's static and ephemeral keys
 /// for party B: Z1 = [dsA]QsB and Z2 = [deA]QeB as openssl derives them from B's side.
 fn ecephemeral_zgen2phase(peer: Peer) {
-    let t = Tpm::new(&peer);
+    let t = tpm(&peer);
     t.ok("tpm2_createprimary", &["-C", "o", "-c", "prim.ctx"]);
     t.ok(
         "tpm2_create",
@@ -495,12 +347,7 @@ fn ecephemeral_zgen2phase(peer: Peer) {
             "a.priv",
         ],
     );
-    t.ok(
-        "tpm2_load",
-        &[
-            "-C", "prim.ctx", "-u", "a.pub", "-r", "a.priv", "-c", "a.ctx",
-        ],
-    );
+    t.load("prim.ctx", "a");
     let (ax, ay) = public_point(&t.read("a.pub"));
     t.write("a.pem", p256_pem(&ax, &ay).as_bytes());
     openssl_p256(&t, "bs");
@@ -572,18 +419,18 @@ fn load_aes(t: &Tpm, key: &[u8], mode: u16, attrs: u32) -> Result<u32, u32> {
     let unique = sha2::Sha256::digest([&seed[..], key].concat()).to_vec();
     let sensitive = [
         0x0025u16.to_be_bytes().to_vec(),
-        tpm2b(&[]),
-        tpm2b(&seed),
-        tpm2b(key),
+        b2(&[]),
+        b2(&seed),
+        b2(key),
     ]
     .concat();
     let mut public = [0x0025u16, 0x000B].map(u16::to_be_bytes).concat();
     public.extend_from_slice(&(attrs | 1 << 6).to_be_bytes());
-    public.extend_from_slice(&tpm2b(&[]));
+    public.extend_from_slice(&b2(&[]));
     public.extend_from_slice(&[0x0006u16, 128, mode].map(u16::to_be_bytes).concat());
-    public.extend_from_slice(&tpm2b(&unique));
-    let mut p = tpm2b(&sensitive);
-    p.extend_from_slice(&tpm2b(&public));
+    public.extend_from_slice(&b2(&unique));
+    let mut p = b2(&sensitive);
+    p.extend_from_slice(&b2(&public));
     p.extend_from_slice(&0x4000_0007u32.to_be_bytes());
     t.raw(0x167, &[], &p, true)
         .map(|r| u32::from_be_bytes(r[..4].try_into().unwrap()))
@@ -595,14 +442,14 @@ fn flush_handle(t: &Tpm, h: u32) {
 
 /// TPM2_MAC: the TPM2B_DIGEST.
 fn mac(t: &Tpm, key: u32, data: &[u8], scheme: u16) -> Result<Vec<u8>, u32> {
-    let mut p = tpm2b(data);
+    let mut p = b2(data);
     p.extend_from_slice(&scheme.to_be_bytes());
     t.raw(0x155, &[key], &p, false).map(|r| r[2..].to_vec())
 }
 
 /// TPM2_MAC and a TPM2_MAC_Start sequence with AES-CMAC match openssl; the scheme rules.
 fn cmac_raw(peer: Peer) {
-    let t = Tpm::new(&peer);
+    let t = tpm(&peer);
     let key = unhex("2b7e151628aed2a6abf7158809cf4f3c").unwrap();
     let data: Vec<u8> = (0u8..=99).collect();
     t.write("data", &data);
@@ -642,14 +489,14 @@ fn cmac_raw(peer: Peer) {
     );
 
     // A sequence: MAC_Start, SequenceUpdate, SequenceComplete (NULL ticket).
-    let mut p = tpm2b(b"");
+    let mut p = b2(b"");
     p.extend_from_slice(&cmac.to_be_bytes());
     let r = t
         .raw(0x15B, &[k], &p, true)
         .unwrap_or_else(|rc| panic!("{}: {rc:#x}", t.peer()));
     let seq = u32::from_be_bytes(r[..4].try_into().unwrap());
-    t.raw(0x15C, &[seq], &tpm2b(&data[..33]), false).unwrap();
-    let mut p = tpm2b(&data[33..]);
+    t.raw(0x15C, &[seq], &b2(&data[..33]), false).unwrap();
+    let mut p = b2(&data[33..]);
     p.extend_from_slice(&0x4000_0007u32.to_be_bytes());
     let r = t.raw(0x13E, &[seq], &p, false).unwrap();
     assert_eq!(&r[..2], &[0, 16], "{}", t.peer());

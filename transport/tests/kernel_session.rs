@@ -23,7 +23,6 @@ const CC_START_AUTH_SESSION: u32 = 0x176;
 const CC_GET_RANDOM: u32 = 0x17B;
 const CC_PCR_EXTEND: u32 = 0x182;
 const CC_PCR_EVENT: u32 = 0x13C;
-const RH_NULL: u32 = 0x4000_0007;
 const SHA256: HashAlg = HashAlg::Sha256;
 
 /// The client's view of one salted session.

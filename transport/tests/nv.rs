@@ -10,8 +10,6 @@
     clippy::indexing_slicing
 )]
 
-use std::path::PathBuf;
-
 use sha2::Digest;
 
 mod common;
@@ -19,66 +17,7 @@ use common::*;
 
 const IDX: &str = "0x1500020";
 
-/// A started server and a working directory for the tools' files.
-struct Tpm {
-    s: TpmServer,
-    dir: tempfile::TempDir,
-}
-
 impl Tpm {
-    fn new(peer: &Peer) -> Tpm {
-        Tpm {
-            s: started(peer),
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn peer(&self) -> &'static str {
-        self.s.peer.name()
-    }
-
-    fn tools(&self) -> Tools {
-        let mut t = self.s.tools();
-        t.cwd = Some(self.dir.path().to_path_buf());
-        t
-    }
-
-    fn path(&self, file: &str) -> PathBuf {
-        self.dir.path().join(file)
-    }
-
-    fn read(&self, file: &str) -> Vec<u8> {
-        std::fs::read(self.path(file)).unwrap()
-    }
-
-    fn write(&self, file: &str, data: &[u8]) {
-        std::fs::write(self.path(file), data).unwrap();
-    }
-
-    fn ok(&self, tool: &str, args: &[&str]) -> String {
-        let out = self.tools().run(tool, args);
-        assert!(out.ok(), "{} {tool} {args:?} failed: {out}", self.peer());
-        out.stdout
-    }
-
-    /// The tool fails with exactly the TPM response code `want`.
-    fn fails(&self, want: u32, tool: &str, args: &[&str]) {
-        let out = self.tools().run(tool, args);
-        assert!(
-            !out.ok(),
-            "{} {tool} {args:?} unexpectedly succeeded",
-            self.peer()
-        );
-        let got = tpm_rc(&out.stderr)
-            .unwrap_or_else(|| panic!("{} {tool} {args:?}: no TPM code: {out}", self.peer()));
-        assert_eq!(
-            got,
-            want,
-            "{} {tool} {args:?}: got {got:#x}, want {want:#x}",
-            self.peer()
-        );
-    }
-
     /// tpm2_nvread of `size` octets into a file, returned.
     fn nvread(&self, index: &str, auth: &[&str], size: usize) -> Vec<u8> {
         let size = size.to_string();
@@ -89,43 +28,15 @@ impl Tpm {
     }
 }
 
-/// The TPM response code in a tpm2-tools error message.
-fn tpm_rc(stderr: &str) -> Option<u32> {
-    let i = stderr.find("ErrorCode (0x")? + "ErrorCode (0x".len();
-    u32::from_str_radix(stderr.get(i..i + 8)?, 16).ok()
-}
-
-fn sha256(parts: &[&[u8]]) -> Vec<u8> {
-    let mut h = sha2::Sha256::new();
-    for p in parts {
-        h.update(p);
-    }
-    h.finalize().to_vec()
-}
-
-/// Deterministic test data.
-fn pattern(n: usize, seed: u8) -> Vec<u8> {
-    (0..n)
-        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
-        .collect()
-}
-
 fn index_types(peer: Peer) {
     let t = Tpm::new(&peer);
     // Ordinary, 2 KiB, written in three pieces with the index's own authValue.
-    t.ok(
-        "tpm2_nvdefine",
-        &[
-            IDX,
-            "-C",
-            "o",
-            "-s",
-            "2048",
-            "-a",
-            "ownerread|ownerwrite|authread|authwrite",
-            "-p",
-            "idxpass",
-        ],
+    t.nvdefine(
+        IDX,
+        "o",
+        2048,
+        "ownerread|ownerwrite|authread|authwrite",
+        &["-p", "idxpass"],
     );
     let data = pattern(2048, 7);
     for (i, (from, to)) in [(0, 700), (700, 1400), (1400, 2048)]
@@ -150,18 +61,7 @@ fn index_types(peer: Peer) {
     t.ok("tpm2_nvundefine", &[IDX, "-C", "o"]);
 
     // Counter: the first increment starts above any deleted counter; then +1 each.
-    t.ok(
-        "tpm2_nvdefine",
-        &[
-            IDX,
-            "-C",
-            "o",
-            "-s",
-            "8",
-            "-a",
-            "nt=counter|ownerread|ownerwrite",
-        ],
-    );
+    t.nvdefine(IDX, "o", 8, "nt=counter|ownerread|ownerwrite", &[]);
     t.ok("tpm2_nvincrement", &[IDX, "-C", "o"]);
     let first = u64::from_be_bytes(t.nvread(IDX, &["-C", "o"], 8).try_into().unwrap());
     t.ok("tpm2_nvincrement", &[IDX, "-C", "o"]);
@@ -170,36 +70,14 @@ fn index_types(peer: Peer) {
     assert_eq!(third, first + 2, "{}", t.peer());
     t.ok("tpm2_nvundefine", &[IDX, "-C", "o"]);
     // Redefined, the counter continues above the deleted one.
-    t.ok(
-        "tpm2_nvdefine",
-        &[
-            IDX,
-            "-C",
-            "o",
-            "-s",
-            "8",
-            "-a",
-            "nt=counter|ownerread|ownerwrite",
-        ],
-    );
+    t.nvdefine(IDX, "o", 8, "nt=counter|ownerread|ownerwrite", &[]);
     t.ok("tpm2_nvincrement", &[IDX, "-C", "o"]);
     let again = u64::from_be_bytes(t.nvread(IDX, &["-C", "o"], 8).try_into().unwrap());
     assert!(again > third, "{}: {again} after {third}", t.peer());
     t.ok("tpm2_nvundefine", &[IDX, "-C", "o"]);
 
     // Bit field.
-    t.ok(
-        "tpm2_nvdefine",
-        &[
-            IDX,
-            "-C",
-            "o",
-            "-s",
-            "8",
-            "-a",
-            "nt=bits|ownerread|ownerwrite",
-        ],
-    );
+    t.nvdefine(IDX, "o", 8, "nt=bits|ownerread|ownerwrite", &[]);
     t.ok("tpm2_nvsetbits", &[IDX, "-C", "o", "-i", "0x10"]);
     t.ok(
         "tpm2_nvsetbits",
@@ -238,19 +116,12 @@ fn index_types(peer: Peer) {
     t.ok("tpm2_nvundefine", &[IDX, "-C", "o"]);
 
     // PIN Pass: each use of the PIN counts; at pinLimit it is refused.
-    t.ok(
-        "tpm2_nvdefine",
-        &[
-            IDX,
-            "-C",
-            "o",
-            "-s",
-            "8",
-            "-a",
-            "nt=pinpass|ownerread|ownerwrite|authread|no_da",
-            "-p",
-            "1234",
-        ],
+    t.nvdefine(
+        IDX,
+        "o",
+        8,
+        "nt=pinpass|ownerread|ownerwrite|authread|no_da",
+        &["-p", "1234"],
     );
     t.write("pin.bin", &[0, 0, 0, 0, 0, 0, 0, 2]);
     t.ok("tpm2_nvwrite", &[IDX, "-C", "o", "-i", "pin.bin"]);
@@ -265,19 +136,12 @@ fn index_types(peer: Peer) {
     t.ok("tpm2_nvundefine", &[IDX, "-C", "o"]);
 
     // PIN Fail: failures count (BAD_AUTH, no DA); a success clears the count.
-    t.ok(
-        "tpm2_nvdefine",
-        &[
-            IDX,
-            "-C",
-            "o",
-            "-s",
-            "8",
-            "-a",
-            "nt=pinfail|ownerread|ownerwrite|authread|no_da",
-            "-p",
-            "1234",
-        ],
+    t.nvdefine(
+        IDX,
+        "o",
+        8,
+        "nt=pinfail|ownerread|ownerwrite|authread|no_da",
+        &["-p", "1234"],
     );
     t.write("pin.bin", &[0, 0, 0, 0, 0, 0, 0, 3]);
     t.ok("tpm2_nvwrite", &[IDX, "-C", "o", "-i", "pin.bin"]);
@@ -293,18 +157,7 @@ fn index_types(peer: Peer) {
 
     // The EK certificate indices and the Azure AK certificate index are ordinary indices.
     for h in ["0x1c00002", "0x1c0000a", "0x1c101d0"] {
-        t.ok(
-            "tpm2_nvdefine",
-            &[
-                h,
-                "-C",
-                "o",
-                "-s",
-                "1200",
-                "-a",
-                "ownerread|ownerwrite|authread|no_da",
-            ],
-        );
+        t.nvdefine(h, "o", 1200, "ownerread|ownerwrite|authread|no_da", &[]);
         let cert = pattern(1200, h.len() as u8);
         t.write("cert.der", &cert);
         t.ok("tpm2_nvwrite", &[h, "-C", "o", "-i", "cert.der"]);
@@ -319,17 +172,12 @@ fn index_types(peer: Peer) {
 fn locks_and_deletion(peer: Peer) {
     let t = Tpm::new(&peer);
     // WRITEDEFINE + READ_STCLEAR: lock both ways.
-    t.ok(
-        "tpm2_nvdefine",
-        &[
-            IDX,
-            "-C",
-            "o",
-            "-s",
-            "8",
-            "-a",
-            "ownerread|ownerwrite|writedefine|read_stclear",
-        ],
+    t.nvdefine(
+        IDX,
+        "o",
+        8,
+        "ownerread|ownerwrite|writedefine|read_stclear",
+        &[],
     );
     t.write("d.bin", b"12345678");
     t.ok("tpm2_nvwrite", &[IDX, "-C", "o", "-i", "d.bin"]);
@@ -358,19 +206,12 @@ fn locks_and_deletion(peer: Peer) {
     );
     t.ok("tpm2_flushcontext", &["trial.ctx"]);
     let pidx = "0x1400020";
-    t.ok(
-        "tpm2_nvdefine",
-        &[
-            pidx,
-            "-C",
-            "p",
-            "-s",
-            "8",
-            "-a",
-            "ppread|ppwrite|platformcreate|policydelete",
-            "-L",
-            "delete.policy",
-        ],
+    t.nvdefine(
+        pidx,
+        "p",
+        8,
+        "ppread|ppwrite|platformcreate|policydelete",
+        &["-L", "delete.policy"],
     );
     // (tpm2_nvundefine itself refuses a POLICY_DELETE index without -S; the TPM's
     // TPM_RC_ATTRIBUTES for NV_UndefineSpace is checked by the raw differential test.)
@@ -390,18 +231,12 @@ fn forbidden_operations(peer: Peer) {
     let t = Tpm::new(&peer);
     t.write("d8.bin", b"abcdefgh");
     // Write to an index the owner may only read.
-    t.ok(
-        "tpm2_nvdefine",
-        &[IDX, "-C", "o", "-s", "8", "-a", "ownerread|authwrite"],
-    );
+    t.nvdefine(IDX, "o", 8, "ownerread|authwrite", &[]);
     t.fails(0x149, "tpm2_nvwrite", &[IDX, "-C", "o", "-i", "d8.bin"]);
     // Read before any write.
     t.ok("tpm2_nvwrite", &[IDX, "-C", IDX, "-i", "d8.bin"]);
     t.ok("tpm2_nvundefine", &[IDX, "-C", "o"]);
-    t.ok(
-        "tpm2_nvdefine",
-        &[IDX, "-C", "o", "-s", "8", "-a", "ownerread|ownerwrite"],
-    );
+    t.nvdefine(IDX, "o", 8, "ownerread|ownerwrite", &[]);
     t.fails(0x14A, "tpm2_nvread", &[IDX, "-C", "o", "-s", "8"]);
     // Increment, extend and set bits of an ordinary index; the index's authValue when
     // only owner access was granted; a second definition.
@@ -416,32 +251,10 @@ fn forbidden_operations(peer: Peer) {
     );
     // Write to a counter; write past the end.
     t.ok("tpm2_nvundefine", &[IDX, "-C", "o"]);
-    t.ok(
-        "tpm2_nvdefine",
-        &[
-            IDX,
-            "-C",
-            "o",
-            "-s",
-            "8",
-            "-a",
-            "nt=counter|ownerread|ownerwrite",
-        ],
-    );
+    t.nvdefine(IDX, "o", 8, "nt=counter|ownerread|ownerwrite", &[]);
     t.fails(0x82, "tpm2_nvwrite", &[IDX, "-C", "o", "-i", "d8.bin"]);
     // The owner deletes no platform index.
-    t.ok(
-        "tpm2_nvdefine",
-        &[
-            "0x1400021",
-            "-C",
-            "p",
-            "-s",
-            "8",
-            "-a",
-            "ppread|ppwrite|platformcreate",
-        ],
-    );
+    t.nvdefine("0x1400021", "p", 8, "ppread|ppwrite|platformcreate", &[]);
     t.fails(0x149, "tpm2_nvundefine", &["0x1400021", "-C", "o"]);
     // A definition the owner may not make: PLATFORMCREATE (handle 1).
     t.fails(
@@ -461,43 +274,18 @@ fn forbidden_operations(peer: Peer) {
 
 fn survives_sigkill(peer: Peer) {
     let mut t = Tpm::new(&peer);
-    t.ok(
-        "tpm2_nvdefine",
-        &[IDX, "-C", "o", "-s", "2048", "-a", "ownerread|ownerwrite"],
-    );
+    t.nvdefine(IDX, "o", 2048, "ownerread|ownerwrite", &[]);
     let data = pattern(2048, 3);
     t.write("big.bin", &data);
     t.ok("tpm2_nvwrite", &[IDX, "-C", "o", "-i", "big.bin"]);
     let ctr = "0x1500021";
-    t.ok(
-        "tpm2_nvdefine",
-        &[
-            ctr,
-            "-C",
-            "o",
-            "-s",
-            "8",
-            "-a",
-            "nt=counter|ownerread|ownerwrite",
-        ],
-    );
+    t.nvdefine(ctr, "o", 8, "nt=counter|ownerread|ownerwrite", &[]);
     for _ in 0..3 {
         t.ok("tpm2_nvincrement", &[ctr, "-C", "o"]);
     }
     let before = t.nvread(ctr, &["-C", "o"], 8);
     let ext = "0x1500022";
-    t.ok(
-        "tpm2_nvdefine",
-        &[
-            ext,
-            "-C",
-            "o",
-            "-s",
-            "32",
-            "-a",
-            "nt=extend|ownerread|ownerwrite",
-        ],
-    );
+    t.nvdefine(ext, "o", 32, "nt=extend|ownerread|ownerwrite", &[]);
     t.write("e.bin", b"event");
     t.ok("tpm2_nvextend", &[ext, "-C", "o", "-i", "e.bin"]);
     // SIGKILL right after the last response, then restart on the same state.
@@ -528,31 +316,9 @@ fn survives_sigkill(peer: Peer) {
 /// unwritten again after a TPM Reset; an orderly counter survives a SIGKILL without going back.
 fn orderly_indices(peer: Peer) {
     let mut t = Tpm::new(&peer);
-    t.ok(
-        "tpm2_nvdefine",
-        &[
-            IDX,
-            "-C",
-            "o",
-            "-s",
-            "8",
-            "-a",
-            "ownerread|ownerwrite|orderly",
-        ],
-    );
+    t.nvdefine(IDX, "o", 8, "ownerread|ownerwrite|orderly", &[]);
     let ctr = "0x1500021";
-    t.ok(
-        "tpm2_nvdefine",
-        &[
-            ctr,
-            "-C",
-            "o",
-            "-s",
-            "8",
-            "-a",
-            "nt=counter|ownerread|ownerwrite|orderly",
-        ],
-    );
+    t.nvdefine(ctr, "o", 8, "nt=counter|ownerread|ownerwrite|orderly", &[]);
     t.write("d.bin", b"orderly!");
     t.ok("tpm2_nvwrite", &[IDX, "-C", "o", "-i", "d.bin"]);
     for _ in 0..4 {
@@ -579,20 +345,7 @@ fn orderly_indices(peer: Peer) {
 /// index's Name; the response HMAC still treats the session as bound).
 fn bound_session(peer: Peer) {
     let t = Tpm::new(&peer);
-    t.ok(
-        "tpm2_nvdefine",
-        &[
-            IDX,
-            "-C",
-            "o",
-            "-s",
-            "8",
-            "-a",
-            "authread|authwrite",
-            "-p",
-            "bindpw",
-        ],
-    );
+    t.nvdefine(IDX, "o", 8, "authread|authwrite", &["-p", "bindpw"]);
     t.ok(
         "tpm2_startauthsession",
         &[
@@ -630,16 +383,6 @@ both!(
 );
 
 // --- raw differential test -------------------------------------------------------------------
-
-const RH_OWNER: u32 = 0x4000_0001;
-const RH_PLATFORM: u32 = 0x4000_000C;
-const RS_PW: u32 = 0x4000_0009;
-
-fn b2(data: &[u8]) -> Vec<u8> {
-    let mut v = (data.len() as u16).to_be_bytes().to_vec();
-    v.extend_from_slice(data);
-    v
-}
 
 /// A command with `handles`, one password session with `password`, then `params`.
 fn pw_cmd(cc: u32, handles: &[u32], password: &[u8], params: &[u8]) -> Vec<u8> {

@@ -52,12 +52,7 @@ mod tpl {
     /// A storage parent: BASE | restricted | decrypt (0x30072).
     pub const STORAGE: u32 = BASE | RESTRICTED | DECRYPT;
 
-    /// TPM2B: u16 size, bytes.
-    pub fn b2(data: &[u8]) -> Vec<u8> {
-        let mut v = (data.len() as u16).to_be_bytes().to_vec();
-        v.extend_from_slice(data);
-        v
-    }
+    pub use super::common::b2;
 
     fn u16s(list: &[u16]) -> Vec<u8> {
         list.iter().flat_map(|x| x.to_be_bytes()).collect()
@@ -207,9 +202,7 @@ mod tpl {
 
 use tpl::*;
 
-const RH_OWNER: u32 = 0x4000_0001;
 const RH_LOCKOUT: u32 = 0x4000_000A;
-const RH_NULL: u32 = 0x4000_0007;
 
 /// CreatePrimary(primaryHandle, password session) with raw sensitive and public bytes.
 fn create_primary_raw(hier: u32, sensitive: &[u8], public2b: &[u8]) -> Vec<u8> {

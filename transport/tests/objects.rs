@@ -15,7 +15,6 @@
 )]
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use sha2::Digest;
@@ -28,17 +27,12 @@ const TPM_RC_HIERARCHY_H2: u32 = 0x285; // TPM_RC_HIERARCHY, handle 2
 const TPM_RC_HANDLE_H1: u32 = 0x18B; // TPM_RC_HANDLE, handle 1
 const TPM_RC_REFERENCE_H0: u32 = 0x910; // transient handle not loaded
 const TPM_RC_HIERARCHY_P1: u32 = 0x1C5; // TPM_RC_HIERARCHY, parameter 1 (ContextLoad)
-const TPM_RC_ATTRIBUTES_H1: u32 = 0x182;
 const TPM_RC_TYPE_H1: u32 = 0x18A;
-const TPM_RC_SIZE_P1: u32 = 0x1D5;
 const TPM_RC_RANGE_P1: u32 = 0x1CD; // TPM_RC_RANGE, parameter 1
 const TPM_RC_NV_DEFINED: u32 = 0x14C;
 const TPM_RC_DISABLED: u32 = 0x120;
 const TPM_RC_AUTH_UNAVAILABLE: u32 = 0x12F;
-const TPM_RC_INTEGRITY_P1: u32 = 0x1DF; // TPM_RC_INTEGRITY, parameter 1 (ContextLoad)
 const TPM_RC_AUTH_FAIL: u32 = 0x98E; // wrong auth, DA-protected entity (session 1)
-const TPM_RC_BAD_AUTH: u32 = 0x9A2; // wrong auth, entity not subject to DA (session 1)
-const TPM_RC_POLICY_FAIL: u32 = 0x99D; // session 1
 const TPM_RC_LOCKOUT: u32 = 0x921;
 const TPM_RC_OBJECT_MEMORY: u32 = 0x902;
 
@@ -61,81 +55,7 @@ macro_rules! vtpm_only {
     )*};
 }
 
-/// A started server plus a working directory for the tools' files.
-struct Tpm {
-    s: TpmServer,
-    dir: tempfile::TempDir,
-}
-
 impl Tpm {
-    fn new(peer: &Peer) -> Tpm {
-        Tpm {
-            s: started(peer),
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn peer(&self) -> &'static str {
-        self.s.peer.name()
-    }
-
-    fn tools(&self) -> Tools {
-        let mut t = self.s.tools();
-        t.cwd = Some(self.dir.path().to_path_buf());
-        t
-    }
-
-    fn path(&self, file: &str) -> PathBuf {
-        self.dir.path().join(file)
-    }
-
-    fn read(&self, file: &str) -> Vec<u8> {
-        std::fs::read(self.path(file))
-            .unwrap_or_else(|e| panic!("{}: reading {file}: {e}", self.peer()))
-    }
-
-    fn write(&self, file: &str, data: &[u8]) {
-        std::fs::write(self.path(file), data).unwrap();
-    }
-
-    /// Run a tool (cwd = the work dir), assert exit 0, keep whatever it left loaded.
-    fn keep(&self, tool: &str, args: &[&str]) -> String {
-        let out = self.tools().run(tool, args);
-        assert!(out.ok(), "{} {tool} {args:?} failed: {out}", self.peer());
-        out.stdout
-    }
-
-    /// Run a tool, assert exit 0, then flush all transient objects.
-    fn ok(&self, tool: &str, args: &[&str]) -> String {
-        let out = self.keep(tool, args);
-        self.flush();
-        out
-    }
-
-    /// Run a tool, assert it fails with a TPM response code, flush transients, return the code.
-    fn rc(&self, tool: &str, args: &[&str]) -> u32 {
-        let out = self.tools().run(tool, args);
-        self.flush();
-        assert!(
-            !out.ok(),
-            "{} {tool} {args:?} unexpectedly succeeded: {out}",
-            self.peer()
-        );
-        tpm_rc(&out.stderr)
-            .unwrap_or_else(|| panic!("{} {tool} {args:?}: no TPM error code: {out}", self.peer()))
-    }
-
-    /// Assert the tool fails with exactly `want`.
-    fn fails(&self, want: u32, tool: &str, args: &[&str]) {
-        let got = self.rc(tool, args);
-        assert_eq!(
-            got,
-            want,
-            "{} {tool} {args:?}: got {got:#x}, want {want:#x}",
-            self.peer()
-        );
-    }
-
     /// Run a tool with `input` on its standard input; assert exit 0; flush transients.
     fn ok_stdin(&self, tool: &str, args: &[&str], input: &[u8]) -> String {
         let mut child = Command::new(tool)
@@ -158,10 +78,6 @@ impl Tpm {
         );
         self.flush();
         String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn flush(&self) {
-        self.keep("tpm2_flushcontext", &["-t"]);
     }
 
     /// Transient handles as listed by `tpm2_getcap handles-transient`.
@@ -226,12 +142,6 @@ impl Tpm {
     }
 }
 
-/// The TPM response code in tpm2-tools' stderr (`... ErrorCode (0x000009a2)`).
-fn tpm_rc(stderr: &str) -> Option<u32> {
-    let i = stderr.find("ErrorCode (0x")? + "ErrorCode (0x".len();
-    u32::from_str_radix(stderr.get(i..i + 8)?, 16).ok()
-}
-
 fn parse_num(v: &str) -> u32 {
     let v = v.trim();
     match v.strip_prefix("0x") {
@@ -287,7 +197,7 @@ enum Kind {
 /// createprimary `alg` in each of o, e, p, n: valid key, right type and size, deterministic per
 /// hierarchy, different between hierarchies.
 fn primary_in_every_hierarchy(peer: Peer, alg: &str, kind: Kind) {
-    let t = Tpm::new(&peer);
+    let t = Tpm::flushing(&peer);
     let mut names = Vec::new();
     for h in ["o", "e", "p", "n"] {
         let mut args = vec!["-C", h, "-G", alg, "-c", "prim.ctx"];
@@ -426,7 +336,7 @@ fn primary_aes256(peer: Peer) {
 /// tpm2_create of each object type under an SRK, tpm2_load, tpm2_readpublic; CreateLoaded
 /// (tpm2_create -c); tpm2_flushcontext of one handle and of all transients.
 fn create_load_readpublic_flush(peer: Peer) {
-    let t = Tpm::new(&peer);
+    let t = Tpm::flushing(&peer);
     t.ok("tpm2_createprimary", &["-C", "o", "-c", "srk.ctx"]);
     t.write("secret.bin", b"sealed \x00\x01\xff data");
     let cases: [(&str, &[&str], &str); 5] = [
@@ -544,7 +454,7 @@ fn create_load_readpublic_flush(peer: Peer) {
 /// Seal from a file and from stdin with an object password; unseal; wrong passwords fail
 /// (TPM_RC_AUTH_FAIL and a DA count for a DA-protected object, TPM_RC_BAD_AUTH for noDA).
 fn seal_unseal_roundtrip(peer: Peer) {
-    let t = Tpm::new(&peer);
+    let t = Tpm::flushing(&peer);
     t.ok("tpm2_createprimary", &["-C", "o", "-c", "srk.ctx"]);
     let secret = b"top secret \x00\x01\x02\xfe\xff".to_vec();
     t.write("secret.bin", &secret);
@@ -563,12 +473,7 @@ fn seal_unseal_roundtrip(peer: Peer) {
             "s.priv",
         ],
     );
-    t.ok(
-        "tpm2_load",
-        &[
-            "-C", "srk.ctx", "-u", "s.pub", "-r", "s.priv", "-c", "s.ctx",
-        ],
-    );
+    t.load("srk.ctx", "s");
     t.ok(
         "tpm2_unseal",
         &["-c", "s.ctx", "-p", "objpass", "-o", "out.bin"],
@@ -599,12 +504,7 @@ fn seal_unseal_roundtrip(peer: Peer) {
         ],
         &piped,
     );
-    t.ok(
-        "tpm2_load",
-        &[
-            "-C", "srk.ctx", "-u", "n.pub", "-r", "n.priv", "-c", "n.ctx",
-        ],
-    );
+    t.load("srk.ctx", "n");
     let out = t.ok("tpm2_unseal", &["-c", "n.ctx", "-p", "objpass"]);
     assert_eq!(
         out.as_bytes(),
@@ -641,30 +541,20 @@ fn seal_unseal_roundtrip(peer: Peer) {
         "tpm2_create",
         &["-C", "srk.ctx", "-G", "hmac", "-u", "h.pub", "-r", "h.priv"],
     );
-    t.ok(
-        "tpm2_load",
-        &[
-            "-C", "srk.ctx", "-u", "h.pub", "-r", "h.priv", "-c", "h.ctx",
-        ],
-    );
+    t.load("srk.ctx", "h");
     t.fails(TPM_RC_ATTRIBUTES_H1, "tpm2_unseal", &["-c", "h.ctx"]);
     t.ok(
         "tpm2_create",
         &["-C", "srk.ctx", "-G", "ecc", "-u", "e.pub", "-r", "e.priv"],
     );
-    t.ok(
-        "tpm2_load",
-        &[
-            "-C", "srk.ctx", "-u", "e.pub", "-r", "e.priv", "-c", "e.ctx",
-        ],
-    );
+    t.load("srk.ctx", "e");
     t.fails(TPM_RC_TYPE_H1, "tpm2_unseal", &["-c", "e.ctx"]);
 }
 
 /// The TCG EK (RSA and ECC) is the same after a restart and different after tpm2_changeeps,
 /// which also evicts persistent endorsement objects and leaves the SRK alone.
 fn ek_stable_until_changeeps(peer: Peer) {
-    let mut t = Tpm::new(&peer);
+    let mut t = Tpm::flushing(&peer);
     t.ok(
         "tpm2_createek",
         &["-c", "ek.ctx", "-G", "rsa", "-u", "rsa1.pub"],
@@ -752,7 +642,7 @@ fn ek_stable_until_changeeps(peer: Peer) {
 /// tpm2_changepps changes platform primaries, evicts persistent platform objects, and leaves the
 /// owner and endorsement hierarchies alone.
 fn changepps_changes_platform_primaries(peer: Peer) {
-    let t = Tpm::new(&peer);
+    let t = Tpm::flushing(&peer);
     t.ok(
         "tpm2_createprimary",
         &["-C", "p", "-G", "ecc", "-c", "p.ctx"],
@@ -812,7 +702,7 @@ fn changepps_changes_platform_primaries(peer: Peer) {
 /// EvictControl in the owner range: listed, refused twice, survives SIGKILL, usable as a parent,
 /// evicted again. Owner objects cannot go to the platform range.
 fn evictcontrol_owner(peer: Peer) {
-    let mut t = Tpm::new(&peer);
+    let mut t = Tpm::flushing(&peer);
     t.ok("tpm2_createprimary", &["-C", "o", "-c", "srk.ctx"]);
     let srk = t.name("srk.ctx");
     assert!(t.persistents().is_empty());
@@ -855,19 +745,7 @@ fn evictcontrol_owner(peer: Peer) {
             "k.priv",
         ],
     );
-    let loaded = t.ok(
-        "tpm2_load",
-        &[
-            "-C",
-            "0x81000001",
-            "-u",
-            "k.pub",
-            "-r",
-            "k.priv",
-            "-c",
-            "k.ctx",
-        ],
-    );
+    let loaded = t.load("0x81000001", "k");
     assert_eq!(
         yaml_value(&loaded, "name"),
         Some(name_of(&t.read("k.pub")).as_str())
@@ -877,17 +755,12 @@ fn evictcontrol_owner(peer: Peer) {
     t.fails(TPM_RC_HANDLE_H1, "tpm2_readpublic", &["-c", "0x81000001"]);
     // The child blob still loads under a transient copy of the same primary.
     t.ok("tpm2_createprimary", &["-C", "o", "-c", "srk.ctx"]);
-    t.ok(
-        "tpm2_load",
-        &[
-            "-C", "srk.ctx", "-u", "k.pub", "-r", "k.priv", "-c", "k.ctx",
-        ],
-    );
+    t.load("srk.ctx", "k");
 }
 
 /// EvictControl in the platform range, and what each hierarchy may not do.
 fn evictcontrol_platform(peer: Peer) {
-    let mut t = Tpm::new(&peer);
+    let mut t = Tpm::flushing(&peer);
     t.ok("tpm2_createprimary", &["-C", "p", "-c", "p.ctx"]);
     t.ok("tpm2_createprimary", &["-C", "o", "-c", "o.ctx"]);
     let p = t.name("p.ctx");
@@ -946,19 +819,7 @@ fn evictcontrol_platform(peer: Peer) {
             "k.priv",
         ],
     );
-    t.ok(
-        "tpm2_load",
-        &[
-            "-C",
-            "0x81800000",
-            "-u",
-            "k.pub",
-            "-r",
-            "k.priv",
-            "-c",
-            "k.ctx",
-        ],
-    );
+    t.load("0x81800000", "k");
     // The platform may evict any persistent object, including the owner's.
     t.ok("tpm2_evictcontrol", &["-C", "p", "-c", "0x81000000"]);
     t.ok("tpm2_evictcontrol", &["-C", "p", "-c", "0x81800000"]);
@@ -967,7 +828,7 @@ fn evictcontrol_platform(peer: Peer) {
 
 /// HierarchyChangeAuth for owner, endorsement, lockout and platform.
 fn hierarchy_changeauth(peer: Peer) {
-    let t = Tpm::new(&peer);
+    let t = Tpm::flushing(&peer);
     assert_eq!(t.var("ownerAuthSet"), "0");
     t.ok("tpm2_changeauth", &["-c", "owner", "newpass"]);
     assert_eq!(t.var("ownerAuthSet"), "1");
@@ -1069,7 +930,7 @@ fn hierarchy_changeauth(peer: Peer) {
 
 /// ObjectChangeAuth: a new private blob with the new auth; the old blob keeps the old auth.
 fn object_changeauth(peer: Peer) {
-    let t = Tpm::new(&peer);
+    let t = Tpm::flushing(&peer);
     t.ok("tpm2_createprimary", &["-C", "o", "-c", "srk.ctx"]);
     t.write("secret.bin", b"change my auth");
     t.ok(
@@ -1087,12 +948,7 @@ fn object_changeauth(peer: Peer) {
             "s.priv",
         ],
     );
-    let loaded = t.ok(
-        "tpm2_load",
-        &[
-            "-C", "srk.ctx", "-u", "s.pub", "-r", "s.priv", "-c", "s.ctx",
-        ],
-    );
+    let loaded = t.load("srk.ctx", "s");
     let name = yaml_value(&loaded, "name").unwrap().to_string();
     t.ok(
         "tpm2_changeauth",
@@ -1145,12 +1001,7 @@ fn object_changeauth(peer: Peer) {
             "k.priv",
         ],
     );
-    t.ok(
-        "tpm2_load",
-        &[
-            "-C", "srk.ctx", "-u", "k.pub", "-r", "k.priv", "-c", "k.ctx",
-        ],
-    );
+    t.load("srk.ctx", "k");
     t.fails(
         TPM_RC_BAD_AUTH,
         "tpm2_changeauth",
@@ -1184,7 +1035,7 @@ fn object_changeauth(peer: Peer) {
 /// TPM2_Clear (lockout auth): owner/endorsement/lockout auth and owner policy reset, new SRK,
 /// owner and endorsement persistent objects gone, platform ones kept, EPS kept.
 fn clear_resets_owner(peer: Peer) {
-    let t = Tpm::new(&peer);
+    let t = Tpm::flushing(&peer);
     t.ok("tpm2_createprimary", &["-C", "o", "-c", "srk.ctx"]);
     let srk = t.name("srk.ctx");
     t.ok(
@@ -1252,7 +1103,7 @@ fn clear_resets_owner(peer: Peer) {
 
 /// ClearControl: disableClear set by platform or lockout, cleared only by platform, persistent.
 fn clearcontrol_disables_clear(peer: Peer) {
-    let mut t = Tpm::new(&peer);
+    let mut t = Tpm::flushing(&peer);
     assert_eq!(t.var("disableClear"), "0");
     t.ok("tpm2_clearcontrol", &["-C", "p", "s"]);
     assert_eq!(t.var("disableClear"), "1");
@@ -1275,7 +1126,7 @@ fn clearcontrol_disables_clear(peer: Peer) {
 /// objects are flushed and their persistent objects unusable; resume keeps them disabled,
 /// Startup(CLEAR) enables them again (as swtpm: both flags are in the startup-clear state).
 fn hierarchycontrol_storage_endorsement(peer: Peer) {
-    let t = Tpm::new(&peer);
+    let t = Tpm::flushing(&peer);
     t.ok("tpm2_createprimary", &["-C", "o", "-c", "srk.ctx"]);
     t.ok(
         "tpm2_evictcontrol",
@@ -1364,7 +1215,7 @@ fn hierarchycontrol_storage_endorsement(peer: Peer) {
 
 /// HierarchyControl phEnable: the platform hierarchy disables itself until Startup(CLEAR).
 fn hierarchycontrol_platform(peer: Peer) {
-    let mut t = Tpm::new(&peer);
+    let mut t = Tpm::flushing(&peer);
     t.ok("tpm2_hierarchycontrol", &["-C", "p", "phEnable", "clear"]);
     assert_eq!(t.var("phEnable"), "0");
     t.fails(
@@ -1424,7 +1275,7 @@ fn owner_policy_session_rc(t: &Tpm, hier: &str, cc: u32) -> Option<u32> {
 /// (instead of TPM_RC_AUTH_UNAVAILABLE); a different policy is TPM_RC_POLICY_FAIL; the password
 /// still works; the policy is persistent.
 fn setprimarypolicy_authorizes_hierarchy(peer: Peer) {
-    let mut t = Tpm::new(&peer);
+    let mut t = Tpm::flushing(&peer);
     let cp = 0x131; // TPM_CC_CreatePrimary
     // The trial session computes the same digest as we do.
     t.keep("tpm2_startauthsession", &["-S", "trial.ctx"]);
@@ -1512,7 +1363,7 @@ fn setprimarypolicy_authorizes_hierarchy(peer: Peer) {
 /// Fill the transient object slots until TPM_RC_OBJECT_MEMORY; the count matches
 /// TPM2_PT_HR_TRANSIENT_AVAIL and is at least TPM2_PT_HR_TRANSIENT_MIN.
 fn object_slots(peer: Peer) {
-    let t = Tpm::new(&peer);
+    let t = Tpm::flushing(&peer);
     let min = t.fixed("TPM2_PT_HR_TRANSIENT_MIN");
     assert!(min >= 3, "{}: TPM2_PT_HR_TRANSIENT_MIN {min}", t.peer());
     let avail = parse_num(&t.var("TPM2_PT_HR_TRANSIENT_AVAIL"));
@@ -1563,7 +1414,7 @@ fn object_slots(peer: Peer) {
 /// Transient objects are gone after every Startup; their saved contexts survive resume and
 /// restart, not TPM Reset (nor SIGKILL + Startup(CLEAR)).
 fn startup_flushes_transients(peer: Peer) {
-    let mut t = Tpm::new(&peer);
+    let mut t = Tpm::flushing(&peer);
     t.keep(
         "tpm2_createprimary",
         &["-C", "o", "-G", "ecc", "-c", "o.ctx"],
@@ -1610,7 +1461,7 @@ fn startup_flushes_transients(peer: Peer) {
 
 /// The null hierarchy's seed is renewed at TPM Reset only.
 fn null_seed_renewed_at_reset(peer: Peer) {
-    let mut t = Tpm::new(&peer);
+    let mut t = Tpm::flushing(&peer);
     let null_name = |t: &Tpm| {
         t.ok(
             "tpm2_createprimary",

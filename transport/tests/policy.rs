@@ -11,19 +11,18 @@
     clippy::indexing_slicing
 )]
 
-use std::path::PathBuf;
-
 mod common;
 use common::*;
 
-const TPM_RC_POLICY_FAIL: u32 = 0x99D; // session 1
+/// A started server; `flush` flushes transient objects and sessions.
+fn tpm(peer: &Peer) -> Tpm {
+    Work::new(peer).flushes(&["-t", "-s"])
+}
+
 const TPM_RC_PCR_CHANGED: u32 = 0x128;
 const TPM_RC_VALUE_P1: u32 = 0x1C4;
-const TPM_RC_BAD_AUTH: u32 = 0x9A2; // session 1
 const TPM_RC_TICKET_P5: u32 = 0x5E0;
-const TPM_RC_LOCALITY: u32 = 0x907;
 const TPM_RC_SIGNATURE_P5: u32 = 0x5DB;
-const TPM_RC_VALUE_P4: u32 = 0x4C4;
 
 // Command codes hashed into policy digests.
 const CC_POLICY_SECRET: u32 = 0x151;
@@ -31,85 +30,16 @@ const CC_UNSEAL: u32 = 0x15E;
 const CC_POLICY_SIGNED: u32 = 0x160;
 const CC_POLICY_AUTHORIZE: u32 = 0x16A;
 const CC_POLICY_AUTH_VALUE: u32 = 0x16B;
-const CC_POLICY_COMMAND_CODE: u32 = 0x16C;
 const CC_POLICY_COUNTER_TIMER: u32 = 0x16D;
 const CC_POLICY_CP_HASH: u32 = 0x16E;
 const CC_POLICY_LOCALITY: u32 = 0x16F;
 const CC_POLICY_NAME_HASH: u32 = 0x170;
 const CC_POLICY_OR: u32 = 0x171;
-const CC_POLICY_PCR: u32 = 0x17F;
 const CC_POLICY_PHYSICAL_PRESENCE: u32 = 0x187;
 const CC_POLICY_DUPLICATION_SELECT: u32 = 0x188;
 const CC_POLICY_TEMPLATE: u32 = 0x190;
 
-/// A started server plus a working directory for the tools' files.
-struct Tpm {
-    s: TpmServer,
-    dir: tempfile::TempDir,
-}
-
 impl Tpm {
-    fn new(peer: &Peer) -> Tpm {
-        Tpm {
-            s: started(peer),
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn peer(&self) -> &'static str {
-        self.s.peer.name()
-    }
-
-    fn tools(&self) -> Tools {
-        let mut t = self.s.tools();
-        t.cwd = Some(self.dir.path().to_path_buf());
-        t
-    }
-
-    fn path(&self, file: &str) -> PathBuf {
-        self.dir.path().join(file)
-    }
-
-    fn read(&self, file: &str) -> Vec<u8> {
-        std::fs::read(self.path(file))
-            .unwrap_or_else(|e| panic!("{}: reading {file}: {e}", self.peer()))
-    }
-
-    fn write(&self, file: &str, data: &[u8]) {
-        std::fs::write(self.path(file), data).unwrap();
-    }
-
-    /// Run a tool (cwd = the work dir), assert exit 0.
-    fn ok(&self, tool: &str, args: &[&str]) -> String {
-        let out = self.tools().run(tool, args);
-        assert!(out.ok(), "{} {tool} {args:?} failed: {out}", self.peer());
-        out.stdout
-    }
-
-    /// Run a tool, assert it fails with exactly the TPM response code `want`.
-    fn fails(&self, want: u32, tool: &str, args: &[&str]) {
-        let out = self.tools().run(tool, args);
-        assert!(
-            !out.ok(),
-            "{} {tool} {args:?} unexpectedly succeeded: {out}",
-            self.peer()
-        );
-        let got = tpm_rc(&out.stderr)
-            .unwrap_or_else(|| panic!("{} {tool} {args:?}: no TPM error code: {out}", self.peer()));
-        assert_eq!(
-            got,
-            want,
-            "{} {tool} {args:?}: got {got:#x}, want {want:#x}",
-            self.peer()
-        );
-    }
-
-    /// Flush transient objects and sessions (no resource manager: the tools leave them loaded).
-    fn flush(&self) {
-        self.ok("tpm2_flushcontext", &["-t"]);
-        self.ok("tpm2_flushcontext", &["-s"]);
-    }
-
     /// A trial session in s.ctx, `tool args` with `-L file`, flushed; returns the digest.
     fn trial(&self, file: &str, tool: &str, args: &[&str]) -> Vec<u8> {
         self.ok("tpm2_startauthsession", &["-S", "s.ctx"]);
@@ -160,19 +90,7 @@ impl Tpm {
     /// Unseal seal.ctx (loaded fresh) with the authorization `auth`; the sealed data or the
     /// TPM response code.
     fn unseal(&self, auth: &str) -> Result<Vec<u8>, u32> {
-        self.ok(
-            "tpm2_load",
-            &[
-                "-C",
-                "prim.ctx",
-                "-u",
-                "seal.pub",
-                "-r",
-                "seal.priv",
-                "-c",
-                "seal.ctx",
-            ],
-        );
+        self.load("prim.ctx", "seal");
         let out = self.tools().run(
             "tpm2_unseal",
             &["-c", "seal.ctx", "-p", auth, "-o", "out.bin"],
@@ -185,18 +103,6 @@ impl Tpm {
         self.flush();
         r
     }
-}
-
-fn sha256(parts: &[&[u8]]) -> Vec<u8> {
-    hash("sha256", &parts.concat())
-}
-
-/// policyDigest' = H(policyDigest || cc || parts).
-fn ext(old: &[u8], cc: u32, parts: &[&[u8]]) -> Vec<u8> {
-    let ccb = cc.to_be_bytes();
-    let mut all: Vec<&[u8]> = vec![old, &ccb];
-    all.extend_from_slice(parts);
-    sha256(&all)
 }
 
 const ZERO: [u8; 32] = [0; 32];
@@ -230,7 +136,7 @@ fn policy_pcr_digest(t: &Tpm, pcrs: &[u32]) -> Vec<u8> {
 /// Every tpm2_policy* tool on a trial session (policyticket and policyrestart on a policy
 /// session): (what, digest the tool printed, digest by the Part 3 formula).
 fn tool_digests(peer: &Peer) -> Vec<(&'static str, Vec<u8>, Vec<u8>)> {
-    let t = Tpm::new(peer);
+    let t = tpm(peer);
     let mut v = Vec::new();
     let d = t.trial("pcr.pol", "tpm2_policypcr", &["-l", "sha256:0,1,2"]);
     v.push(("policypcr", d, policy_pcr_digest(&t, &[0, 1, 2])));
@@ -375,20 +281,14 @@ fn tool_digests(peer: &Peer) -> Vec<(&'static str, Vec<u8>, Vec<u8>)> {
 /// the formula of Part 3.
 #[test]
 fn tool_digests_match_swtpm_and_spec() {
-    let ours = tool_digests(&vtpm());
-    let theirs = tool_digests(&Peer::Swtpm);
-    assert_eq!(ours.len(), theirs.len());
-    for ((what, got, want), (_, swtpm, _)) in ours.iter().zip(&theirs) {
-        assert_eq!(hex(got), hex(swtpm), "{what}: vtpm vs swtpm");
-        assert_eq!(hex(got), hex(want), "{what}: vtpm vs the spec formula");
-    }
+    assert_digests_agree(&tool_digests(&vtpm()), &tool_digests(&Peer::Swtpm));
 }
 
 /// A PCR-sealed object unseals with the PCRs it was sealed to, not after an extend of one of
 /// them (TPM_RC_POLICY_FAIL); a session that checked the PCRs before the extend gets
 /// TPM_RC_PCR_CHANGED.
 fn pcr_sealed_object(peer: Peer) {
-    let t = Tpm::new(&peer);
+    let t = tpm(&peer);
     t.trial("pcr.pol", "tpm2_policypcr", &["-l", "sha256:0,1,2"]);
     t.seal("pcr.pol", None);
     assert_eq!(
@@ -419,7 +319,7 @@ fn pcr_sealed_object(peer: Peer) {
 /// PolicyOR of two PolicyPCR branches (PCR 23 before and after an extend): the object unseals in
 /// both PCR states; in a third state PolicyOR itself refuses (TPM_RC_VALUE, parameter 1).
 fn policy_or_two_pcr_states(peer: Peer) {
-    let t = Tpm::new(&peer);
+    let t = tpm(&peer);
     t.trial("a.pol", "tpm2_policypcr", &["-l", "sha256:23"]);
     let extend = format!("23:sha256={}", hex(&[9u8; 32]));
     t.ok("tpm2_pcrextend", &[&extend]);
@@ -463,7 +363,7 @@ fn policy_or_two_pcr_states(peer: Peer) {
 /// password was proven (a wrong one is TPM_RC_BAD_AUTH); the ticket of a negative expiration
 /// stands in for it through PolicyTicket, a forged ticket is TPM_RC_TICKET.
 fn policy_secret_owner(peer: Peer) {
-    let t = Tpm::new(&peer);
+    let t = tpm(&peer);
     t.ok("tpm2_changeauth", &["-c", "o", "ownerpw"]);
     t.trial("sec.pol", "tpm2_policysecret", &["-c", "o", "ownerpw"]);
     t.ok(
@@ -549,7 +449,7 @@ fn policy_secret_owner(peer: Peer) {
 /// PolicyPassword: the object's password travels in the clear in the policy session; a wrong
 /// one fails.
 fn policy_password(peer: Peer) {
-    let t = Tpm::new(&peer);
+    let t = tpm(&peer);
     t.trial("pw.pol", "tpm2_policypassword", &[]);
     t.seal("pw.pol", Some("objpass"));
     t.policy_session(&[("tpm2_policypassword", &[])]);
@@ -568,7 +468,7 @@ fn policy_password(peer: Peer) {
 /// PolicyLocality(three): the object unseals at locality 3, not at locality 0. The tools' TCTI
 /// puts every command at locality 0, so the session and Unseal are raw commands here.
 fn policy_locality(peer: Peer) {
-    let t = Tpm::new(&peer);
+    let t = tpm(&peer);
     t.trial("loc.pol", "tpm2_policylocality", &["three"]);
     t.seal("loc.pol", None);
     t.policy_session(&[("tpm2_policylocality", &["three"])]);
@@ -579,19 +479,7 @@ fn policy_locality(peer: Peer) {
         t.peer()
     );
 
-    t.ok(
-        "tpm2_load",
-        &[
-            "-C",
-            "prim.ctx",
-            "-u",
-            "seal.pub",
-            "-r",
-            "seal.priv",
-            "-c",
-            "seal.ctx",
-        ],
-    );
+    t.load("prim.ctx", "seal");
     let out = t.ok("tpm2_getcap", &["handles-transient"]);
     // The parent was loaded first: the sealed object is the last transient.
     let object = out
@@ -704,12 +592,6 @@ both!(
     policy_authorize_raw_codes,
 );
 
-/// The TPM response code ESAPI printed ("ErrorCode (0x...)").
-fn tpm_rc(stderr: &str) -> Option<u32> {
-    let i = stderr.find("ErrorCode (0x")? + "ErrorCode (0x".len();
-    u32::from_str_radix(stderr.get(i..i + 8)?, 16).ok()
-}
-
 /// One RSA-2048 authority key (PEM) for the whole test binary, so that policies naming it are
 /// the same on vtpm and swtpm.
 fn authority_pem() -> &'static [u8] {
@@ -731,16 +613,6 @@ fn authority_pem() -> &'static [u8] {
 }
 
 impl Tpm {
-    /// Run openssl in the work dir, assert success.
-    fn openssl(&self, args: &[&str]) {
-        let out = std::process::Command::new("openssl")
-            .args(args)
-            .current_dir(self.dir.path())
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "openssl {args:?}: {out:?}");
-    }
-
     /// The authority's private key in auth.key, its public key loaded with tpm2_loadexternal
     /// (owner hierarchy) in auth.ctx; returns its Name (also in auth.name).
     fn authority(&self) -> Vec<u8> {
@@ -815,7 +687,7 @@ fn authorize_digest(name: &[u8], policy_ref: &[u8]) -> Vec<u8> {
 /// Trial digests of tpm2_policysigned (with and without a qualification) and
 /// tpm2_policyauthorize naming the shared authority: (what, digest, formula).
 fn authority_digests(peer: &Peer) -> Vec<(&'static str, Vec<u8>, Vec<u8>)> {
-    let t = Tpm::new(peer);
+    let t = tpm(peer);
     let name = t.authority();
     // A trial session checks no signature, but the tool wants one.
     t.write("zero.bin", &[0; 4]);
@@ -848,13 +720,10 @@ fn authority_digests(peer: &Peer) -> Vec<(&'static str, Vec<u8>, Vec<u8>)> {
 /// with Part 3.
 #[test]
 fn authority_digests_match_swtpm_and_spec() {
-    let ours = authority_digests(&vtpm());
-    let theirs = authority_digests(&Peer::Swtpm);
-    assert_eq!(ours.len(), theirs.len());
-    for ((what, got, want), (_, swtpm, _)) in ours.iter().zip(&theirs) {
-        assert_eq!(hex(got), hex(swtpm), "{what}: vtpm vs swtpm");
-        assert_eq!(hex(got), hex(want), "{what}: vtpm vs the spec formula");
-    }
+    assert_digests_agree(
+        &authority_digests(&vtpm()),
+        &authority_digests(&Peer::Swtpm),
+    );
 }
 
 /// An object sealed to PolicySigned(authority) unseals after the authority signed this session's
@@ -862,7 +731,7 @@ fn authority_digests_match_swtpm_and_spec() {
 /// another session's nonce, is TPM_RC_SIGNATURE (parameter 5). A decrypt-only copy of the key
 /// verifies too.
 fn policy_signed_unseal(peer: Peer) {
-    let t = Tpm::new(&peer);
+    let t = tpm(&peer);
     let name = t.authority();
     t.write("zero.bin", &[0; 4]);
     t.sign("zero.bin", "a.sig");
@@ -964,7 +833,7 @@ fn policy_signed_unseal(peer: Peer) {
 /// hierarchy, the key's) and a timeout; tpm2_policyticket replays it in a new session, which
 /// then unseals the object sealed to PolicySigned.
 fn policy_signed_ticket(peer: Peer) {
-    let t = Tpm::new(&peer);
+    let t = tpm(&peer);
     let name = t.authority();
     t.write("zero.bin", &[0; 4]);
     t.sign("zero.bin", "a.sig");
@@ -1015,7 +884,7 @@ fn policy_signed_ticket(peer: Peer) {
 /// tpm2_policyauthorize. An unapproved policy is refused (TPM_RC_VALUE on the ticket,
 /// parameter 4), as is the approved one once the current digest is not it (parameter 1).
 fn policy_authorize_unseal(peer: Peer) {
-    let t = Tpm::new(&peer);
+    let t = tpm(&peer);
     t.authority();
     t.trial("authz.pol", "tpm2_policyauthorize", &["-n", "auth.name"]);
     t.seal("authz.pol", None);
@@ -1078,7 +947,7 @@ fn policy_authorize_unseal(peer: Peer) {
 /// TPMT_TK_VERIFIED; in a policy session approvedPolicy must be the current digest and a NULL
 /// ticket never verifies.
 fn policy_authorize_raw_codes(peer: Peer) {
-    let t = Tpm::new(&peer);
+    let t = tpm(&peer);
     let b2 = |v: &[u8]| [&(v.len() as u16).to_be_bytes()[..], v].concat();
     let ticket = |tag: u16| {
         [

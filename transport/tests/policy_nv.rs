@@ -11,100 +11,25 @@
     clippy::indexing_slicing
 )]
 
-use std::path::PathBuf;
-
 mod common;
 use common::*;
 
+/// A started server; `flush` flushes transient objects and sessions.
+fn tpm(peer: &Peer) -> Tpm {
+    Work::new(peer).flushes(&["-t", "-s"])
+}
+
 const TPM_RC_POLICY: u32 = 0x126;
-const TPM_RC_POLICY_FAIL: u32 = 0x99D; // session 1
-const TPM_RC_VALUE: u32 = 0x084;
 
 const CC_POLICY_NV: u32 = 0x149;
-const CC_POLICY_COMMAND_CODE: u32 = 0x16C;
 const CC_NV_WRITE: u32 = 0x137;
-const CC_POLICY_PCR: u32 = 0x17F;
 const CC_POLICY_NV_WRITTEN: u32 = 0x18F;
 const CC_POLICY_AUTHORIZE_NV: u32 = 0x192;
 
 const IDX: &str = "0x1500030";
 const ZERO: [u8; 32] = [0; 32];
 
-/// A started server plus a working directory for the tools' files.
-struct Tpm {
-    s: TpmServer,
-    dir: tempfile::TempDir,
-}
-
 impl Tpm {
-    fn new(peer: &Peer) -> Tpm {
-        Tpm {
-            s: started(peer),
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn peer(&self) -> &'static str {
-        self.s.peer.name()
-    }
-
-    fn tools(&self) -> Tools {
-        let mut t = self.s.tools();
-        t.cwd = Some(self.dir.path().to_path_buf());
-        t
-    }
-
-    fn path(&self, file: &str) -> PathBuf {
-        self.dir.path().join(file)
-    }
-
-    fn read(&self, file: &str) -> Vec<u8> {
-        std::fs::read(self.path(file))
-            .unwrap_or_else(|e| panic!("{}: reading {file}: {e}", self.peer()))
-    }
-
-    fn write(&self, file: &str, data: &[u8]) {
-        std::fs::write(self.path(file), data).unwrap();
-    }
-
-    /// Run a tool (cwd = the work dir), assert exit 0.
-    fn ok(&self, tool: &str, args: &[&str]) -> String {
-        let out = self.tools().run(tool, args);
-        assert!(out.ok(), "{} {tool} {args:?} failed: {out}", self.peer());
-        out.stdout
-    }
-
-    /// Run a tool; Ok or the TPM response code it failed with.
-    fn try_run(&self, tool: &str, args: &[&str]) -> Result<String, u32> {
-        let out = self.tools().run(tool, args);
-        if out.ok() {
-            Ok(out.stdout)
-        } else {
-            Err(tpm_rc(&out.stderr)
-                .unwrap_or_else(|| panic!("{} {tool} {args:?}: no TPM code: {out}", self.peer())))
-        }
-    }
-
-    /// Run a tool, assert it fails with exactly the TPM response code `want`.
-    fn fails(&self, want: u32, tool: &str, args: &[&str]) {
-        let got = self
-            .try_run(tool, args)
-            .err()
-            .unwrap_or_else(|| panic!("{} {tool} {args:?} unexpectedly succeeded", self.peer()));
-        assert_eq!(
-            got,
-            want,
-            "{} {tool} {args:?}: got {got:#x}, want {want:#x}",
-            self.peer()
-        );
-    }
-
-    /// Flush transient objects and sessions (no resource manager).
-    fn flush(&self) {
-        self.ok("tpm2_flushcontext", &["-t"]);
-        self.ok("tpm2_flushcontext", &["-s"]);
-    }
-
     /// A trial session with `steps` run on it, the last one writing `file`; the digest.
     fn trial(&self, file: &str, steps: &[(&str, &[&str])]) -> Vec<u8> {
         self.ok("tpm2_startauthsession", &["-S", "s.ctx"]);
@@ -158,19 +83,7 @@ impl Tpm {
 
     /// Unseal with the policy session in s.ctx; the data or the TPM code. Flushes all after.
     fn unseal(&self) -> Result<Vec<u8>, u32> {
-        self.ok(
-            "tpm2_load",
-            &[
-                "-C",
-                "prim.ctx",
-                "-u",
-                "seal.pub",
-                "-r",
-                "seal.priv",
-                "-c",
-                "seal.ctx",
-            ],
-        );
+        self.load("prim.ctx", "seal");
         let r = self
             .try_run(
                 "tpm2_unseal",
@@ -194,24 +107,6 @@ impl Tpm {
     }
 }
 
-/// The TPM response code ESAPI printed ("ErrorCode (0x...)").
-fn tpm_rc(stderr: &str) -> Option<u32> {
-    let i = stderr.find("ErrorCode (0x")? + "ErrorCode (0x".len();
-    u32::from_str_radix(stderr.get(i..i + 8)?, 16).ok()
-}
-
-fn sha256(parts: &[&[u8]]) -> Vec<u8> {
-    hash("sha256", &parts.concat())
-}
-
-/// policyDigest' = H(policyDigest || cc || parts).
-fn ext(old: &[u8], cc: u32, parts: &[&[u8]]) -> Vec<u8> {
-    let ccb = cc.to_be_bytes();
-    let mut all: Vec<&[u8]> = vec![old, &ccb];
-    all.extend_from_slice(parts);
-    sha256(&all)
-}
-
 /// PolicyNV from a zero digest (Part 3, 23.9).
 fn nv_digest(name: &[u8], operand: &[u8], offset: u16, op: u16) -> Vec<u8> {
     let args = sha256(&[operand, &offset.to_be_bytes(), &op.to_be_bytes()]);
@@ -223,11 +118,8 @@ const DATA: [u8; 8] = [0x00, 0x00, 0x80, 0x01, 0xF0, 0x0F, 0x00, 0x10];
 /// tpm2_policynv, tpm2_policynvwritten and tpm2_policyauthorizenv on trial sessions:
 /// (what, digest the tool wrote, digest by the formula).
 fn trial_digests(peer: &Peer) -> Vec<(String, Vec<u8>, Vec<u8>)> {
-    let t = Tpm::new(peer);
-    t.ok(
-        "tpm2_nvdefine",
-        &[IDX, "-C", "o", "-s", "8", "-a", "ownerread|ownerwrite"],
-    );
+    let t = tpm(peer);
+    t.nvdefine(IDX, "o", 8, "ownerread|ownerwrite", &[]);
     t.nvwrite(IDX, "o", &DATA);
     let name = t.nv_name(IDX);
     t.write("op.bin", &[0x80, 0x00]);
@@ -271,32 +163,15 @@ fn trial_digests(peer: &Peer) -> Vec<(String, Vec<u8>, Vec<u8>)> {
 /// the formulas of Part 3.
 #[test]
 fn trial_digests_match_swtpm_and_spec() {
-    let ours = trial_digests(&vtpm());
-    let theirs = trial_digests(&Peer::Swtpm);
-    assert_eq!(ours.len(), theirs.len());
-    for ((what, got, want), (_, swtpm, _)) in ours.iter().zip(&theirs) {
-        assert_eq!(hex(got), hex(swtpm), "{what}: vtpm vs swtpm");
-        assert_eq!(hex(got), hex(want), "{what}: vtpm vs the spec formula");
-    }
+    assert_digests_agree(&trial_digests(&vtpm()), &trial_digests(&Peer::Swtpm));
 }
 
 /// An object sealed to PolicyNV(eq 0x0010 at offset 6) unseals while the index holds that
 /// value; with another value PolicyNV itself refuses (TPM_RC_POLICY), and a session without
 /// it does not satisfy the object's policy (TPM_RC_POLICY_FAIL).
 fn policynv_sealed_object(peer: Peer) {
-    let t = Tpm::new(&peer);
-    t.ok(
-        "tpm2_nvdefine",
-        &[
-            IDX,
-            "-C",
-            "o",
-            "-s",
-            "8",
-            "-a",
-            "ownerread|ownerwrite|authread|authwrite",
-        ],
-    );
+    let t = tpm(&peer);
+    t.nvdefine(IDX, "o", 8, "ownerread|ownerwrite|authread|authwrite", &[]);
     t.nvwrite(IDX, "o", &DATA);
     t.write("want.bin", &[0x00, 0x10]);
     let nv_step: &[&str] = &["-C", "o", "-i", "want.bin", "--offset", "6", IDX, "eq"];
@@ -338,7 +213,7 @@ fn policynv_sealed_object(peer: Peer) {
 /// A write-once index: its policy is PolicyNvWritten(clear) + PolicyCommandCode(NV_Write);
 /// the first write succeeds, the second is refused (TPM_RC_POLICY_FAIL) and the data stays.
 fn policynvwritten_write_once(peer: Peer) {
-    let t = Tpm::new(&peer);
+    let t = tpm(&peer);
     let steps: &[(&str, &[&str])] = &[
         ("tpm2_policynvwritten", &["c"]),
         ("tpm2_policycommandcode", &["TPM2_CC_NV_Write"]),
@@ -354,20 +229,7 @@ fn policynvwritten_write_once(peer: Peer) {
         "{}",
         t.peer()
     );
-    t.ok(
-        "tpm2_nvdefine",
-        &[
-            IDX,
-            "-C",
-            "o",
-            "-s",
-            "4",
-            "-a",
-            "policywrite|ownerread",
-            "-L",
-            "once.pol",
-        ],
-    );
+    t.nvdefine(IDX, "o", 4, "policywrite|ownerread", &["-L", "once.pol"]);
     t.write("first.bin", b"once");
     t.write("second.bin", b"more");
     t.policy_session(steps).unwrap();
@@ -392,11 +254,8 @@ fn policynvwritten_write_once(peer: Peer) {
 /// longer matches the index (TPM_RC_VALUE), and writing the new PolicyPCR digest into the
 /// index makes the same sealed object unseal again, without re-sealing.
 fn policyauthorizenv_replaced_policy(peer: Peer) {
-    let t = Tpm::new(&peer);
-    t.ok(
-        "tpm2_nvdefine",
-        &[IDX, "-C", "o", "-s", "34", "-a", "authread|authwrite"],
-    );
+    let t = tpm(&peer);
+    t.nvdefine(IDX, "o", 34, "authread|authwrite", &[]);
     let pcr_step: &[&str] = &["-l", "sha256:23"];
     let approve = |t: &Tpm| {
         let d = t.trial("pcr.pol", &[("tpm2_policypcr", pcr_step)]);
@@ -444,7 +303,7 @@ fn policyauthorizenv_replaced_policy(peer: Peer) {
 /// tpm2_nvcertify with an ECDSA key: the TPMS_ATTEST names the index, the offset and the
 /// contents certified, carries the qualification, and openssl verifies the signature.
 fn nvcertify_verified_with_openssl(peer: Peer) {
-    let t = Tpm::new(&peer);
+    let t = tpm(&peer);
     t.ok(
         "tpm2_createprimary",
         &[
@@ -462,10 +321,7 @@ fn nvcertify_verified_with_openssl(peer: Peer) {
         "tpm2_readpublic",
         &["-c", "sign.ctx", "-f", "pem", "-o", "sign.pem"],
     );
-    t.ok(
-        "tpm2_nvdefine",
-        &[IDX, "-C", "o", "-s", "16", "-a", "ownerread|ownerwrite"],
-    );
+    t.nvdefine(IDX, "o", 16, "ownerread|ownerwrite", &[]);
     let data: Vec<u8> = (0x40..0x50).collect();
     t.nvwrite(IDX, "o", &data);
     let name = t.nv_name(IDX);
@@ -541,7 +397,7 @@ fn nvcertify_verified_with_openssl(peer: Peer) {
 /// PolicyCommandCode(NV_UndefineSpaceSpecial) + PolicySecret(owner): refused without the
 /// PolicySecret (TPM_RC_POLICY_FAIL), done with it.
 fn nvundefine_policy_secret(peer: Peer) {
-    let t = Tpm::new(&peer);
+    let t = tpm(&peer);
     let cc: &[&str] = &["TPM2_CC_NV_UndefineSpaceSpecial"];
     t.trial(
         "delete.pol",
@@ -551,19 +407,12 @@ fn nvundefine_policy_secret(peer: Peer) {
         ],
     );
     let pidx = "0x1400030";
-    t.ok(
-        "tpm2_nvdefine",
-        &[
-            pidx,
-            "-C",
-            "p",
-            "-s",
-            "8",
-            "-a",
-            "ppread|ppwrite|platformcreate|policydelete",
-            "-L",
-            "delete.pol",
-        ],
+    t.nvdefine(
+        pidx,
+        "p",
+        8,
+        "ppread|ppwrite|platformcreate|policydelete",
+        &["-L", "delete.pol"],
     );
     t.policy_session(&[("tpm2_policycommandcode", cc)]).unwrap();
     t.fails(
@@ -591,17 +440,9 @@ both!(
 
 // Raw differential: the same command bytes to vtpm and swtpm.
 
-const RH_OWNER: u32 = 0x4000_0001;
-const RH_NULL: u32 = 0x4000_0007;
-const RS_PW: u32 = 0x4000_0009;
-const RH_PLATFORM: u32 = 0x4000_000C;
 const RAW_IDX: u32 = 0x0150_0040;
 const RAW_POLICY: u32 = 0x0150_0041;
 const RAW_SHORT: u32 = 0x0150_0042;
-
-fn b2(data: &[u8]) -> Vec<u8> {
-    [&(data.len() as u16).to_be_bytes()[..], data].concat()
-}
 
 /// A command with `handles` and `n` empty password sessions, then `params`.
 fn pw_cmd(cc: u32, handles: &[u32], n: usize, params: &[u8]) -> Vec<u8> {

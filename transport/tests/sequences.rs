@@ -14,55 +14,10 @@
     clippy::indexing_slicing
 )]
 
-use std::path::PathBuf;
-
 mod common;
 use common::*;
 
-struct Tpm {
-    s: TpmServer,
-    dir: tempfile::TempDir,
-}
-
 impl Tpm {
-    fn new(peer: &Peer) -> Tpm {
-        Tpm {
-            s: started(peer),
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn peer(&self) -> &'static str {
-        self.s.peer.name()
-    }
-
-    fn tools(&self) -> Tools {
-        let mut t = self.s.tools();
-        t.cwd = Some(self.dir.path().to_path_buf());
-        t
-    }
-
-    fn path(&self, file: &str) -> PathBuf {
-        self.dir.path().join(file)
-    }
-
-    fn read(&self, file: &str) -> Vec<u8> {
-        std::fs::read(self.path(file))
-            .unwrap_or_else(|e| panic!("{}: reading {file}: {e}", self.peer()))
-    }
-
-    fn write(&self, file: &str, data: &[u8]) {
-        std::fs::write(self.path(file), data).unwrap();
-    }
-
-    /// Run a tool, assert exit 0, flush transient objects.
-    fn ok(&self, tool: &str, args: &[&str]) -> String {
-        let out = self.tools().run(tool, args);
-        assert!(out.ok(), "{} {tool} {args:?} failed: {out}", self.peer());
-        self.flush();
-        out.stdout
-    }
-
     /// A shell pipeline in the work dir with the peer's TCTI; asserts success.
     fn sh(&self, script: &str) -> String {
         let tcti = self.tools().tcti;
@@ -74,18 +29,6 @@ impl Tpm {
         );
         assert!(out.ok(), "{}: sh -c {script:?}: {out}", self.peer());
         self.flush();
-        out.stdout
-    }
-
-    fn flush(&self) {
-        let out = self.tools().run("tpm2_flushcontext", &["-t"]);
-        assert!(out.ok(), "{}: flushcontext: {out}", self.peer());
-    }
-
-    /// openssl in the work dir; asserts success.
-    fn openssl(&self, args: &[&str]) -> String {
-        let out = run("openssl", args, &[], Some(self.dir.path()));
-        assert!(out.ok(), "{}: openssl {args:?}: {out}", self.peer());
         out.stdout
     }
 }
@@ -113,15 +56,6 @@ fn openssl_digest(t: &Tpm, alg: &str, hmac_key: Option<&[u8]>, file: &str) -> St
     out.split_whitespace().next().unwrap().to_string()
 }
 
-/// TPMT_TK_HASHCHECK file: (tag, hierarchy, HMAC length).
-fn ticket_fields(t: &[u8]) -> (u16, u32, usize) {
-    let tag = u16::from_be_bytes(t[0..2].try_into().unwrap());
-    let hierarchy = u32::from_be_bytes(t[2..6].try_into().unwrap());
-    let len = usize::from(u16::from_be_bytes(t[6..8].try_into().unwrap()));
-    assert_eq!(t.len(), 8 + len, "ticket size");
-    (tag, hierarchy, len)
-}
-
 /// The digest tpm2_pcrevent printed for `bank` (`sha256: 1234...`).
 fn event_digest(out: &str, bank: &str) -> String {
     yaml_value(out, bank)
@@ -133,7 +67,7 @@ fn event_digest(out: &str, bank: &str) -> String {
 /// tpm2_hash of files over 1024 bytes equals openssl dgst in every algorithm; the sequence's
 /// ticket is a HASHCHECK of the owner hierarchy, NULL for the NULL hierarchy.
 fn hash_large_file(peer: Peer) {
-    let t = Tpm::new(&peer);
+    let t = Tpm::flushing(&peer);
     for n in [1025, 4096, 10_000] {
         t.write("data.bin", &data(n));
         for (alg, size) in BANKS {
@@ -168,7 +102,7 @@ fn hash_large_file(peer: Peer) {
 /// tpm2_hmac over 1024 bytes (an HMAC sequence) equals openssl's HMAC, with a key loaded by
 /// tpm2_loadexternal; short input (TPM2_HMAC) too.
 fn hmac_large(peer: Peer) {
-    let t = Tpm::new(&peer);
+    let t = Tpm::flushing(&peer);
     let key: Vec<u8> = (0..32u8).map(|i| i.wrapping_mul(7) ^ 0x5c).collect();
     t.write("h.key", &key);
     for n in [100, 1024, 1025, 5000] {
@@ -205,10 +139,7 @@ fn hmac_large(peer: Peer) {
         "tpm2_create",
         &["-C", "p.ctx", "-G", "hmac", "-u", "k.pub", "-r", "k.priv"],
     );
-    t.ok(
-        "tpm2_load",
-        &["-C", "p.ctx", "-u", "k.pub", "-r", "k.priv", "-c", "k.ctx"],
-    );
+    t.load("p.ctx", "k");
     t.write("big.bin", &data(3000));
     t.ok("tpm2_hmac", &["-c", "k.ctx", "-o", "a.bin", "big.bin"]);
     t.ok("tpm2_hmac", &["-c", "k.ctx", "-o", "b.bin", "big.bin"]);
@@ -219,7 +150,7 @@ fn hmac_large(peer: Peer) {
 /// tpm2_pcrevent of a file over 1024 bytes (an event sequence) returns every bank's digest and
 /// extends each bank of the PCR.
 fn pcr_event_large_file(peer: Peer) {
-    let t = Tpm::new(&peer);
+    let t = Tpm::flushing(&peer);
     let big = data(5000);
     t.write("big.bin", &big);
     let before: Vec<Vec<u8>> = BANKS.iter().map(|(b, _)| read_pcr(&t.s, b, 13)).collect();
@@ -247,7 +178,7 @@ fn pcr_event_large_file(peer: Peer) {
 
 /// tpm2_pcrevent from stdin (the tool always uses a sequence then), small and large.
 fn pcr_event_stdin(peer: Peer) {
-    let t = Tpm::new(&peer);
+    let t = Tpm::flushing(&peer);
     let out = t.sh("printf 'from stdin' | tpm2_pcrevent 8");
     let d = hash("sha256", b"from stdin");
     assert_eq!(event_digest(&out, "sha256"), hex(&d));
@@ -270,7 +201,7 @@ fn pcr_event_stdin(peer: Peer) {
 /// (tpm2_hash -t, then tpm2_sign -t); openssl verifies the signature. Without the ticket the
 /// TPM refuses (TPM_RC_TICKET).
 fn restricted_key_signs_large_file(peer: Peer) {
-    let t = Tpm::new(&peer);
+    let t = Tpm::flushing(&peer);
     t.write("big.bin", &data(6000));
     t.ok(
         "tpm2_createprimary",
@@ -348,12 +279,6 @@ fn with_password(cc: u32, handle: u32, pw: &[u8], params: &[u8]) -> Vec<u8> {
     body.extend_from_slice(&area);
     body.extend_from_slice(params);
     command(0x8002, cc, &body)
-}
-
-fn b2(data: &[u8]) -> Vec<u8> {
-    let mut v = (data.len() as u16).to_be_bytes().to_vec();
-    v.extend_from_slice(data);
-    v
 }
 
 /// Raw sequence commands give the same codes and results on both peers: the sequence's own

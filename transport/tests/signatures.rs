@@ -14,19 +14,20 @@
     clippy::indexing_slicing
 )]
 
-use std::path::PathBuf;
-
 use sha2::Digest;
 
 mod common;
 use common::*;
 
-const TPM_RC_SCHEME_P2: u32 = 0x2D2;
+/// A started server (tools followed by `tpm2_flushcontext -t`) with MESSAGE in msg.bin.
+fn tpm(peer: &Peer) -> Tpm {
+    let t = Work::new(peer).auto_flush();
+    t.write("msg.bin", MESSAGE);
+    t
+}
+
 const TPM_RC_SIGNATURE_P2: u32 = 0x2DB;
 const TPM_RC_TICKET_P3: u32 = 0x3E0;
-const TPM_RC_KEY_H1: u32 = 0x19C;
-const TPM_RC_ATTRIBUTES_H1: u32 = 0x182;
-const TPM_RC_SIZE_P1: u32 = 0x1D5;
 const TPM_RC_RETRY: u32 = 0x922;
 /// The handle of the first transient object loaded.
 const TRANSIENT_FIRST: u32 = 0x8000_0000;
@@ -39,95 +40,7 @@ const RESTRICTED_ATTRS: &str =
 
 const MESSAGE: &[u8] = b"the quick brown fox signs the lazy dog\n";
 
-struct Tpm {
-    s: TpmServer,
-    dir: tempfile::TempDir,
-}
-
 impl Tpm {
-    fn new(peer: &Peer) -> Tpm {
-        let t = Tpm {
-            s: started(peer),
-            dir: tempfile::tempdir().unwrap(),
-        };
-        t.write("msg.bin", MESSAGE);
-        t
-    }
-
-    fn peer(&self) -> &'static str {
-        self.s.peer.name()
-    }
-
-    fn tools(&self) -> Tools {
-        let mut t = self.s.tools();
-        t.cwd = Some(self.dir.path().to_path_buf());
-        t
-    }
-
-    fn path(&self, file: &str) -> PathBuf {
-        self.dir.path().join(file)
-    }
-
-    fn read(&self, file: &str) -> Vec<u8> {
-        std::fs::read(self.path(file))
-            .unwrap_or_else(|e| panic!("{}: reading {file}: {e}", self.peer()))
-    }
-
-    fn write(&self, file: &str, data: &[u8]) {
-        std::fs::write(self.path(file), data).unwrap();
-    }
-
-    /// Run a tool, assert exit 0, flush transient objects.
-    fn ok(&self, tool: &str, args: &[&str]) -> String {
-        let out = self.tools().run(tool, args);
-        assert!(out.ok(), "{} {tool} {args:?} failed: {out}", self.peer());
-        self.flush();
-        out.stdout
-    }
-
-    /// Run a tool, assert it fails with exactly the TPM code `want`, flush.
-    fn fails(&self, want: u32, tool: &str, args: &[&str]) {
-        let out = self.tools().run(tool, args);
-        self.flush();
-        assert!(
-            !out.ok(),
-            "{} {tool} {args:?} unexpectedly succeeded: {out}",
-            self.peer()
-        );
-        let got = tpm_rc(&out.stderr)
-            .unwrap_or_else(|| panic!("{} {tool} {args:?}: no TPM error code: {out}", self.peer()));
-        assert_eq!(
-            got,
-            want,
-            "{} {tool} {args:?}: got {got:#x}, want {want:#x}",
-            self.peer()
-        );
-    }
-
-    fn flush(&self) {
-        let out = self.tools().run("tpm2_flushcontext", &["-t"]);
-        assert!(out.ok(), "{}: flushcontext: {out}", self.peer());
-    }
-
-    /// Run a tool, assert exit 0, keep what it loaded.
-    fn keep(&self, tool: &str, args: &[&str]) -> String {
-        let out = self.tools().run(tool, args);
-        assert!(out.ok(), "{} {tool} {args:?} failed: {out}", self.peer());
-        out.stdout
-    }
-
-    /// openssl in the work dir; asserts success.
-    fn openssl(&self, args: &[&str]) -> String {
-        let out = run("openssl", args, &[], Some(self.dir.path()));
-        assert!(out.ok(), "{}: openssl {args:?}: {out}", self.peer());
-        out.stdout
-    }
-
-    /// openssl in the work dir; whether it succeeded.
-    fn openssl_ok(&self, args: &[&str]) -> bool {
-        run("openssl", args, &[], Some(self.dir.path())).ok()
-    }
-
     /// A primary key in the owner hierarchy saved as `ctx`, its public key as `pem`.
     fn primary(&self, alg: &str, attrs: &str, ctx: &str, pem: Option<&str>) {
         self.ok(
@@ -159,30 +72,15 @@ fn raw_sign(t: &Tpm, key: u32, digest: &[u8], scheme: &[u8], ticket: &[u8]) -> u
     TPM_RC_RETRY
 }
 
-/// The TPM response code in tpm2-tools' stderr (`... ErrorCode (0x000009a2)`).
-fn tpm_rc(stderr: &str) -> Option<u32> {
-    let i = stderr.find("ErrorCode (0x")? + "ErrorCode (0x".len();
-    u32::from_str_radix(stderr.get(i..i + 8)?, 16).ok()
-}
-
 /// The size of a ticket's HMAC: vtpm's tickets use SHA-256 (the context integrity hash of
 /// commands/src/ticket.rs), libtpms' SHA-512.
 fn ticket_len(t: &Tpm) -> usize {
     if t.peer() == "swtpm" { 64 } else { 32 }
 }
 
-/// TPMT_TK_*: (tag, hierarchy, digest length) of a ticket file.
-fn ticket_fields(t: &[u8]) -> (u16, u32, usize) {
-    let tag = u16::from_be_bytes(t[0..2].try_into().unwrap());
-    let hierarchy = u32::from_be_bytes(t[2..6].try_into().unwrap());
-    let len = usize::from(u16::from_be_bytes(t[6..8].try_into().unwrap()));
-    assert_eq!(t.len(), 8 + len, "ticket size");
-    (tag, hierarchy, len)
-}
-
 /// tpm2_sign of msg.bin with RSASSA, RSA-PSS and ECDSA keys, each signature verified by openssl.
 fn sign_verified_by_openssl(peer: Peer) {
-    let t = Tpm::new(&peer);
+    let t = tpm(&peer);
     // RSASSA-PKCS1-v1_5 (the key's scheme).
     t.primary(
         "rsa2048:rsassa-sha256",
@@ -295,7 +193,7 @@ fn sign_verified_by_openssl(peer: Peer) {
 /// tpm2_verifysignature of signatures made by openssl, with public keys loaded by
 /// tpm2_loadexternal; a tampered signature is TPM_RC_SIGNATURE.
 fn verify_openssl_signatures(peer: Peer) {
-    let t = Tpm::new(&peer);
+    let t = tpm(&peer);
     t.openssl(&[
         "genpkey",
         "-algorithm",
@@ -398,7 +296,7 @@ fn verify_openssl_signatures(peer: Peer) {
 /// tpm2_hash equals openssl dgst for every bank algorithm; the ticket is a HASHCHECK of the
 /// hierarchy (NULL for the NULL hierarchy).
 fn hash_matches_openssl(peer: Peer) {
-    let t = Tpm::new(&peer);
+    let t = tpm(&peer);
     for (alg, size) in BANKS {
         t.ok(
             "tpm2_hash",
@@ -435,7 +333,7 @@ fn hash_matches_openssl(peer: Peer) {
 
 /// A restricted key signs a digest only with the ticket TPM2_Hash gave for it.
 fn restricted_key_needs_ticket(peer: Peer) {
-    let t = Tpm::new(&peer);
+    let t = tpm(&peer);
     t.primary(
         "ecc256:ecdsa-sha256:null",
         RESTRICTED_ATTRS,
@@ -517,7 +415,7 @@ fn restricted_key_needs_ticket(peer: Peer) {
 
 /// Wrong schemes, keys without the sign attribute, and HMAC keys through tpm2_sign.
 fn errors_and_hmac(peer: Peer) {
-    let t = Tpm::new(&peer);
+    let t = tpm(&peer);
     // The key's scheme is RSASSA: RSA-PSS from the caller is TPM_RC_SCHEME (parameter 2), and
     // so is another hash. tpm2_sign refuses both itself, so the TPM gets raw bytes.
     t.keep(
@@ -638,7 +536,7 @@ fn errors_and_hmac(peer: Peer) {
 /// GetCapability(TPM_CAP_ALGS) reports every signing scheme TPM2_Sign implements as a signing
 /// algorithm, as swtpm does, and TestParms accepts keys with them.
 fn signing_schemes_reported(peer: Peer) {
-    let t = Tpm::new(&peer);
+    let t = tpm(&peer);
     let out = t.ok("tpm2_getcap", &["algorithms"]);
     let text = format!("\n{out}");
     for (alg, asymmetric) in [
@@ -678,7 +576,7 @@ fn signing_schemes_reported(peer: Peer) {
 
 /// VerifySignature's unmarshaling and range codes for the same raw bytes on both peers.
 fn raw_verify_codes(peer: Peer) {
-    let t = Tpm::new(&peer);
+    let t = tpm(&peer);
     t.keep(
         "tpm2_createprimary",
         &[
@@ -762,8 +660,8 @@ both!(
 /// (a hash longer than the order is truncated).
 #[test]
 fn ecschnorr_interoperates_with_swtpm() {
-    let vtpm = Tpm::new(&vtpm());
-    let swtpm = Tpm::new(&Peer::Swtpm);
+    let vtpm = tpm(&vtpm());
+    let swtpm = tpm(&Peer::Swtpm);
     for (curve, hash) in [
         ("ecc256", "sha256"),
         ("ecc256", "sha384"),

@@ -1,5 +1,6 @@
 //! Shared helpers for the engine's integration tests: a deterministic platform
-//! and builders for raw command bytes.
+//! and builders for raw command bytes (wire: TPM2B/sessions/response split; keys:
+//! templates, LoadExternal, FlushContext, digests; consts: Part 2 values).
 #![allow(
     dead_code,
     clippy::new_without_default,
@@ -10,6 +11,13 @@
 )]
 
 use vtpm_commands::{Engine, Platform};
+
+mod consts;
+mod keys;
+mod wire;
+// Not every test uses every part.
+#[allow(unused_imports)]
+pub use {consts::*, keys::*, wire::*};
 
 /// Deterministic entropy (a counter) and a clock the test moves by hand.
 pub struct TestPlatform {
