@@ -838,6 +838,18 @@ impl Engine {
                 .is_some_and(|o| !o.public.has(crate::object::public::NO_DA))
     }
 
+    /// TPMI_SH_HMAC / TPMI_SH_POLICY: a session handle of type `ht` in range
+    /// (TPM_RC_VALUE), of a loaded session (TPM_RC_REFERENCE_H0).
+    fn check_session_handle(&self, h: u32, ht: u8) -> Result<(), Rc> {
+        if (h >> 24) as u8 != ht || h & 0x00FF_FFFF >= session::MAX_ACTIVE_SESSIONS as u32 {
+            Err(Rc::VALUE)
+        } else if self.sessions.iter().any(|s| s.handle == h) {
+            Ok(())
+        } else {
+            Err(Rc::REFERENCE_H0)
+        }
+    }
+
     /// Checks a handle's value against its TPMI_ type, and that the entity it
     /// names is there and enabled.
     fn check_handle(&self, kind: HandleKind, h: u32) -> Result<(), Rc> {
@@ -902,28 +914,8 @@ impl Engine {
                 _ => Err(Rc::VALUE),
             },
             HandleKind::Endorsement => hierarchy(&[E]),
-            HandleKind::HmacSession => {
-                if ht != consts::HT_HMAC_SESSION
-                    || h & 0x00FF_FFFF >= session::MAX_ACTIVE_SESSIONS as u32
-                {
-                    Err(Rc::VALUE)
-                } else if self.sessions.iter().any(|s| s.handle == h) {
-                    Ok(())
-                } else {
-                    Err(Rc::REFERENCE_H0)
-                }
-            }
-            HandleKind::PolicySession => {
-                if ht != consts::HT_POLICY_SESSION
-                    || h & 0x00FF_FFFF >= session::MAX_ACTIVE_SESSIONS as u32
-                {
-                    Err(Rc::VALUE)
-                } else if self.sessions.iter().any(|s| s.handle == h) {
-                    Ok(())
-                } else {
-                    Err(Rc::REFERENCE_H0)
-                }
-            }
+            HandleKind::HmacSession => self.check_session_handle(h, consts::HT_HMAC_SESSION),
+            HandleKind::PolicySession => self.check_session_handle(h, consts::HT_POLICY_SESSION),
             HandleKind::Entity | HandleKind::EntityOrNull => {
                 if is_object {
                     return self.check_object_handle(h);

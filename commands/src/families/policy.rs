@@ -222,27 +222,14 @@ pub fn policy_secret(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     let policy_ref = ctx.params.read_2b(MAX_DIGEST_SIZE)?;
     let expiration = ctx.params.read::<TpmInt32>()?.value();
     ctx.params.finish()?;
-    let auth_handle = ctx.handles[0];
-    // TPMI_DH_ENTITY admits no TPM_RH_NULL.
-    if auth_handle == RH_NULL {
-        return Err(Rc::VALUE.handle(1));
-    }
-    let now = ctx.engine.tpm_time(ctx.platform.monotonic_ms());
-    let epoch = ctx.engine.time_epoch();
-    let name = ctx.engine.entity_name(auth_handle);
-    let hierarchy = ctx.engine.entity_hierarchy(auth_handle);
+    let AuthStart {
+        name,
+        hierarchy,
+        trial,
+        timeout,
+        epoch,
+    } = authorization_start(ctx, ctx.handles[0], expiration, nonce, cp_hash)?;
     let s = session_at(ctx, 1)?;
-    let trial = s.kind == SE_TRIAL;
-    let mut timeout = 0;
-    if !trial {
-        timeout = auth_timeout(s, expiration, nonce, now);
-        let blame = Blame {
-            nonce: 1,
-            cp_hash: 2,
-            expiration: 4,
-        };
-        parameter_checks(s, now, epoch, timeout, cp_hash, nonce, &blame)?;
-    }
     context_update(s, CC_POLICY_SECRET, &name, policy_ref, cp_hash, timeout);
     let grant = AuthGrant {
         tag: ST_AUTH_SECRET,
@@ -256,6 +243,50 @@ pub fn policy_secret(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     };
     write_auth_ticket(ctx, &grant, expiration < 0 && !trial);
     Ok(())
+}
+
+/// What PolicySecret and PolicySigned establish before their own check:
+/// the authorizing entity's Name and hierarchy, and (outside a trial session)
+/// the timeout the session gets, after the nonce, cpHashA and expiration
+/// checks.
+struct AuthStart {
+    name: alloc::vec::Vec<u8>,
+    hierarchy: u32,
+    trial: bool,
+    timeout: u64,
+    epoch: u64,
+}
+
+fn authorization_start(
+    ctx: &mut Ctx<'_>,
+    entity: u32,
+    expiration: i32,
+    nonce: &[u8],
+    cp_hash: &[u8],
+) -> Result<AuthStart, Rc> {
+    let now = ctx.engine.tpm_time(ctx.platform.monotonic_ms());
+    let epoch = ctx.engine.time_epoch();
+    let name = ctx.engine.entity_name(entity);
+    let hierarchy = ctx.engine.entity_hierarchy(entity);
+    let s = session_at(ctx, 1)?;
+    let trial = s.kind == SE_TRIAL;
+    let mut timeout = 0;
+    if !trial {
+        timeout = auth_timeout(s, expiration, nonce, now);
+        let blame = Blame {
+            nonce: 1,
+            cp_hash: 2,
+            expiration: 4,
+        };
+        parameter_checks(s, now, epoch, timeout, cp_hash, nonce, &blame)?;
+    }
+    Ok(AuthStart {
+        name,
+        hierarchy,
+        trial,
+        timeout,
+        epoch,
+    })
 }
 
 /// What a PolicySecret / PolicySigned authorization returns a ticket for.
@@ -315,21 +346,14 @@ pub fn policy_signed(ctx: &mut Ctx<'_>) -> Result<(), Rc> {
     let auth = ctx.params.read_struct(|r| Signature::parse(r, false))?;
     ctx.params.finish()?;
     let auth_object = ctx.handles[0];
-    let now = ctx.engine.tpm_time(ctx.platform.monotonic_ms());
-    let epoch = ctx.engine.time_epoch();
-    let name = ctx.engine.entity_name(auth_object);
-    let hierarchy = ctx.engine.entity_hierarchy(auth_object);
-    let s = session_at(ctx, 1)?;
-    let trial = s.kind == SE_TRIAL;
-    let mut timeout = 0;
+    let AuthStart {
+        name,
+        hierarchy,
+        trial,
+        timeout,
+        epoch,
+    } = authorization_start(ctx, auth_object, expiration, nonce, cp_hash)?;
     if !trial {
-        timeout = auth_timeout(s, expiration, nonce, now);
-        let blame = Blame {
-            nonce: 1,
-            cp_hash: 2,
-            expiration: 4,
-        };
-        parameter_checks(s, now, epoch, timeout, cp_hash, nonce, &blame)?;
         // The signature's own hash makes aHash.
         let hash = HashAlg::from_alg_id(auth.hash()).ok_or(Rc::SCHEME.param(5))?;
         let a_hash = hash.digest(&[nonce, &expiration.to_be_bytes(), cp_hash, policy_ref]);
