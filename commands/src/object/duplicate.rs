@@ -111,6 +111,23 @@ pub fn unwrap_duplicate(
     Ok(Zeroizing::new(r.rest.to_vec()))
 }
 
+/// Runs `f` with the outer protector of a new parent given as (TPMT_PUBLIC,
+/// seed), or with none.
+fn with_outer<T>(
+    outer: Option<(&[u8], &[u8])>,
+    f: impl FnOnce(Option<&Protector<'_>>) -> Result<T, Rc>,
+) -> Result<T, Rc> {
+    let parent = match outer {
+        Some((public, _)) => Some(Public::parse(public, false, false)?),
+        None => None,
+    };
+    let protector = match (&parent, outer) {
+        (Some(p), Some((_, seed))) => Some(outer_protector(p, seed)?),
+        _ => None,
+    };
+    f(protector.as_ref())
+}
+
 /// Known-answer entry point: the duplication blob of a TPMT_SENSITIVE for
 /// the object `name` (nameAlg `name_alg`, a TPM_ALG_ID), inner-wrapped with
 /// AES-CFB under `inner_key` if given, outer-wrapped for the new parent whose
@@ -124,15 +141,9 @@ pub fn duplication_blob(
     outer: Option<(&[u8], &[u8])>,
 ) -> Result<Vec<u8>, Rc> {
     let hash = HashAlg::from_alg_id(name_alg).ok_or(Rc::HASH)?;
-    let parent = match outer {
-        Some((public, _)) => Some(Public::parse(public, false, false)?),
-        None => None,
-    };
-    let protector = match (&parent, outer) {
-        (Some(p), Some((_, seed))) => Some(outer_protector(p, seed)?),
-        _ => None,
-    };
-    wrap_duplicate(name, hash, sensitive, inner_key, protector.as_ref())
+    with_outer(outer, |protector| {
+        wrap_duplicate(name, hash, sensitive, inner_key, protector)
+    })
 }
 
 /// Known-answer entry point: the inverse of [`duplication_blob`], as
@@ -145,15 +156,9 @@ pub fn duplication_sensitive(
     outer: Option<(&[u8], &[u8])>,
 ) -> Result<Vec<u8>, Rc> {
     let hash = HashAlg::from_alg_id(name_alg).ok_or(Rc::HASH)?;
-    let parent = match outer {
-        Some((public, _)) => Some(Public::parse(public, false, false)?),
-        None => None,
-    };
-    let protector = match (&parent, outer) {
-        (Some(p), Some((_, seed))) => Some(outer_protector(p, seed)?),
-        _ => None,
-    };
-    unwrap_duplicate(name, hash, blob, inner_key, protector.as_ref()).map(|s| s.to_vec())
+    with_outer(outer, |protector| {
+        unwrap_duplicate(name, hash, blob, inner_key, protector).map(|s| s.to_vec())
+    })
 }
 
 /// Known-answer entry point: the seed a parent (TPMT_PUBLIC, and its private
