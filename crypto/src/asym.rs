@@ -256,18 +256,7 @@ pub fn ecdh_shared_x(
     qx: &[u8],
     qy: &[u8],
 ) -> Result<Zeroizing<Vec<u8>>, AsymError> {
-    let len = curve.key_bytes();
-    let d = fit_be(d, len).ok_or(AsymError::Key)?;
-    let (qx, qy) = (
-        fit_be(qx, len).ok_or(AsymError::Point)?,
-        fit_be(qy, len).ok_or(AsymError::Point)?,
-    );
-    match curve {
-        EccCurve::NistP256 => shared::<p256::NistP256>(&d, &qx, &qy),
-        EccCurve::NistP384 => shared::<p384::NistP384>(&d, &qx, &qy),
-        EccCurve::NistP521 => shared::<p521::NistP521>(&d, &qx, &qy),
-    }
-    .map(|(x, _)| x)
+    ecdh_shared_point(curve, d, qx, qy).map(|(x, _)| x)
 }
 
 fn shared<C: CurveArithmetic>(d: &[u8], x: &[u8], y: &[u8]) -> Result<EcPoint, AsymError> {
