@@ -645,12 +645,32 @@ fn vmgs_seeds() {
         write("vmgs", &format!("mode_{mode:02}"), &[mode]);
     }
     // Header fields flipped: sequence, file table offset, a key slot, the CRC.
-    write("vmgs", "plain_seq", &[[0b0101].as_slice(), &rec(0x10, &[9])].concat());
-    write("vmgs", "enc_ft", &[[0b1111].as_slice(), &rec(512 + 0x18, &[5])].concat());
-    write("vmgs", "enc_slot", &[[0b1111].as_slice(), &rec(512 + 0x40, &[0xff])].concat());
-    write("vmgs", "plain_crc", &[[0b0101].as_slice(), &rec(0x0C, &[0, 0])].concat());
+    write(
+        "vmgs",
+        "plain_seq",
+        &[[0b0101].as_slice(), &rec(0x10, &[9])].concat(),
+    );
+    write(
+        "vmgs",
+        "enc_ft",
+        &[[0b1111].as_slice(), &rec(512 + 0x18, &[5])].concat(),
+    );
+    write(
+        "vmgs",
+        "enc_slot",
+        &[[0b1111].as_slice(), &rec(512 + 0x40, &[0xff])].concat(),
+    );
+    write(
+        "vmgs",
+        "plain_crc",
+        &[[0b0101].as_slice(), &rec(0x0C, &[0, 0])].concat(),
+    );
     // A file table entry grown into its neighbour.
-    write("vmgs", "plain_alloc", &[[0b0101].as_slice(), &rec(4 * 4096 + 3 * 64 + 4, &[3])].concat());
+    write(
+        "vmgs",
+        "plain_alloc",
+        &[[0b0101].as_slice(), &rec(4 * 4096 + 3 * 64 + 4, &[3])].concat(),
+    );
     let empty = std::fs::read(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../nvram/tests/vectors/vmgs/empty.vmgs"),
     )

@@ -41,7 +41,11 @@ fn base(mode: u8) -> Vec<u8> {
         Ok(v) => v,
         Err(e) => panic!("format failed: {e}"),
     };
-    for (id, data) in [(3u32, &[7u8; 5000][..]), (2, &[1u8; 28][..]), (3, &[9u8; 300][..])] {
+    for (id, data) in [
+        (3u32, &[7u8; 5000][..]),
+        (2, &[1u8; 28][..]),
+        (3, &[9u8; 300][..]),
+    ] {
         if let Err(e) = v.write_file(id, data, &mut r) {
             panic!("write failed: {e}");
         }
@@ -88,7 +92,13 @@ fuzz_target!(|data: &[u8]| {
     if mode & 4 == 0 {
         return;
     }
-    let payload: Vec<u8> = data.iter().rev().copied().cycle().take(data.len() * 37).collect();
+    let payload: Vec<u8> = data
+        .iter()
+        .rev()
+        .copied()
+        .cycle()
+        .take(data.len() * 37)
+        .collect();
     let committed = v.write_file(3, &payload, &mut rng());
     let after_image = v.into_disk().0;
     let mut again = match open(after_image, mode) {
@@ -100,7 +110,10 @@ fuzz_target!(|data: &[u8]| {
         Ok(()) => {
             assert_eq!(again.read_file(3).map(|d| d.to_vec()), Ok(payload));
             let others = |s: &[(u32, Result<Vec<u8>, VmgsError>)]| {
-                s.iter().filter(|(id, _)| *id != 3).cloned().collect::<Vec<_>>()
+                s.iter()
+                    .filter(|(id, _)| *id != 3)
+                    .cloned()
+                    .collect::<Vec<_>>()
             };
             assert_eq!(others(&before), others(&after));
         }
