@@ -14,18 +14,13 @@
 #[path = "../../crypto/tests/vector_file/mod.rs"]
 mod vector_file;
 
-use vector_file::{Record, field, records};
+use vector_file::{Record, field, records_of_kind};
 use vtpm_commands::{Rc, duplication_blob, duplication_seed, duplication_sensitive};
 
 const VECTORS: &str = include_str!("vectors/duplication.txt");
 
 fn of_kind(kind: &str) -> Vec<Record> {
-    let recs: Vec<Record> = records(VECTORS)
-        .into_iter()
-        .filter(|r| r["kind"] == kind)
-        .collect();
-    assert!(!recs.is_empty(), "no {kind} records");
-    recs
+    records_of_kind(VECTORS, kind, 1)
 }
 
 fn opt(r: &Record, k: &str) -> Option<Vec<u8>> {

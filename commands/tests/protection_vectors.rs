@@ -15,18 +15,13 @@
 #[path = "../../crypto/tests/vector_file/mod.rs"]
 mod vector_file;
 
-use vector_file::{Record, field, records};
+use vector_file::{Record, field, records_of_kind};
 use vtpm_commands::{Rc, credential_blob, credential_from_blob, private_blob, private_sensitive};
 
 const VECTORS: &str = include_str!("vectors/protection.txt");
 
 fn of_kind(kind: &str) -> Vec<Record> {
-    let recs: Vec<Record> = records(VECTORS)
-        .into_iter()
-        .filter(|r| r["kind"] == kind)
-        .collect();
-    assert!(recs.len() >= 4, "too few {kind} records");
-    recs
+    records_of_kind(VECTORS, kind, 4)
 }
 
 /// private_sensitive or credential_from_blob: (public, seed, name, blob).

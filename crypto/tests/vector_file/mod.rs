@@ -54,3 +54,18 @@ pub fn to_hex(b: &[u8]) -> String {
 pub fn field(r: &Record, k: &str) -> Vec<u8> {
     hex(r.get(k).unwrap_or_else(|| panic!("missing {k} in {r:?}")))
 }
+
+/// The records whose `kind` field is `kind`; fewer than `min` is an error
+/// (a vector file that lost its records must not pass silently).
+pub fn records_of_kind(text: &str, kind: &str, min: usize) -> Vec<Record> {
+    let recs: Vec<Record> = records(text)
+        .into_iter()
+        .filter(|r| r.get("kind").is_some_and(|k| k == kind))
+        .collect();
+    assert!(
+        recs.len() >= min,
+        "{} {kind} records, expected at least {min}",
+        recs.len()
+    );
+    recs
+}
